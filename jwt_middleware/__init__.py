@@ -1,0 +1,55 @@
+"""Stateless JWT bearer authentication for any ASGI app, as one pure ASGI middleware.
+
+    app.add_middleware(JWTAuthMiddleware, public=["/health", "/auth/login"])
+
+Handlers then read ``request.state.user_id``.
+"""
+
+from .errors import (
+    AuthenticationError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    InvalidTokenError,
+    MissingTokenError,
+    TokenExpiredError,
+)
+from .keys import KeySource, StaticKeys, VerificationKey
+from .middleware import JWTAuthMiddleware, challenge_response
+from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
+from .settings import JWTSettings
+from .tokens import (
+    Claims,
+    TokenVerifier,
+    create_jwt_token,
+    get_token_expiry_seconds,
+    verify_jwt_token,
+)
+from .user import JWTUser, current_claims, current_user_id
+
+__all__ = [
+    "AuthenticationError",
+    "Claims",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "JWTAuthMiddleware",
+    "JWTSettings",
+    "JWTUser",
+    "KeySource",
+    "MissingTokenError",
+    "PublicPathRule",
+    "PublicPaths",
+    "RuleSpec",
+    "StaticKeys",
+    "TokenExpiredError",
+    "TokenVerifier",
+    "VerificationKey",
+    "challenge_response",
+    "create_jwt_token",
+    "current_claims",
+    "current_user_id",
+    "get_token_expiry_seconds",
+    "is_safe_path",
+    "verify_jwt_token",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""The exception hierarchy, and how each member maps to an HTTP answer.
+
+Every error raised while authenticating a request is an :class:`AuthenticationError`.
+It carries everything the challenge response needs (status, RFC 6750 error code and a
+short fixed description), so the middleware never re-derives the answer with if-chains,
+and the text on the wire never depends on the token or on the library's internals.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "MissingTokenError",
+    "TokenExpiredError",
+]
+
+
+class AuthenticationError(Exception):
+    """Base class: the request could not be authenticated.
+
+    ``status_code`` is the HTTP status of the answer, ``error`` the RFC 6750 error code
+    (``None`` for a request that simply carried no credentials, section 3.1), and
+    ``description`` a short fixed text that is safe to send to the client.
+    """
+
+    status_code: ClassVar[int] = 401
+    error: ClassVar[str | None] = None
+    default_description: ClassVar[str] = "Authentication required."
+
+    def __init__(self, description: str | None = None) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+
+
+class MissingTokenError(AuthenticationError):
+    """No bearer credentials: no header, or another scheme such as Basic."""
+
+    default_description = "Authentication required."
+
+
+class InvalidRequestError(AuthenticationError):
+    """The Authorization header is malformed (RFC 6750 ``invalid_request``)."""
+
+    status_code = 400
+    error = "invalid_request"
+    default_description = "Malformed Authorization header."
+
+
+class InvalidTokenError(AuthenticationError):
+    """The bearer token failed verification (RFC 6750 ``invalid_token``)."""
+
+    error = "invalid_token"
+    default_description = "The access token is invalid."
+
+
+class TokenExpiredError(InvalidTokenError):
+    """The bearer token was valid once but its ``exp`` has passed."""
+
+    default_description = "The access token expired."
+
+
+class InsufficientScopeError(AuthenticationError):
+    """The token is valid but lacks a scope the resource needs (RFC 6750 ``insufficient_scope``)."""
+
+    status_code = 403
+    error = "insufficient_scope"
+    default_description = "The access token lacks the required scope."

@@ -1,0 +1,78 @@
+"""The authenticated identity, in the shapes Starlette and handlers read it.
+
+The middleware stores the verified claims in ``scope["state"]`` (``user_id`` and
+``claims``), and a :class:`JWTUser` with :class:`~starlette.authentication.AuthCredentials`
+in ``scope["user"]`` / ``scope["auth"]``, so ``request.user``, ``request.auth`` and
+Starlette's ``@requires`` work as with ``AuthenticationMiddleware``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.authentication import BaseUser
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+
+from .tokens import Claims
+
+__all__ = ["JWTUser", "current_claims", "current_user_id", "scopes_of"]
+
+
+class JWTUser(BaseUser):
+    """The user a verified token speaks for."""
+
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: Claims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def identity(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def display_name(self) -> str:
+        email = self.claims.get("email")
+        return email if isinstance(email, str) else self.identity
+
+    def __repr__(self) -> str:
+        return f"JWTUser(sub={self.identity!r})"
+
+
+def scopes_of(claims: Claims) -> list[str]:
+    """The token's scopes: ``scope`` as a space-separated string (RFC 8693), or ``scp``."""
+    raw: Any = claims.get("scope", claims.get("scp"))
+    if isinstance(raw, str):
+        return raw.split()
+    if isinstance(raw, list):
+        return [item for item in raw if isinstance(item, str)]
+    return []
+
+
+def current_user_id(connection: HTTPConnection) -> str:
+    """The verified ``sub`` of the current request, as the middleware stored it.
+
+    Works as a FastAPI dependency as it is (FastAPI passes the connection), and as a plain
+    function in Starlette handlers. On a public path without a valid token it raises a
+    401 ``HTTPException``, so a handler that needs a user never sees ``None``.
+    """
+    user_id = connection.scope.get("state", {}).get("user_id")
+    if not isinstance(user_id, str):
+        raise HTTPException(
+            status_code=401,
+            detail="Authentication required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user_id
+
+
+def current_claims(connection: HTTPConnection) -> Claims:
+    """All verified claims of the current request; 401 like :func:`current_user_id`."""
+    current_user_id(connection)
+    claims: Claims = connection.scope["state"]["claims"]
+    return claims

@@ -1,0 +1,106 @@
+"""Shared fixtures: one settings object, a token minter that uses PyJWT directly, apps."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-987654"
+
+Mint = Callable[..., str]
+
+
+def require_service(reason: str) -> None:
+    """Skip a test whose service is missing, except where CI says it must be there."""
+    if os.environ.get("JWT_MIDDLEWARE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """No test sees the developer's JWT_* variables or .env file."""
+    for name in list(os.environ):
+        if name.startswith("JWT_") and name != "JWT_MIDDLEWARE_REQUIRE_SERVICES":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def settings() -> JWTSettings:
+    return JWTSettings(secret=SECRET)
+
+
+def mint_token(
+    sub: Any = "user-1",
+    *,
+    secret: str | bytes = SECRET,
+    algorithm: str = "HS256",
+    lifetime: int = 3600,
+    headers: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    """A token made with PyJWT directly, independent of our own create_jwt_token."""
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime}
+    payload.update(claims)
+    for name in drop:
+        payload.pop(name, None)
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+def whoami(request: Request) -> JSONResponse:
+    state = request.scope.get("state", {})
+    return JSONResponse(
+        {
+            "user_id": state.get("user_id"),
+            "authenticated": request.user.is_authenticated,
+            "scopes": list(request.auth.scopes),
+            "path": request.url.path,
+        }
+    )
+
+
+async def ws_echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json({"user_id": websocket.state.user_id})
+    await websocket.close()
+
+
+def connection_user(conn: HTTPConnection) -> str | None:
+    value = conn.scope.get("state", {}).get("user_id")
+    return value if isinstance(value, str) else None
+
+
+def build_app(
+    settings: JWTSettings, *, public: Any = ("/health", "/static/*"), **options: Any
+) -> Starlette:
+    """A plain Starlette app with a few routes, wrapped by the middleware."""
+    routes = [
+        Route("/health", whoami),
+        Route("/private", whoami, methods=["GET", "POST", "OPTIONS"]),
+        Route("/static/{rest:path}", whoami),
+        Route("/staticfoo", whoami),
+        Route("/posts", whoami, methods=["GET", "POST", "HEAD"]),
+        Route("/posts/{rest:path}", whoami, methods=["GET", "POST", "DELETE"]),
+        WebSocketRoute("/ws", ws_echo),
+        WebSocketRoute("/health-ws", ws_echo),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(JWTAuthMiddleware, public=public, settings=settings, **options)
+    return app
