@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -31,13 +31,12 @@ def require_service(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """No test sees the developer's JWT_* variables or .env file."""
     for name in list(os.environ):
         if name.startswith("JWT_") and name != "JWT_MIDDLEWARE_REQUIRE_SERVICES":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture
