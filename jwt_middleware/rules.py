@@ -60,7 +60,7 @@ class PublicPathRule:
         if prefix:
             path = path[:-1]  # keep the trailing "/" so "/static/*" never matches "/staticfoo"
         bare = path.rstrip("/") if prefix else path
-        if not _RULE_PATH.fullmatch(bare or "/") or any(
+        if not path.startswith("/") or not _RULE_PATH.fullmatch(bare or "/") or any(
             seg in {".", ".."} for seg in bare.split("/")
         ):
             raise ValueError(
@@ -108,19 +108,19 @@ class PublicPaths:
 
 def is_safe_path(path: str, raw_path: bytes | None = None) -> bool:
     """Whether a path is canonical enough to be matched against the allowlist at all."""
-    if not path.startswith("/") or _CONTROL.search(path):
+    if not path.startswith("/") or _CONTROL.search(path) or not _plain_segments(path):
         return False
-    if raw_path is not None and (
-        _ENCODED_SEPARATOR.search(raw_path) or b"\\" in raw_path or not raw_path.startswith(b"/")
-    ):
+    if raw_path is None:
+        return True
+    if _ENCODED_SEPARATOR.search(raw_path) or b"\\" in raw_path or not raw_path.startswith(b"/"):
         return False
+    # The decoded path comes from the raw one, but a server or proxy in between may differ.
+    return _plain_segments(raw_path.decode("latin-1"))
+
+
+def _plain_segments(path: str) -> bool:
     segments = path[1:].split("/")
     if segments[-1] == "":
         segments.pop()  # a trailing slash is canonical; an empty segment elsewhere is not
-    return all(_is_plain_segment(segment) for segment in segments)
-
-
-def _is_plain_segment(segment: str) -> bool:
     # "..;x" is ".." to some servers (path parameters), so parameters do not hide a dot segment.
-    name = segment.partition(";")[0]
-    return name not in {"", ".", ".."}
+    return all(segment.partition(";")[0] not in {"", ".", ".."} for segment in segments)

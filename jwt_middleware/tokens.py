@@ -34,7 +34,7 @@ logger = logging.getLogger("jwt_middleware")
 Claims = dict[str, Any]
 
 #: Claims that :func:`create_jwt_token` sets itself and will not take from ``extra_claims``.
-RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "email"})
+RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud"})
 
 _REQUIRED_CLAIMS: Final = ["exp", "sub"]
 

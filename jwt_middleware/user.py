@@ -45,13 +45,17 @@ class JWTUser(BaseUser):
 
 
 def scopes_of(claims: Claims) -> list[str]:
-    """The token's scopes: ``scope`` as a space-separated string (RFC 8693), or ``scp``."""
+    """Starlette's scopes for a verified token.
+
+    ``"authenticated"`` (Starlette's convention, so ``@requires("authenticated")`` works),
+    then the token's own: ``scope`` as a space-separated string (RFC 8693), or ``scp``.
+    """
     raw: Any = claims.get("scope", claims.get("scp"))
     if isinstance(raw, str):
-        return raw.split()
+        return ["authenticated", *raw.split()]
     if isinstance(raw, list):
-        return [item for item in raw if isinstance(item, str)]
-    return []
+        return ["authenticated", *(item for item in raw if isinstance(item, str))]
+    return ["authenticated"]
 
 
 def current_user_id(connection: HTTPConnection) -> str:

@@ -1,0 +1,145 @@
+"""JWTSettings: from the environment and .env, validated at start-up, never showing the secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from starlette.applications import Starlette
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+
+from .conftest import SECRET
+
+
+def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "JWT_SECRET": "s" * 64,
+        "JWT_ALGORITHM": "HS512",
+        "JWT_EXPIRY_DAYS": "2",
+        "JWT_ISSUER": "https://id.example",
+        "JWT_AUDIENCE": "api://orders",
+        "JWT_LEEWAY_SECONDS": "10",
+        "JWT_REALM": "orders",
+        "JWT_MAX_TOKEN_BYTES": "4096",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = JWTSettings()
+    assert settings.secret is not None
+    assert settings.secret.get_secret_value() == "s" * 64
+    assert (settings.algorithm, settings.expiry_days, settings.expiry_seconds) == (
+        "HS512",
+        2,
+        172800,
+    )
+    assert (settings.issuer, settings.audience) == ("https://id.example", "api://orders")
+    assert (settings.leeway_seconds, settings.realm, settings.max_token_bytes) == (
+        10,
+        "orders",
+        4096,
+    )
+
+
+def test_defaults() -> None:
+    settings = JWTSettings(secret=SECRET)
+    assert settings.algorithm == "HS256"
+    assert settings.expiry_days == 7
+    assert settings.issuer is None
+    assert settings.audience is None
+    assert settings.leeway_seconds == 0
+    assert settings.realm == "api"
+    assert settings.max_token_bytes == 8192
+
+
+def test_reads_dot_env_in_the_working_folder(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"JWT_SECRET={SECRET}\nJWT_REALM=from-dotenv\nOTHER=1\n")
+    settings = JWTSettings()
+    assert settings.realm == "from-dotenv"
+    assert settings.secret is not None
+    assert settings.secret.get_secret_value() == SECRET
+
+
+def test_environment_wins_over_dot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(f"JWT_SECRET={SECRET}\nJWT_REALM=from-dotenv\n")
+    monkeypatch.setenv("JWT_REALM", "from-env")
+    assert JWTSettings().realm == "from-env"
+
+
+def test_missing_secret_names_the_variable_and_how_to_make_one() -> None:
+    with pytest.raises(ValidationError) as info:
+        JWTSettings()
+    message = str(info.value)
+    assert "JWT_SECRET is not set" in message
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "length", "ok"),
+    [
+        pytest.param("HS256", 31, False, id="hs256-31"),
+        pytest.param("HS256", 32, True, id="hs256-32"),
+        pytest.param("HS384", 47, False, id="hs384-47"),
+        pytest.param("HS384", 48, True, id="hs384-48"),
+        pytest.param("HS512", 63, False, id="hs512-63"),
+        pytest.param("HS512", 64, True, id="hs512-64"),
+        pytest.param("HS256", 0, False, id="empty"),
+    ],
+)
+def test_secret_length_floor_follows_the_algorithm(algorithm: str, length: int, ok: bool) -> None:
+    secret = "k" * length
+    if ok:
+        assert JWTSettings(secret=secret, algorithm=algorithm).algorithm == algorithm
+        return
+    with pytest.raises(ValidationError) as info:
+        JWTSettings(secret=secret, algorithm=algorithm)
+    assert "JWT_SECRET" in str(info.value)
+    if secret:
+        assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"algorithm": "none"}, id="alg-none"),
+        pytest.param({"algorithm": "RS256"}, id="asymmetric-not-yet"),
+        pytest.param({"expiry_days": 0}, id="zero-expiry"),
+        pytest.param({"leeway_seconds": -1}, id="negative-leeway"),
+        pytest.param({"realm": 'a"b'}, id="quote-in-realm"),
+        pytest.param({"realm": "a\r\nX-Injected: 1"}, id="crlf-in-realm"),
+        pytest.param({"max_token_bytes": 10}, id="tiny-token-bound"),
+        pytest.param({"issuer": ""}, id="empty-issuer"),
+    ],
+)
+def test_bad_configuration_fails_validation(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        JWTSettings(secret=SECRET, **overrides)
+
+
+def test_secret_never_shows_in_repr_str_or_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = JWTSettings(secret=SECRET)
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    assert SECRET not in settings.model_dump_json()
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("JWT_EXPIRY_DAYS", "not-a-number")
+    with pytest.raises(ValidationError) as info:
+        JWTSettings()
+    assert SECRET not in str(info.value)
+
+
+def test_middleware_reads_the_environment_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        JWTAuthMiddleware(Starlette())
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    middleware = JWTAuthMiddleware(Starlette())
+    assert middleware.settings.secret is not None
+
+
+def test_settings_are_immutable() -> None:
+    settings = JWTSettings(secret=SECRET)
+    with pytest.raises(ValidationError):
+        settings.realm = "changed"  # type: ignore[misc]
