@@ -7,14 +7,16 @@ Handlers then read ``request.state.user_id``.
 
 from .errors import (
     AuthenticationError,
+    AuthenticationUnavailableError,
     InsufficientScopeError,
     InvalidRequestError,
     InvalidTokenError,
     MissingTokenError,
     TokenExpiredError,
+    TokenRevokedError,
 )
 from .keys import KeySource, StaticKeys, VerificationKey
-from .middleware import JWTAuthMiddleware, challenge_response
+from .middleware import JWTAuthMiddleware, RevocationCheck, challenge_response
 from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
 from .settings import JWTSettings
 from .tokens import (
@@ -28,6 +30,7 @@ from .user import JWTUser, current_claims, current_user_id
 
 __all__ = [
     "AuthenticationError",
+    "AuthenticationUnavailableError",
     "Claims",
     "InsufficientScopeError",
     "InvalidRequestError",
@@ -39,9 +42,11 @@ __all__ = [
     "MissingTokenError",
     "PublicPathRule",
     "PublicPaths",
+    "RevocationCheck",
     "RuleSpec",
     "StaticKeys",
     "TokenExpiredError",
+    "TokenRevokedError",
     "TokenVerifier",
     "VerificationKey",
     "challenge_response",

@@ -12,11 +12,13 @@ from typing import ClassVar
 
 __all__ = [
     "AuthenticationError",
+    "AuthenticationUnavailableError",
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
     "MissingTokenError",
     "TokenExpiredError",
+    "TokenRevokedError",
 ]
 
 
@@ -62,6 +64,23 @@ class TokenExpiredError(InvalidTokenError):
     """The bearer token was valid once but its ``exp`` has passed."""
 
     default_description = "The access token expired."
+
+
+class TokenRevokedError(InvalidTokenError):
+    """The bearer token verified, but the revocation check says it was withdrawn (logout)."""
+
+    default_description = "The access token was revoked."
+
+
+class AuthenticationUnavailableError(AuthenticationError):
+    """Authentication could not be completed (e.g. the revocation store is unreachable).
+
+    Answered with 503 rather than 401, so clients retry instead of discarding a token that
+    may be perfectly valid.
+    """
+
+    status_code = 503
+    default_description = "Authentication is temporarily unavailable."
 
 
 class InsufficientScopeError(AuthenticationError):

@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Final, TypeAlias
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import AuthenticationError, InvalidRequestError, MissingTokenError
+from .errors import (
+    AuthenticationError,
+    AuthenticationUnavailableError,
+    InvalidRequestError,
+    MissingTokenError,
+    TokenRevokedError,
+)
 from .rules import PublicPaths, RuleSpec
 from .settings import JWTSettings
-from .tokens import TokenVerifier
+from .tokens import Claims, TokenVerifier
 from .user import JWTUser, scopes_of
 
-__all__ = ["JWTAuthMiddleware", "challenge_response"]
+__all__ = ["JWTAuthMiddleware", "RevocationCheck", "challenge_response"]
+
+#: ``async (claims) -> bool``: whether a verified token has been revoked.
+RevocationCheck: TypeAlias = Callable[[Claims], Awaitable[bool]]
 
 logger = logging.getLogger("jwt_middleware")
 
@@ -49,6 +58,9 @@ class JWTAuthMiddleware:
         token_query_param: also accept the token from this query parameter (RFC 6750
             section 2.3, e.g. ``"access_token"``), for WebSocket clients that cannot set
             headers. Off by default: URLs end up in logs and browser history.
+        is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
+            answers 401 ``invalid_token``. If it raises, the request fails closed with 503
+            (a store that should fail open catches its own errors).
     """
 
     def __init__(
@@ -59,6 +71,7 @@ class JWTAuthMiddleware:
         settings: JWTSettings | None = None,
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
+        is_revoked: RevocationCheck | None = None,
     ) -> None:
         self.app = app
         self.settings = settings if settings is not None else JWTSettings()
@@ -67,6 +80,7 @@ class JWTAuthMiddleware:
         if token_query_param is not None and not token_query_param:
             raise ValueError("token_query_param must be a parameter name or None")
         self.token_query_param = token_query_param
+        self.is_revoked = is_revoked
         self._realm = self.settings.realm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -75,6 +89,8 @@ class JWTAuthMiddleware:
             return
         try:
             claims = await self.verifier.verify_async(self._token(scope))
+            if self.is_revoked is not None:
+                await self._check_revocation(claims)
         except AuthenticationError as exc:
             if self.public.is_public(
                 scope.get("method"), _route_path(scope), scope.get("raw_path")
@@ -91,6 +107,16 @@ class JWTAuthMiddleware:
         scope["user"] = JWTUser(claims)
         scope["auth"] = AuthCredentials(scopes_of(claims))
         await self.app(scope, receive, send)
+
+    async def _check_revocation(self, claims: Claims) -> None:
+        assert self.is_revoked is not None
+        try:
+            revoked = await self.is_revoked(claims)
+        except Exception:
+            logger.exception("revocation check failed; failing closed")
+            raise AuthenticationUnavailableError from None
+        if revoked:
+            raise TokenRevokedError
 
     def _token(self, scope: Scope) -> str:
         """The bearer token of a request, or the error that says why there is none."""
@@ -150,14 +176,21 @@ class JWTAuthMiddleware:
 
 
 def challenge_response(error: AuthenticationError, *, realm: str) -> Response:
-    """The RFC 6750 answer to ``error``: status, ``WWW-Authenticate`` and a JSON body."""
-    challenge = f'Bearer realm="{realm}"'
-    if error.error is not None:
-        challenge += f', error="{error.error}", error_description="{error.description}"'
+    """The RFC 6750 answer to ``error``: status, ``WWW-Authenticate`` and a JSON body.
+
+    A 503 (the revocation store is down) carries ``Retry-After`` instead of a challenge:
+    the client's credentials were not found wanting.
+    """
+    headers = {"Cache-Control": "no-store"}
+    if error.status_code == 503:
+        headers["Retry-After"] = "5"
+    else:
+        challenge = f'Bearer realm="{realm}"'
+        if error.error is not None:
+            challenge += f', error="{error.error}", error_description="{error.description}"'
+        headers["WWW-Authenticate"] = challenge
     return JSONResponse(
-        {"detail": error.description},
-        status_code=error.status_code,
-        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+        {"detail": error.description}, status_code=error.status_code, headers=headers
     )
 
 

@@ -60,8 +60,10 @@ class PublicPathRule:
         if prefix:
             path = path[:-1]  # keep the trailing "/" so "/static/*" never matches "/staticfoo"
         bare = path.rstrip("/") if prefix else path
-        if not path.startswith("/") or not _RULE_PATH.fullmatch(bare or "/") or any(
-            seg in {".", ".."} for seg in bare.split("/")
+        if (
+            not path.startswith("/")
+            or not _RULE_PATH.fullmatch(bare or "/")
+            or any(seg in {".", ".."} for seg in bare.split("/"))
         ):
             raise ValueError(
                 f"public rule {spec!r}: expected '/path', '/path/*' or 'METHOD /path', "

@@ -17,11 +17,11 @@ HMAC_ALGORITHMS: tuple[str, ...] = ("HS256", "HS384", "HS512")
 _MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
-
 def generate_secret_hint(algorithm: str = "HS256") -> str:
     """The command that prints a strong enough secret for ``algorithm``."""
     nbytes = _MIN_SECRET_LENGTH.get(algorithm, 32)
     return f'python -c "import secrets; print(secrets.token_urlsafe({nbytes}))"'
+
 
 # RFC 7230 quoted-string content we are willing to emit in WWW-Authenticate.
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")

@@ -319,3 +319,37 @@ def test_lifespan_and_unknown_scope_types_pass_through(settings: JWTSettings) ->
     for kind in ("lifespan", "custom-protocol"):
         asyncio.run(middleware({"type": kind}, nothing, ignore))
     assert seen == ["lifespan", "custom-protocol"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "challenge"),
+    [
+        pytest.param(False, 200, None, id="not-revoked"),
+        pytest.param(True, 401, _invalid("The access token was revoked."), id="revoked"),
+        pytest.param(RuntimeError("store down"), 503, None, id="check-fails-closed"),
+    ],
+)
+def test_revocation_hook(
+    settings: JWTSettings, answer: object, status: int, challenge: str | None
+) -> None:
+    seen: list[str] = []
+
+    async def is_revoked(claims: dict[str, object]) -> bool:
+        seen.append(str(claims["jti"]))
+        if isinstance(answer, Exception):
+            raise answer
+        return bool(answer)
+
+    client = TestClient(build_app(settings, is_revoked=is_revoked))
+    token = mint_token(jti="token-1")
+    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == status
+    assert seen == ["token-1"]
+    if challenge is not None:
+        assert response.headers["www-authenticate"] == challenge
+    if status == 503:
+        assert response.json() == {"detail": "Authentication is temporarily unavailable."}
+        assert response.headers["retry-after"] == "5"
+        assert "www-authenticate" not in response.headers
+    # Public paths never consult the store for anonymous requests, nor fail because of it.
+    assert client.get("/health").status_code == 200
