@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from jwt import PyJWK
+from jwt.algorithms import AllowedPublicKeys
 from pydantic import SecretStr
 
 __all__ = ["KeySource", "StaticKeys", "VerificationKey"]
 
-#: What PyJWT accepts as a verification key: an HMAC secret or a PEM/JWK-derived key.
-VerificationKey = str | bytes
+#: What PyJWT accepts as a verification key: an HMAC secret, a public key object, or a JWK.
+VerificationKey = str | bytes | AllowedPublicKeys | PyJWK
 
 
 @runtime_checkable
