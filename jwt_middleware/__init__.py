@@ -15,20 +15,26 @@ from .errors import (
     TokenExpiredError,
     TokenRevokedError,
 )
-from .keys import KeySource, StaticKeys, VerificationKey
+from .keys import KeySource, StaticKeys, VerificationKey, public_jwks
 from .middleware import JWTAuthMiddleware, RevocationCheck, challenge_response
 from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
 from .settings import JWTSettings
 from .tokens import (
+    ACCESS_TOKEN_TYPE,
+    REFRESH_TOKEN_TYPE,
     Claims,
     TokenVerifier,
     create_jwt_token,
+    create_refresh_token,
     get_token_expiry_seconds,
     verify_jwt_token,
+    verify_refresh_token,
 )
 from .user import JWTUser, current_claims, current_user_id
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "REFRESH_TOKEN_TYPE",
     "AuthenticationError",
     "AuthenticationUnavailableError",
     "Claims",
@@ -51,10 +57,13 @@ __all__ = [
     "VerificationKey",
     "challenge_response",
     "create_jwt_token",
+    "create_refresh_token",
     "current_claims",
     "current_user_id",
     "get_token_expiry_seconds",
     "is_safe_path",
+    "public_jwks",
     "verify_jwt_token",
+    "verify_refresh_token",
 ]
 __version__ = "0.1.0"

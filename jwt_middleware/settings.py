@@ -8,9 +8,11 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["HMAC_ALGORITHMS", "JWTSettings", "generate_secret_hint"]
+from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, load_private_key, load_public_key
 
-HMAC_ALGORITHMS: tuple[str, ...] = ("HS256", "HS384", "HS512")
+__all__ = ["Algorithm", "JWTSettings", "generate_secret_hint"]
+
+Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"]
 
 #: Shortest secret accepted for each algorithm, in characters: never below 32, and never
 #: below the hash's output size (RFC 7518 section 3.2).
@@ -47,8 +49,32 @@ class JWTSettings(BaseSettings):
     secret: SecretStr | None = Field(
         default=None, description="HMAC signing and verification secret (JWT_SECRET)."
     )
-    algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+    previous_secrets: tuple[SecretStr, ...] = Field(
+        default=(), description="Retired HMAC secrets that still verify during a rotation."
+    )
+    algorithm: Algorithm = Field(
         default="HS256", description="The one algorithm tokens are signed and verified with."
+    )
+    private_key: SecretStr | None = Field(
+        default=None, description="PEM signing key, inline or a file path (asymmetric)."
+    )
+    public_key: str | None = Field(
+        default=None, description="PEM verification key, inline or a file path (asymmetric)."
+    )
+    public_keys: dict[str, str] = Field(
+        default_factory=dict, description="More verification keys by kid (rotation)."
+    )
+    key_id: str | None = Field(
+        default=None, min_length=1, description="kid stamped on created tokens."
+    )
+    jwks_url: str | None = Field(
+        default=None, description="Take verification keys from this JWKS URL instead."
+    )
+    refresh_expiry_days: float = Field(
+        default=30, gt=0, description="Lifetime of created refresh tokens."
+    )
+    require_explicit_type: bool = Field(
+        default=False, description="Accept only access tokens typed `at+jwt` (RFC 9068)."
     )
     expiry_days: float = Field(default=7, gt=0, description="Lifetime of created tokens.")
     issuer: str | None = Field(default=None, min_length=1, description="Required `iss`.")
@@ -67,21 +93,69 @@ class JWTSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _secret_is_strong_enough(self) -> Self:
+    def _keys_fit_the_algorithm(self) -> Self:
+        if self.algorithm in HMAC_ALGORITHMS:
+            self._check_hmac()
+        else:
+            self._check_asymmetric()
+        return self
+
+    def _check_hmac(self) -> None:
+        if self.private_key or self.public_key or self.public_keys or self.jwks_url:
+            raise ValueError(
+                f"JWT_PRIVATE_KEY, JWT_PUBLIC_KEY(S) and JWT_JWKS_URL need an asymmetric "
+                f"JWT_ALGORITHM ({', '.join(ASYMMETRIC_ALGORITHMS)}), not {self.algorithm}"
+            )
         if self.secret is None or not self.secret.get_secret_value():
             raise ValueError(
                 "JWT_SECRET is not set. Set it in the environment or in .env; generate one "
                 f"with: {generate_secret_hint(self.algorithm)}"
             )
         minimum = _MIN_SECRET_LENGTH[self.algorithm]
-        if len(self.secret.get_secret_value()) < minimum:
+        for name, secret in [("JWT_SECRET", self.secret)] + [
+            ("JWT_PREVIOUS_SECRETS", old) for old in self.previous_secrets
+        ]:
+            value = secret.get_secret_value()
+            if len(value) < minimum:
+                raise ValueError(
+                    f"{name} must be at least {minimum} characters for {self.algorithm}; "
+                    f"generate one with: {generate_secret_hint(self.algorithm)}"
+                )
+            if "-----BEGIN" in value:
+                raise ValueError(f"{name} looks like a PEM key; an HMAC secret must not be one")
+
+    def _check_asymmetric(self) -> None:
+        if self.secret is not None or self.previous_secrets:
             raise ValueError(
-                f"JWT_SECRET must be at least {minimum} characters for {self.algorithm}; "
-                f"generate one with: {generate_secret_hint(self.algorithm)}"
+                f"JWT_SECRET is for HS256/HS384/HS512; {self.algorithm} uses JWT_PRIVATE_KEY "
+                "to sign and JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS or JWT_JWKS_URL to verify"
             )
-        return self
+        if not (self.private_key or self.public_key or self.public_keys or self.jwks_url):
+            raise ValueError(
+                f"{self.algorithm} needs keys: JWT_PRIVATE_KEY (PEM, inline or a file path) to "
+                "sign, and/or JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS or JWT_JWKS_URL to verify"
+            )
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("JWT_JWKS_URL must be an http(s) URL")
+        # Load every key now, so a bad one stops the app at start-up with its variable's name.
+        if self.private_key is not None:
+            load_private_key(self.private_key.get_secret_value(), self.algorithm, "JWT_PRIVATE_KEY")
+        if self.public_key is not None:
+            load_public_key(self.public_key, self.algorithm, "JWT_PUBLIC_KEY")
+        for kid, pem in self.public_keys.items():
+            load_public_key(pem, self.algorithm, f"JWT_PUBLIC_KEYS[{kid!r}]")
+
+    @property
+    def is_hmac(self) -> bool:
+        """Whether tokens are signed with a shared secret rather than a key pair."""
+        return self.algorithm in HMAC_ALGORITHMS
 
     @property
     def expiry_seconds(self) -> int:
-        """Lifetime of created tokens in whole seconds."""
+        """Lifetime of created access tokens in whole seconds."""
         return int(self.expiry_days * 86400)
+
+    @property
+    def refresh_expiry_seconds(self) -> int:
+        """Lifetime of created refresh tokens in whole seconds."""
+        return int(self.refresh_expiry_days * 86400)

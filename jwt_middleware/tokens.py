@@ -10,22 +10,26 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import jwt
 
 from .errors import InvalidTokenError, TokenExpiredError
-from .keys import KeySource, StaticKeys, VerificationKey
+from .keys import KeySource, StaticKeys, VerificationKey, signing_key
 from .settings import JWTSettings
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "REFRESH_TOKEN_TYPE",
     "RESERVED_CLAIMS",
     "Claims",
     "TokenVerifier",
     "create_jwt_token",
+    "create_refresh_token",
     "get_token_expiry_seconds",
     "verify_jwt_token",
+    "verify_refresh_token",
 ]
 
 logger = logging.getLogger("jwt_middleware")
@@ -34,22 +38,50 @@ logger = logging.getLogger("jwt_middleware")
 Claims = dict[str, Any]
 
 #: Claims that :func:`create_jwt_token` sets itself and will not take from ``extra_claims``.
-RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud"})
+RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "fam"})
 
 _REQUIRED_CLAIMS: Final = ["exp", "sub"]
+
+#: The ``typ`` header of access tokens we create (RFC 9068) and of refresh tokens. Explicit
+#: typing (RFC 8725 section 3.11) is what keeps a refresh token from passing as an access token.
+ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
+REFRESH_TOKEN_TYPE: Final = "refresh+jwt"  # noqa: S105
+_ACCESS_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+_UNTYPED: Final = frozenset({"jwt", "application/jwt", None})
 
 
 class TokenVerifier:
     """Verifies tokens for one configuration; build it once and reuse it.
 
-    ``keys`` defaults to the settings' secret. Any :class:`KeySource` may be given instead
-    (use :meth:`verify_async` for a source that has to wait, such as a JWKS endpoint).
+    ``keys`` defaults to the keys configured in ``settings``. Any :class:`KeySource` may be
+    given instead (use :meth:`verify_async` for one that waits, such as a JWKS endpoint).
+    ``token_types`` are the accepted ``typ`` headers, compared case-insensitively; by
+    default access tokens (``at+jwt``) and, unless ``require_explicit_type`` is set,
+    untyped ones (``JWT`` or none). A refresh token is never an access token.
     """
 
-    __slots__ = ("_algorithms", "_audience", "_issuer", "_jwt", "_keys", "_leeway", "_max_len")
+    __slots__ = (
+        "_algorithms",
+        "_audience",
+        "_issuer",
+        "_jwt",
+        "_keys",
+        "_leeway",
+        "_max_len",
+        "_types",
+    )
 
-    def __init__(self, settings: JWTSettings, *, keys: KeySource | None = None) -> None:
-        self._keys: KeySource = keys if keys is not None else StaticKeys(_secret(settings))
+    def __init__(
+        self,
+        settings: JWTSettings,
+        *,
+        keys: KeySource | None = None,
+        token_types: Collection[str | None] | None = None,
+    ) -> None:
+        self._keys: KeySource = keys if keys is not None else StaticKeys.from_settings(settings)
+        if token_types is None:
+            token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
+        self._types = frozenset(t.lower() if t else None for t in token_types)
         self._algorithms = [settings.algorithm]
         self._audience = settings.audience
         self._issuer = settings.issuer
@@ -94,6 +126,10 @@ class TokenVerifier:
             raise InvalidTokenError from None
         if header.get("alg") not in self._algorithms:
             logger.info("rejected token: algorithm not allowed")
+            raise InvalidTokenError
+        typ = header.get("typ")
+        if (typ.lower() if isinstance(typ, str) else typ) not in self._types:
+            logger.info("rejected token: type not accepted here")
             raise InvalidTokenError
         return header
 
@@ -141,34 +177,37 @@ def create_jwt_token(
 
     The token carries ``sub``, ``iat``, ``exp`` (now plus the configured expiry), a unique
     ``jti``, ``iss``/``aud`` when configured, ``email`` when given, and ``extra_claims``
-    (which may not override any of those).
+    (which may not override any of those). Its header says ``typ: at+jwt`` and names the
+    signing key's ``kid`` when there is one.
     """
     settings = settings if settings is not None else JWTSettings()
-    subject = str(user_id)
-    if not subject.strip():
-        raise ValueError("user_id must not be empty")
-    clash = RESERVED_CLAIMS.intersection(extra_claims)
-    if clash:
-        raise ValueError(f"extra_claims may not set reserved claims: {sorted(clash)}")
-    now = int(time.time())
-    payload: dict[str, Any] = {
-        "sub": subject,
-        "iat": now,
-        "exp": now + settings.expiry_seconds,
-        "jti": secrets.token_urlsafe(16),
-    }
-    if settings.issuer is not None:
-        payload["iss"] = settings.issuer
-    if settings.audience is not None:
-        payload["aud"] = settings.audience
+    payload = _claims(user_id, settings.expiry_seconds, settings, extra_claims)
     if email is not None:
         payload["email"] = email
-    payload.update(extra_claims)
-    return jwt.encode(payload, _secret(settings), algorithm=settings.algorithm)
+    return _sign(payload, ACCESS_TOKEN_TYPE, settings)
+
+
+def create_refresh_token(
+    user_id: str | int,
+    *,
+    family: str | None = None,
+    settings: JWTSettings | None = None,
+    **extra_claims: Any,
+) -> str:
+    """Sign a refresh token: ``typ: refresh+jwt``, ``refresh_expiry_days`` of life.
+
+    ``family`` (claim ``fam``) ties the tokens of one login together, so that reuse of a
+    retired refresh token can revoke all of them; a new family is started when omitted.
+    The middleware never accepts a refresh token as an access token.
+    """
+    settings = settings if settings is not None else JWTSettings()
+    payload = _claims(user_id, settings.refresh_expiry_seconds, settings, extra_claims)
+    payload["fam"] = family or secrets.token_urlsafe(16)
+    return _sign(payload, REFRESH_TOKEN_TYPE, settings)
 
 
 def verify_jwt_token(token: str, *, settings: JWTSettings | None = None) -> Claims:
-    """Verify ``token`` and return its claims.
+    """Verify an access token and return its claims.
 
     Raises :class:`~jwt_middleware.TokenExpiredError` for an expired token and
     :class:`~jwt_middleware.InvalidTokenError` for any other failure.
@@ -176,12 +215,46 @@ def verify_jwt_token(token: str, *, settings: JWTSettings | None = None) -> Clai
     return TokenVerifier(settings if settings is not None else JWTSettings()).verify(token)
 
 
+def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> Claims:
+    """Verify a refresh token (and only a refresh token); raises like :func:`verify_jwt_token`."""
+    settings = settings if settings is not None else JWTSettings()
+    claims = TokenVerifier(settings, token_types={REFRESH_TOKEN_TYPE}).verify(token)
+    if not isinstance(claims.get("fam"), str):
+        logger.info("rejected refresh token: no family")
+        raise InvalidTokenError
+    return claims
+
+
 def get_token_expiry_seconds(settings: JWTSettings | None = None) -> int:
     """Lifetime of the tokens :func:`create_jwt_token` makes, in seconds."""
     return (settings if settings is not None else JWTSettings()).expiry_seconds
 
 
-def _secret(settings: JWTSettings) -> str:
-    # JWTSettings refuses to exist without a secret; this only narrows the type.
-    assert settings.secret is not None
-    return settings.secret.get_secret_value()
+def _claims(
+    user_id: str | int, lifetime: int, settings: JWTSettings, extra: dict[str, Any]
+) -> dict[str, Any]:
+    subject = str(user_id)
+    if not subject.strip():
+        raise ValueError("user_id must not be empty")
+    clash = RESERVED_CLAIMS.intersection(extra)
+    if clash:
+        raise ValueError(f"extra_claims may not set reserved claims: {sorted(clash)}")
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "sub": subject,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(16),
+    }
+    if settings.issuer is not None:
+        payload["iss"] = settings.issuer
+    if settings.audience is not None:
+        payload["aud"] = settings.audience
+    payload.update(extra)
+    return payload
+
+
+def _sign(payload: dict[str, Any], typ: str, settings: JWTSettings) -> str:
+    key, kid = signing_key(settings)
+    headers = {"typ": typ} if kid is None else {"typ": typ, "kid": kid}
+    return jwt.encode(payload, key, algorithm=settings.algorithm, headers=headers)
