@@ -17,6 +17,14 @@ from .errors import (
 )
 from .keys import KeySource, StaticKeys, VerificationKey, public_jwks
 from .middleware import JWTAuthMiddleware, RevocationCheck, challenge_response
+from .revocation import (
+    InMemoryRevocationStore,
+    RedisRevocationStore,
+    RevocationStore,
+    RevocationStoreFullError,
+    RevocationStoreUnavailableError,
+    revoke_token_claims,
+)
 from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
 from .settings import JWTSettings
 from .tokens import (
@@ -38,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
     "Claims",
+    "InMemoryRevocationStore",
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
@@ -48,7 +57,11 @@ __all__ = [
     "MissingTokenError",
     "PublicPathRule",
     "PublicPaths",
+    "RedisRevocationStore",
     "RevocationCheck",
+    "RevocationStore",
+    "RevocationStoreFullError",
+    "RevocationStoreUnavailableError",
     "RuleSpec",
     "StaticKeys",
     "TokenExpiredError",
@@ -63,6 +76,7 @@ __all__ = [
     "get_token_expiry_seconds",
     "is_safe_path",
     "public_jwks",
+    "revoke_token_claims",
     "verify_jwt_token",
     "verify_refresh_token",
 ]

@@ -128,7 +128,10 @@ class TokenVerifier:
             logger.info("rejected token: algorithm not allowed")
             raise InvalidTokenError
         typ = header.get("typ")
-        if (typ.lower() if isinstance(typ, str) else typ) not in self._types:
+        if typ is not None and not isinstance(typ, str):
+            logger.info("rejected token: malformed type")
+            raise InvalidTokenError
+        if (typ.lower() if typ is not None else None) not in self._types:
             logger.info("rejected token: type not accepted here")
             raise InvalidTokenError
         return header
