@@ -104,6 +104,10 @@ class StaticKeys:
         """The keys that have a ``kid``, by ``kid``."""
         return {kid: keys[0] for kid, keys in self._by_kid.items()}
 
+    def keys_for_any_header(self) -> Sequence[VerificationKey] | None:
+        """The keys every token is tried against, when no ``kid`` can change them."""
+        return None if self._by_kid else self._unnamed
+
     def resolve_now(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
         """The synchronous form of :meth:`resolve`; static keys never wait."""
         kid = header.get("kid")

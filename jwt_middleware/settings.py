@@ -73,6 +73,12 @@ class JWTSettings(BaseSettings):
     refresh_expiry_days: float = Field(
         default=30, gt=0, description="Lifetime of created refresh tokens."
     )
+    verified_cache_size: int = Field(
+        default=4096, ge=0, le=1_000_000, description="Verified tokens remembered; 0 turns off."
+    )
+    verified_cache_seconds: float = Field(
+        default=60, gt=0, le=3600, description="Longest a verified token is remembered."
+    )
     require_explicit_type: bool = Field(
         default=False, description="Accept only access tokens typed `at+jwt` (RFC 9068)."
     )

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import jwt
 
+from .cache import VerifiedTokenCache
 from .errors import InvalidTokenError, TokenExpiredError
 from .keys import KeySource, StaticKeys, VerificationKey, signing_key
 from .settings import JWTSettings
@@ -58,11 +59,17 @@ class TokenVerifier:
     ``token_types`` are the accepted ``typ`` headers, compared case-insensitively; by
     default access tokens (``at+jwt``) and, unless ``require_explicit_type`` is set,
     untyped ones (``JWT`` or none). A refresh token is never an access token.
+
+    Tokens that verify are remembered (``verified_cache_size`` entries, at most
+    ``verified_cache_seconds`` and never past their ``exp``), so a client's repeated
+    token is parsed once; see :mod:`jwt_middleware.cache`.
     """
 
     __slots__ = (
         "_algorithms",
         "_audience",
+        "_cache",
+        "_fixed_keys",
         "_issuer",
         "_jwt",
         "_keys",
@@ -79,14 +86,27 @@ class TokenVerifier:
         token_types: Collection[str | None] | None = None,
     ) -> None:
         self._keys: KeySource = keys if keys is not None else StaticKeys.from_settings(settings)
+        # Keys that do not depend on the header spare parsing the token twice.
+        self._fixed_keys = (
+            self._keys.keys_for_any_header() if isinstance(self._keys, StaticKeys) else None
+        )
         if token_types is None:
             token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
-        self._types = frozenset(t.lower() if t else None for t in token_types)
+        self._types = frozenset(t.lower() if t is not None else None for t in token_types)
         self._algorithms = [settings.algorithm]
         self._audience = settings.audience
         self._issuer = settings.issuer
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
+        self._cache = (
+            VerifiedTokenCache(
+                max_entries=settings.verified_cache_size,
+                ttl_seconds=settings.verified_cache_seconds,
+                leeway_seconds=settings.leeway_seconds,
+            )
+            if settings.verified_cache_size
+            else None
+        )
         self._jwt = jwt.PyJWT(
             options={
                 "require": _REQUIRED_CLAIMS,
@@ -105,20 +125,33 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
-        header = self._header(token)
-        if not isinstance(self._keys, StaticKeys):
-            raise TypeError("this key source has to wait; use verify_async()")
-        return self._decode(token, self._keys.resolve_now(header))
+        if self._cache is not None and (claims := self._cache.get(token)) is not None:
+            return claims
+        self._check_size(token)
+        keys = self._fixed_keys
+        if keys is None:
+            if not isinstance(self._keys, StaticKeys):
+                raise TypeError("this key source has to wait; use verify_async()")
+            keys = self._keys.resolve_now(self._header(token))
+        return self._decode(token, keys)
 
     async def verify_async(self, token: str) -> Claims:
         """Verify ``token``, waiting on the key source if it needs to; return its claims."""
-        header = self._header(token)
-        return self._decode(token, await self._keys.resolve(header))
+        if self._cache is not None and (claims := self._cache.get(token)) is not None:
+            return claims
+        self._check_size(token)
+        keys = self._fixed_keys
+        if keys is None:
+            keys = await self._keys.resolve(self._header(token))
+        return self._decode(token, keys)
 
-    def _header(self, token: str) -> dict[str, Any]:
+    def _check_size(self, token: str) -> None:
         if len(token) > self._max_len:
             logger.info("rejected token: longer than %d bytes", self._max_len)
             raise InvalidTokenError
+
+    def _header(self, token: str) -> dict[str, Any]:
+        """The unverified header, parsed only when the key depends on it (``kid``)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -126,13 +159,6 @@ class TokenVerifier:
             raise InvalidTokenError from None
         if header.get("alg") not in self._algorithms:
             logger.info("rejected token: algorithm not allowed")
-            raise InvalidTokenError
-        typ = header.get("typ")
-        if typ is not None and not isinstance(typ, str):
-            logger.info("rejected token: malformed type")
-            raise InvalidTokenError
-        if (typ.lower() if typ is not None else None) not in self._types:
-            logger.info("rejected token: type not accepted here")
             raise InvalidTokenError
         return header
 
@@ -142,7 +168,7 @@ class TokenVerifier:
             raise InvalidTokenError
         for index, key in enumerate(keys):
             try:
-                claims: Claims = self._jwt.decode(
+                decoded = self._jwt.decode_complete(
                     token,
                     key,
                     algorithms=self._algorithms,
@@ -162,10 +188,20 @@ class TokenVerifier:
                 logger.info("rejected token: %s: %s", type(exc).__name__, exc)
                 raise InvalidTokenError from None
             break
+        typ = decoded["header"].get("typ")
+        if typ is not None and not isinstance(typ, str):
+            logger.info("rejected token: malformed type")
+            raise InvalidTokenError
+        if (typ.lower() if typ is not None else None) not in self._types:
+            logger.info("rejected token: type not accepted here")
+            raise InvalidTokenError
+        claims: Claims = decoded["payload"]
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             logger.info("rejected token: empty subject")
             raise InvalidTokenError
+        if self._cache is not None:
+            self._cache.put(token, claims)
         return claims
 
 

@@ -143,7 +143,7 @@ def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
     assert asyncio.run(verifier.verify_async(mint_token("z")))["sub"] == "z"
     assert Remote.calls == 1
     with pytest.raises(TypeError, match="verify_async"):
-        verifier.verify(mint_token("z"))
+        verifier.verify(mint_token("not-yet-verified"))
 
 
 def test_key_source_with_no_key_fails_closed(settings: JWTSettings) -> None:

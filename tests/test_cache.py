@@ -1,0 +1,130 @@
+"""The verified-token cache: only good tokens, bounded, expiring, never shared mutably."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from jwt_middleware import JWTSettings, TokenVerifier
+from jwt_middleware.cache import VerifiedTokenCache
+
+from .conftest import OTHER_SECRET, SECRET, build_app, mint_token
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("exp_in", "ttl", "leeway", "advance", "hit"),
+    [
+        pytest.param(3600, 60, 0, 59, True, id="within-ttl"),
+        pytest.param(3600, 60, 0, 60, False, id="ttl-reached"),
+        pytest.param(10, 60, 0, 9, True, id="before-exp"),
+        pytest.param(10, 60, 0, 10, False, id="exp-reached-before-ttl"),
+        pytest.param(10, 60, 5, 14, True, id="exp-plus-leeway"),
+        pytest.param(10, 60, 5, 15, False, id="past-leeway"),
+    ],
+)
+def test_entries_live_until_ttl_or_expiry(
+    exp_in: int, ttl: float, leeway: float, advance: float, hit: bool
+) -> None:
+    clock = Clock()
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=ttl, leeway_seconds=leeway, clock=clock)
+    cache.put("t", {"sub": "u", "exp": clock.now + exp_in})
+    clock.now += advance
+    assert (cache.get("t") is not None) is hit
+    if not hit:
+        assert len(cache) == 0
+
+
+def test_least_recently_used_leave_first() -> None:
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    for token in ("a", "b"):
+        cache.put(token, {"sub": token, "exp": 2e9})
+    assert cache.get("a") is not None  # "a" is now the most recent
+    cache.put("c", {"sub": "c", "exp": 2e9})
+    assert cache.get("b") is None
+    assert cache.get("a") is not None
+    assert cache.get("c") is not None
+    assert len(cache) == 2
+
+
+def test_claims_without_numeric_exp_are_not_cached() -> None:
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    cache.put("t", {"sub": "u", "exp": "soon"})
+    assert cache.get("t") is None
+
+
+def test_hits_are_copies_that_handlers_may_mutate() -> None:
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    cache.put("t", {"sub": "u", "exp": 2e9})
+    first = cache.get("t")
+    assert first is not None
+    first["sub"] = "mallory"
+    assert cache.get("t") == {"sub": "u", "exp": 2e9}
+
+
+@pytest.mark.parametrize(
+    ("size", "ttl"), [pytest.param(0, 60, id="zero-size"), pytest.param(1, 0, id="zero-ttl")]
+)
+def test_bad_bounds_are_refused(size: int, ttl: float) -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        VerifiedTokenCache(max_entries=size, ttl_seconds=ttl)
+
+
+def test_verifier_remembers_only_tokens_that_passed(settings: JWTSettings) -> None:
+    verifier = TokenVerifier(settings)
+    good, bad = mint_token("g"), mint_token("b", secret=OTHER_SECRET)
+    assert verifier.verify(good)["sub"] == "g"
+    for _ in range(3):
+        with pytest.raises(Exception, match="invalid"):
+            verifier.verify(bad)
+    assert verifier._cache is not None
+    assert len(verifier._cache) == 1
+    assert verifier.verify(good)["sub"] == "g"
+
+
+def test_cache_can_be_turned_off() -> None:
+    verifier = TokenVerifier(JWTSettings(secret=SECRET, verified_cache_size=0))
+    assert verifier._cache is None
+    assert verifier.verify(mint_token("x"))["sub"] == "x"
+
+
+def test_cached_requests_still_ask_the_revocation_hook(settings: JWTSettings) -> None:
+    revoked: set[str] = set()
+
+    async def is_revoked(claims: dict[str, object]) -> bool:
+        return claims["jti"] in revoked
+
+    client = TestClient(build_app(settings, is_revoked=is_revoked))
+    headers = {"Authorization": f"Bearer {mint_token('c', jti='j1')}"}
+    assert client.get("/private", headers=headers).status_code == 200
+    revoked.add("j1")
+    assert client.get("/private", headers=headers).status_code == 401
+
+
+def test_state_written_by_one_request_does_not_leak_into_the_next(settings: JWTSettings) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from jwt_middleware import JWTAuthMiddleware
+
+    async def mutate(request: Request) -> JSONResponse:
+        claims = request.state.claims
+        before = dict(claims)
+        claims["sub"] = "tampered"
+        return JSONResponse(before)
+
+    app = Starlette(routes=[Route("/m", mutate)])
+    app.add_middleware(JWTAuthMiddleware, settings=settings)
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {mint_token('orig')}"}
+    for _ in range(2):
+        assert client.get("/m", headers=headers).json()["sub"] == "orig"
