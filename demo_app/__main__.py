@@ -1,0 +1,74 @@
+"""``python -m demo_app``: make sure there is a secret, then serve on 127.0.0.1.
+
+On the first run, with no ``JWT_SECRET`` in the environment or in ``./.env``, a random
+one is appended to ``./.env`` (readable by the owner only), so tokens survive restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from jwt_middleware import JWTSettings
+
+from .settings import DemoSettings
+
+__all__ = ["ensure_jwt_secret", "main"]
+
+_HOST = "127.0.0.1"
+
+
+def ensure_jwt_secret(env_file: Path, environ: Mapping[str, str] = os.environ) -> bool:
+    """Write a new ``JWT_SECRET`` into ``env_file`` unless one is configured already.
+
+    A secret counts as configured when ``environ`` has a non-empty ``JWT_SECRET`` or
+    ``env_file`` assigns one. Otherwise a line ``JWT_SECRET=...`` is appended (the file is
+    created if missing) and the file's mode set to 0600, as it now holds a secret.
+    Returns whether it wrote one.
+    """
+    if environ.get("JWT_SECRET"):
+        return False
+    existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    if _assigns_secret(existing):
+        return False
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    line = f"{separator}JWT_SECRET={secrets.token_urlsafe(48)}\n"
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        os.fchmod(descriptor, 0o600)
+        handle.write(line)
+    return True
+
+
+def _assigns_secret(dotenv_text: str) -> bool:
+    for raw in dotenv_text.splitlines():
+        line = raw.strip().removeprefix("export ").lstrip()
+        name, equals, value = line.partition("=")
+        if equals and name.strip() == "JWT_SECRET" and value.strip().strip("\"'"):
+            return True
+    return False
+
+
+def main() -> int:
+    env_file = Path(".env")
+    if ensure_jwt_secret(env_file):
+        print(f"Wrote a new random JWT_SECRET to {env_file.resolve()} (mode 0600).")
+    try:
+        settings = DemoSettings()
+        JWTSettings()
+    except ValidationError as exc:
+        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    print(f"Serving the demo: open http://{_HOST}:{settings.port}/docs", flush=True)
+    uvicorn.run("demo_app.main:app", host=_HOST, port=settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""``create_app``: the demo service, wired from its settings.
+
+The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimit`, then
+:class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES`.
+No route has an auth dependency; handlers read the verified ``user_id`` from the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, status
+from fastapi_offline import FastAPIOffline
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+
+from . import routes_auth, routes_todos
+from .access import PUBLIC_RULES, public_paths
+from .body_limit import BodySizeLimit
+from .context import DemoContext
+from .db import create_db_engine, create_tables
+from .dependencies import ContextDep
+from .errors import install_error_handlers
+from .openapi import install_openapi
+from .schemas import Health
+from .security import Passwords
+from .settings import DemoSettings
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+A to-do service protected by `jwt_middleware`.
+
+Register with `POST /auth/register`, then press **Authorize** and log in with your email
+and password. Every `/todos` call then carries your bearer token.
+"""
+
+
+def create_app(
+    settings: DemoSettings | None = None,
+    jwt_settings: JWTSettings | None = None,
+    *,
+    passwords: Passwords | None = None,
+) -> FastAPI:
+    """Build the app. Settings not given are read from the environment (and ``.env``) now,
+    so a missing ``JWT_SECRET`` stops start-up instead of the first request.
+    """
+    settings = settings if settings is not None else DemoSettings()
+    jwt_settings = jwt_settings if jwt_settings is not None else JWTSettings()
+    context = DemoContext(
+        settings=settings,
+        jwt_settings=jwt_settings,
+        engine=create_db_engine(settings.database_url),
+        passwords=passwords if passwords is not None else Passwords(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        create_tables(context.engine)
+        try:
+            yield
+        finally:
+            context.engine.dispose()
+
+    # Swagger UI's scripts and styles come from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/static",
+        title="jwt-middleware demo",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.demo = context
+    app.include_router(routes_auth.router)
+    app.include_router(routes_todos.router)
+    app.add_api_route("/health", health, methods=["GET"], tags=["meta"])
+    install_error_handlers(app)
+    install_openapi(app, public=public_paths(), password_min_length=settings.password_min_length)
+    app.add_middleware(JWTAuthMiddleware, public=PUBLIC_RULES, settings=jwt_settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def health(context: ContextDep) -> Health:
+    """Up, and the database answers (503 when it does not)."""
+    try:
+        with context.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Database unavailable.") from None
+    return Health()
