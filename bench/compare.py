@@ -9,7 +9,10 @@ Each variant is a FastAPI app with one ``GET /items`` route returning a small di
   token with ``jwt.decode`` and returns ``sub``, the pattern of the FastAPI tutorial;
 * ``AuthenticationMiddleware``: Starlette's middleware with a backend that verifies with
   ``jwt.decode``, the handler refusing anonymous users;
-* ``JWTAuthMiddleware``: this library; the handler reads ``request.state.user_id``.
+* ``JWTAuthMiddleware``: this library; the handler reads ``request.state.user_id``. It
+  remembers tokens that verified (``JWT_VERIFIED_CACHE_SIZE``), as a client sends the same
+  token on every request; the ``cache off`` row shows the cost of a token seen for the
+  first time (every request verified in full, like the alternatives).
 
 The apps are called in-process as ASGI apps with a prepared scope and no-op ``receive`` and
 ``send``, so no client, socket or server takes part and framework and authentication costs
@@ -257,10 +260,12 @@ def verdict(ours: Variant, others: list[Variant], baseline: Variant) -> None:
 def verification_alone(settings: JWTSettings, token: str, calls: int, repeats: int) -> None:
     """The token check by itself, with no framework around it, to show where the cost is."""
     verifier = TokenVerifier(settings)
+    uncached = TokenVerifier(settings.model_copy(update={"verified_cache_size": 0}))
     checks: list[tuple[str, Callable[[], object]]] = [
         ("jwt.decode", lambda: jwt.decode(token, SECRET, algorithms=ALGORITHMS)),
         ("jwt.get_unverified_header", lambda: jwt.get_unverified_header(token)),
         ("TokenVerifier.verify", lambda: verifier.verify(token)),
+        ("TokenVerifier.verify, cache off", lambda: uncached.verify(token)),
     ]
     print("\nVerification alone (no framework)")
     print(f"{'call':<40} {'us/call':>11}")
@@ -286,6 +291,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = JWTSettings(secret=SECRET, _env_file=None)  # ignore any .env file
+    uncached = JWTSettings(secret=SECRET, verified_cache_size=0, _env_file=None)
     now = int(time.time())
     token = jwt.encode({"sub": "user-1", "iat": now, "exp": now + 3600}, SECRET, "HS256")
     valid, missing = scope_for(token), scope_for(None)
@@ -305,6 +311,12 @@ def main() -> None:
                 status,
             ),
             Variant("(d) JWTAuthMiddleware", jwt_auth_middleware(settings), template, status),
+            Variant(
+                "(e) JWTAuthMiddleware, cache off",
+                jwt_auth_middleware(uncached),
+                template,
+                status,
+            ),
         ]
 
     baseline = Variant("(a) no auth", no_auth(), valid, 200)
@@ -345,6 +357,7 @@ def main() -> None:
 
     print("\nVerdict, valid token:")
     verdict(with_token[3], with_token[1:3], baseline)
+    verdict(with_token[4], with_token[1:3], baseline)
     print("Verdict, no token:")
     verdict(without_token[3], without_token[1:3], baseline)
     print(f"\n(total {time.perf_counter() - started:.1f} s)")
