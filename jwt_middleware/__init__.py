@@ -15,6 +15,7 @@ from .errors import (
     TokenExpiredError,
     TokenRevokedError,
 )
+from .jwks import JWKSKeys
 from .keys import KeySource, StaticKeys, VerificationKey, public_jwks
 from .middleware import JWTAuthMiddleware, RevocationCheck, challenge_response
 from .revocation import (
@@ -50,6 +51,7 @@ __all__ = [
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "JWKSKeys",
     "JWTAuthMiddleware",
     "JWTSettings",
     "JWTUser",

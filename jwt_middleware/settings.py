@@ -141,8 +141,13 @@ class JWTSettings(BaseSettings):
                 f"{self.algorithm} needs keys: JWT_PRIVATE_KEY (PEM, inline or a file path) to "
                 "sign, and/or JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS or JWT_JWKS_URL to verify"
             )
-        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
-            raise ValueError("JWT_JWKS_URL must be an http(s) URL")
+        if self.jwks_url is not None:
+            if not self.jwks_url.startswith(("https://", "http://")):
+                raise ValueError("JWT_JWKS_URL must be an http(s) URL")
+            if self.public_key or self.public_keys:
+                raise ValueError(
+                    "JWT_JWKS_URL replaces JWT_PUBLIC_KEY(S): verification keys come from one place"
+                )
         # Load every key now, so a bad one stops the app at start-up with its variable's name.
         if self.private_key is not None:
             load_private_key(self.private_key.get_secret_value(), self.algorithm, "JWT_PRIVATE_KEY")

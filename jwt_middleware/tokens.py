@@ -17,6 +17,7 @@ import jwt
 
 from .cache import VerifiedTokenCache
 from .errors import InvalidTokenError, TokenExpiredError
+from .jwks import JWKSKeys
 from .keys import KeySource, StaticKeys, VerificationKey, signing_key
 from .settings import JWTSettings
 
@@ -85,7 +86,7 @@ class TokenVerifier:
         keys: KeySource | None = None,
         token_types: Collection[str | None] | None = None,
     ) -> None:
-        self._keys: KeySource = keys if keys is not None else StaticKeys.from_settings(settings)
+        self._keys: KeySource = keys if keys is not None else _key_source(settings)
         # Keys that do not depend on the header spare parsing the token twice.
         self._fixed_keys = (
             self._keys.keys_for_any_header() if isinstance(self._keys, StaticKeys) else None
@@ -144,6 +145,16 @@ class TokenVerifier:
         if keys is None:
             keys = await self._keys.resolve(self._header(token))
         return self._decode(token, keys)
+
+    async def prefetch(self) -> None:
+        """Load remote keys now (e.g. in the app's lifespan) instead of at the first request."""
+        if isinstance(self._keys, JWKSKeys):
+            await self._keys.prefetch()
+
+    async def aclose(self) -> None:
+        """Release what the key source holds open (the JWKS HTTP client)."""
+        if isinstance(self._keys, JWKSKeys):
+            await self._keys.aclose()
 
     def _check_size(self, token: str) -> None:
         if len(token) > self._max_len:
@@ -291,6 +302,12 @@ def _claims(
         payload["aud"] = settings.audience
     payload.update(extra)
     return payload
+
+
+def _key_source(settings: JWTSettings) -> KeySource:
+    if settings.jwks_url is not None:
+        return JWKSKeys(settings.jwks_url, algorithms=[settings.algorithm])
+    return StaticKeys.from_settings(settings)
 
 
 def _sign(payload: dict[str, Any], typ: str, settings: JWTSettings) -> str:

@@ -138,6 +138,14 @@ def test_asymmetric_settings_from_the_environment(
             id="weak-previous",
         ),
         pytest.param({"algorithm": "RS256", "jwks_url": "ftp://x"}, "http", id="jwks-not-http"),
+        pytest.param(
+            {"algorithm": "RS256", "jwks_url": "https://id/jwks", "public_key": _pem_public(RSA)},
+            "replaces",
+            id="jwks-and-public-key",
+        ),
+        pytest.param(
+            {"secret": SECRET, "jwks_url": "https://id/jwks"}, "asymmetric", id="jwks-hmac"
+        ),
     ],
 )
 def test_key_misconfiguration_fails_at_start_up(overrides: dict[str, Any], message: str) -> None:

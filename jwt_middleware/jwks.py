@@ -1,0 +1,410 @@
+"""``JWKSKeys``: verification keys published at a JWKS URL (RFC 7517), cached and refreshed.
+
+    jwks = JWKSKeys("https://idp.example/.well-known/jwks.json", algorithms=["RS256"])
+    verifier = TokenVerifier(settings, keys=jwks)
+
+The key set is fetched asynchronously with httpx, cached for ``ttl_seconds``, and refreshed
+on first use after that, in the background: tokens whose key is already known never wait on
+the network. A token naming an unknown ``kid`` waits for one refetch, but refetches happen at
+most once per ``min_refetch_interval_seconds`` whatever triggers them, so a client spraying
+random ``kid`` values cannot make us hammer the endpoint. Concurrent requests share one fetch.
+
+Failures (endpoint down, slow, non-200, oversized, not a JWK Set, nothing usable in it) are
+logged at WARNING and never raised: the last good key set stays in use, however old, and a
+token we hold no key for gets no key, which the verifier answers with 401.
+
+What is trusted, and why:
+
+* Keys come only from the configured URL. The token's header selects among them by ``kid``
+  and ``alg``; its ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
+* Each key is bound to one algorithm from ``algorithms`` (its own ``alg`` if it has one,
+  else every pinned algorithm PyJWT accepts it for) and is only offered to tokens with that
+  ``alg``, so a key is never used with an algorithm it was not published or pinned for.
+* Only asymmetric public keys are used. ``algorithms`` may not name an HMAC algorithm and
+  ``oct`` (symmetric) keys are ignored: a shared secret must never come from a URL, and a
+  public key must never become an HMAC secret.
+* A JWK carrying private key material (``d``) is ignored, not reduced to its public part:
+  a published private key means anyone can sign with it.
+* Keys with ``use`` other than ``"sig"``, ``key_ops`` without ``"verify"``, an ``alg`` not
+  pinned, or too short for PyJWT's minimum key length are ignored.
+* A token without ``kid`` is tried against every key bound to its ``alg``, as long as there
+  are at most :data:`MAX_KEYS_WITHOUT_KID` of them; beyond that it gets none, so a large set
+  cannot turn one token into dozens of signature checks.
+
+One instance belongs to one event loop. Call :meth:`JWKSKeys.prefetch` at start-up and
+:meth:`JWKSKeys.aclose` at shutdown (e.g. in the app's lifespan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import HMACAlgorithm, NoneAlgorithm, get_default_algorithms
+
+__all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys"]
+
+logger = logging.getLogger(__name__)
+
+#: A token without ``kid`` is tried against at most this many keys (all bound to its ``alg``).
+MAX_KEYS_WITHOUT_KID: Final = 4
+
+_PUBLIC_KEY_TYPES: Final = (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey)
+_ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# What a malformed JWK member can make PyJWT's constructors raise besides its own errors.
+_KEY_PARSE_ERRORS: Final = (jwt.PyJWTError, TypeError, ValueError, KeyError, AttributeError)
+
+
+class _FetchFailed(Exception):
+    """A fetch produced no usable key set; the message says why and is safe to log."""
+
+
+class _KeySet:
+    """One fetched key set, indexed by (kid, alg) and by alg for tokens without kid."""
+
+    __slots__ = ("_by_alg", "_by_kid", "kids", "size")
+
+    def __init__(self, bound: Sequence[tuple[str | None, jwt.PyJWK]] = ()) -> None:
+        by_kid: dict[tuple[str, str], list[jwt.PyJWK]] = {}
+        by_alg: dict[str, list[jwt.PyJWK]] = {}
+        for kid, key in bound:
+            if kid is not None:
+                by_kid.setdefault((kid, key.algorithm_name), []).append(key)
+            by_alg.setdefault(key.algorithm_name, []).append(key)
+        self._by_kid = {name: tuple(keys) for name, keys in by_kid.items()}
+        self._by_alg = {alg: tuple(keys) for alg, keys in by_alg.items()}
+        self.kids: frozenset[str] = frozenset(kid for kid, _ in bound if kid is not None)
+        self.size = len(bound)
+
+    def select(self, kid: str | None, alg: str) -> tuple[jwt.PyJWK, ...]:
+        if kid is not None:
+            return self._by_kid.get((kid, alg), ())
+        keys = self._by_alg.get(alg, ())
+        return keys if len(keys) <= MAX_KEYS_WITHOUT_KID else ()
+
+
+class JWKSKeys:
+    """A :class:`~jwt_middleware.keys.KeySource` backed by a JWKS URL.
+
+    Args:
+        url: the ``http(s)`` URL of the JWK Set. Plain ``http`` is accepted but logged as a
+            warning unless the host is loopback: keys fetched in clear can be substituted.
+        algorithms: the asymmetric algorithms keys may be used with (e.g. ``["RS256"]``);
+            normally just the verifier's own algorithm.
+        ttl_seconds: how long a fetched set is used before it is refreshed.
+        min_refetch_interval_seconds: the least time between two fetches, whatever asks
+            for them (expiry, an unknown ``kid``, a failed fetch being retried).
+        timeout_seconds: the whole fetch (connect, headers and body) must fit in this.
+        max_response_bytes: a larger body (after decompression) is refused.
+        client: an ``httpx.AsyncClient`` to fetch with, left open by :meth:`aclose`; one is
+            created on first use otherwise. Redirects are never followed.
+        clock: a monotonic clock in seconds; tests pass a fake one.
+    """
+
+    __slots__ = (
+        "_algorithms",
+        "_attempted_at",
+        "_client",
+        "_clock",
+        "_fetch_task",
+        "_fetched_at",
+        "_key_set",
+        "_log_url",
+        "_max_bytes",
+        "_min_interval",
+        "_owned_client",
+        "_timeout",
+        "_ttl",
+        "_url",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        algorithms: Sequence[str],
+        ttl_seconds: float = 300,
+        min_refetch_interval_seconds: float = 30,
+        timeout_seconds: float = 5,
+        max_response_bytes: int = 1_000_000,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = _checked_url(url)
+        self._log_url = str(
+            self._url.copy_with(username=None, password=None, query=None, fragment=None)
+        )
+        self._algorithms = _checked_algorithms(algorithms)
+        self._ttl = _positive("ttl_seconds", ttl_seconds)
+        self._min_interval = _positive("min_refetch_interval_seconds", min_refetch_interval_seconds)
+        self._timeout = _positive("timeout_seconds", timeout_seconds)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise TypeError("max_response_bytes must be an int")
+        if max_response_bytes <= 0:
+            raise ValueError("max_response_bytes must be positive")
+        self._max_bytes = max_response_bytes
+        self._client = client
+        self._owned_client: httpx.AsyncClient | None = None
+        self._clock = clock
+        self._key_set = _KeySet()
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
+        if self._url.scheme == "http" and self._url.host not in _LOOPBACK_HOSTS:
+            logger.warning(
+                "JWKS URL %s is plain http: keys can be substituted in transit", self._log_url
+            )
+
+    async def resolve(self, header: Mapping[str, Any]) -> Sequence[jwt.PyJWK]:
+        """The keys for a token with this (unverified) header; empty if we hold none.
+
+        Waits for a fetch only when the answer depends on it (nothing fetched yet, or an
+        unknown ``kid`` and a refetch is allowed); an expired set is refreshed in the
+        background while it keeps answering.
+        """
+        alg = header.get("alg")
+        kid = header.get("kid")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            return ()
+        if kid is not None and not isinstance(kid, str):
+            return ()
+        now = self._clock()
+        if self._fetched_at is None or (kid is not None and kid not in self._key_set.kids):
+            if self._may_fetch(now):
+                await self._join(self._start_fetch())
+            else:
+                logger.debug("no key for this token; JWKS refetch not allowed yet")
+            return self._key_set.select(kid, alg)
+        if now - self._fetched_at >= self._ttl and self._may_fetch(now):
+            self._start_fetch()
+        return self._key_set.select(kid, alg)
+
+    async def prefetch(self) -> bool:
+        """Fetch the key set now (or wait for the fetch in flight); whether keys are held.
+
+        Meant for start-up, so the first requests do not wait; ``False`` means the fetch
+        failed (already logged) and no earlier key set is available either. It does not
+        raise: the app may start and keep retrying, or refuse to start, as it prefers.
+        """
+        await self._join(self._start_fetch())
+        return self._key_set.size > 0
+
+    async def aclose(self) -> None:
+        """Cancel a fetch in flight and close the HTTP client this instance created."""
+        task = self._fetch_task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+        if self._owned_client is not None:
+            client, self._owned_client = self._owned_client, None
+            await client.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"JWKSKeys({self._log_url!r}, algorithms={list(self._algorithms)!r}, "
+            f"<{self._key_set.size} keys>)"
+        )
+
+    def _may_fetch(self, now: float) -> bool:
+        return (
+            self._fetch_task is not None
+            or self._attempted_at is None
+            or now - self._attempted_at >= self._min_interval
+        )
+
+    def _start_fetch(self) -> asyncio.Task[None]:
+        """The fetch in flight, or a new one: there is never more than one at a time."""
+        if self._fetch_task is None:
+            self._attempted_at = self._clock()
+            task = asyncio.create_task(self._fetch())
+            task.add_done_callback(self._fetch_done)
+            self._fetch_task = task
+        return self._fetch_task
+
+    def _fetch_done(self, task: asyncio.Task[None]) -> None:
+        if self._fetch_task is task:
+            self._fetch_task = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A bug, not a bad endpoint: those are handled inside _fetch.
+            logger.error("JWKS fetch from %s crashed", self._log_url, exc_info=error)
+
+    async def _join(self, task: asyncio.Task[None]) -> None:
+        # Shielded: a request that gives up (client gone) does not cancel the shared fetch.
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            # The fetch itself was cancelled (aclose): answer with the keys we have.
+
+    async def _fetch(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                body = await self._download()
+            key_set = _parse_key_set(body, self._algorithms, self._log_url)
+        except TimeoutError:
+            logger.warning("JWKS fetch from %s timed out after %gs", self._log_url, self._timeout)
+        except httpx.HTTPError as exc:
+            logger.warning("JWKS fetch from %s failed: %s", self._log_url, type(exc).__name__)
+        except _FetchFailed as exc:
+            logger.warning("JWKS fetch from %s failed: %s", self._log_url, exc)
+        else:
+            self._key_set = key_set
+            self._fetched_at = self._clock()
+            logger.info("JWKS from %s: %d usable keys", self._log_url, key_set.size)
+            return
+        if self._key_set.size:
+            logger.warning("keeping the %d JWKS keys fetched earlier", self._key_set.size)
+
+    async def _download(self) -> bytes:
+        client = self._client if self._client is not None else self._own_client()
+        async with client.stream(
+            "GET", self._url, headers=_ACCEPT, timeout=self._timeout, follow_redirects=False
+        ) as response:
+            if response.status_code != 200:
+                raise _FetchFailed(f"HTTP status {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise _FetchFailed(f"response larger than {self._max_bytes} bytes")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self._max_bytes:
+                    raise _FetchFailed(f"response larger than {self._max_bytes} bytes")
+        return bytes(body)
+
+    def _own_client(self) -> httpx.AsyncClient:
+        if self._owned_client is None:
+            self._owned_client = httpx.AsyncClient(follow_redirects=False)
+        return self._owned_client
+
+
+def _parse_key_set(body: bytes, algorithms: tuple[str, ...], source: str) -> _KeySet:
+    """The usable keys of a JWK Set document; :class:`_FetchFailed` if there are none."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _FetchFailed("response is not JSON") from None
+    members = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(members, list):
+        raise _FetchFailed("response is not a JWK Set (no 'keys' list)")
+    bound: list[tuple[str | None, jwt.PyJWK]] = []
+    for index, member in enumerate(members):
+        if not isinstance(member, dict):
+            logger.warning("JWKS from %s: keys[%d] ignored: not a JSON object", source, index)
+            continue
+        unusable = _unusable(member, algorithms)
+        if unusable is not None:
+            level, reason = unusable
+            logger.log(level, "JWKS from %s: keys[%d] ignored: %s", source, index, reason)
+            continue
+        keys = _bind(member, algorithms)
+        if not keys:
+            logger.warning(
+                "JWKS from %s: keys[%d] ignored: not a usable public key for %s",
+                source,
+                index,
+                "/".join(algorithms),
+            )
+            continue
+        kid: str | None = member.get("kid")
+        bound.extend((kid, key) for key in keys)
+    if not bound:
+        raise _FetchFailed(f"no usable key for {'/'.join(algorithms)} in the JWK Set")
+    return _KeySet(bound)
+
+
+def _unusable(member: dict[str, Any], algorithms: tuple[str, ...]) -> tuple[int, str] | None:
+    """Why a JWK may not be used, with the log level that deserves, or ``None``.
+
+    Keys meant for something else (encryption, another algorithm) are normal in a shared
+    JWKS and only logged at DEBUG; keys that should never have been published are WARNINGs.
+    """
+    if member.get("kty") == "oct":
+        return logging.WARNING, "symmetric ('oct') key; a JWKS may only supply public keys"
+    if "d" in member:
+        return logging.WARNING, "it contains private key material, so anyone may sign with it"
+    kid = member.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return logging.WARNING, "its 'kid' is not a string"
+    use = member.get("use")
+    if use is not None and use != "sig":
+        return logging.DEBUG, "not a signature key ('use')"
+    key_ops = member.get("key_ops")
+    if key_ops is not None and not (isinstance(key_ops, list) and "verify" in key_ops):
+        return logging.DEBUG, "not a verification key ('key_ops')"
+    alg = member.get("alg")
+    if alg is not None and not (isinstance(alg, str) and alg in algorithms):
+        return logging.DEBUG, "its 'alg' is not one of the pinned algorithms"
+    return None
+
+
+def _bind(member: dict[str, Any], algorithms: tuple[str, ...]) -> list[jwt.PyJWK]:
+    """One PyJWK per algorithm the key may verify: its own ``alg``, else each pinned one
+    that PyJWT accepts it for (key type, curve and minimum length all checked here, so the
+    verifier never meets a key it would refuse)."""
+    own = member.get("alg")
+    bound: list[jwt.PyJWK] = []
+    for name in (own,) if isinstance(own, str) else algorithms:
+        try:
+            key = jwt.PyJWK(member, algorithm=name)
+            prepared = key.Algorithm.prepare_key(key.key)
+            too_short = key.Algorithm.check_key_length(prepared)
+        except _KEY_PARSE_ERRORS:
+            continue
+        if too_short is None and isinstance(key.key, _PUBLIC_KEY_TYPES):
+            bound.append(key)
+    return bound
+
+
+def _checked_url(url: str) -> httpx.URL:
+    if not isinstance(url, str):
+        raise TypeError("url must be a string")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ValueError("url is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("url must be an absolute http:// or https:// URL")
+    return parsed
+
+
+def _checked_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(algorithms, str):
+        raise TypeError("algorithms is a list of names, e.g. ['RS256']")
+    pinned = tuple(dict.fromkeys(algorithms))
+    if not pinned:
+        raise ValueError("algorithms must name at least one algorithm, e.g. ['RS256']")
+    known = get_default_algorithms()
+    for name in pinned:
+        implementation = known.get(name) if isinstance(name, str) else None
+        if implementation is None or isinstance(implementation, NoneAlgorithm):
+            raise ValueError(f"algorithm {name!r} is not a supported signature algorithm")
+        if isinstance(implementation, HMACAlgorithm):
+            raise ValueError(
+                f"{name} is an HMAC algorithm: a JWKS publishes public keys, and a shared "
+                "secret must never come from a URL (use StaticKeys for HMAC)"
+            )
+    return pinned
+
+
+def _positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of seconds")
+    return float(value)
