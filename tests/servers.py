@@ -43,22 +43,3 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
-
-
-def raw_request(base_url: str, request_line: str, headers: dict[str, str] | None = None) -> bytes:
-    """Send one HTTP/1.1 request exactly as written (no path normalisation); return the reply."""
-    host, port = base_url.removeprefix("http://").split(":")
-    lines = [request_line, f"Host: {host}:{port}", "Connection: close"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(payload)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def status_of(reply: bytes) -> int:
-    """The status code of a raw HTTP reply."""
-    return int(reply.split(b" ", 2)[1])
