@@ -2,6 +2,7 @@
 
 On the first run, with no ``JWT_SECRET`` in the environment or in ``./.env``, a random
 one is appended to ``./.env`` (readable by the owner only), so tokens survive restarts.
+Nothing is written when keys are configured instead (``JWT_PRIVATE_KEY`` and the like).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Final
 
 import uvicorn
 from pydantic import ValidationError
@@ -23,19 +25,29 @@ __all__ = ["ensure_jwt_secret", "main"]
 
 _HOST = "127.0.0.1"
 
+#: Variables that configure signing or verification keys; any of them set means a random
+#: secret is not wanted (with a key pair it would even be refused as a conflict).
+_KEY_VARIABLES: Final = (
+    "JWT_SECRET",
+    "JWT_PRIVATE_KEY",
+    "JWT_PUBLIC_KEY",
+    "JWT_PUBLIC_KEYS",
+    "JWT_JWKS_URL",
+)
+
 
 def ensure_jwt_secret(env_file: Path, environ: Mapping[str, str] = os.environ) -> bool:
-    """Write a new ``JWT_SECRET`` into ``env_file`` unless one is configured already.
+    """Write a new ``JWT_SECRET`` into ``env_file`` unless keys are configured already.
 
-    A secret counts as configured when ``environ`` has a non-empty ``JWT_SECRET`` or
-    ``env_file`` assigns one. Otherwise a line ``JWT_SECRET=...`` is appended (the file is
-    created if missing) and the file's mode set to 0600, as it now holds a secret.
-    Returns whether it wrote one.
+    Keys count as configured when ``environ`` has a non-empty ``JWT_SECRET`` (or
+    ``JWT_PRIVATE_KEY``, ``JWT_PUBLIC_KEY(S)``, ``JWT_JWKS_URL``) or ``env_file`` assigns
+    one. Otherwise a line ``JWT_SECRET=...`` is appended (the file is created if missing)
+    and the file's mode set to 0600, as it now holds a secret. Returns whether it wrote one.
     """
-    if environ.get("JWT_SECRET"):
+    if any(environ.get(name) for name in _KEY_VARIABLES):
         return False
     existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
-    if _assigns_secret(existing):
+    if _assigns(existing, _KEY_VARIABLES):
         return False
     separator = "\n" if existing and not existing.endswith("\n") else ""
     line = f"{separator}JWT_SECRET={secrets.token_urlsafe(48)}\n"
@@ -46,11 +58,12 @@ def ensure_jwt_secret(env_file: Path, environ: Mapping[str, str] = os.environ) -
     return True
 
 
-def _assigns_secret(dotenv_text: str) -> bool:
+def _assigns(dotenv_text: str, names: Collection[str]) -> bool:
+    """Whether the dotenv text gives one of ``names`` a non-empty value."""
     for raw in dotenv_text.splitlines():
         line = raw.strip().removeprefix("export ").lstrip()
         name, equals, value = line.partition("=")
-        if equals and name.strip() == "JWT_SECRET" and value.strip().strip("\"'"):
+        if equals and name.strip() in names and value.strip().strip("\"'"):
             return True
     return False
 

@@ -18,6 +18,8 @@ PUBLIC_RULES: Final[tuple[str, ...]] = (
     "POST /auth/register",
     "POST /auth/login",
     "POST /auth/token",
+    "POST /auth/refresh",  # the refresh token in the body is the credential
+    "GET /.well-known/jwks.json",
 )
 
 

@@ -1,7 +1,8 @@
 """``create_app``: the demo service, wired from its settings.
 
 The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimit`, then
-:class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES`.
+:class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES`,
+asking :class:`~demo_app.sessions.Sessions` whether each token was revoked (logout).
 No route has an auth dependency; handlers read the verified ``user_id`` from the state.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 
-from . import routes_auth, routes_todos
+from . import routes_auth, routes_keys, routes_todos
 from .access import PUBLIC_RULES, public_paths
 from .body_limit import BodySizeLimit
 from .context import DemoContext
@@ -27,6 +28,7 @@ from .errors import install_error_handlers
 from .openapi import install_openapi
 from .schemas import Health
 from .security import Passwords
+from .sessions import Sessions
 from .settings import DemoSettings
 
 __all__ = ["create_app"]
@@ -55,6 +57,8 @@ def create_app(
         jwt_settings=jwt_settings,
         engine=create_db_engine(settings.database_url),
         passwords=passwords if passwords is not None else Passwords(),
+        sessions=Sessions.from_settings(settings, jwt_settings),
+        jwks=routes_keys.jwks_document(jwt_settings),
     )
 
     @asynccontextmanager
@@ -63,6 +67,8 @@ def create_app(
         try:
             yield
         finally:
+            # Redis connections belong to this event loop; the next one opens its own.
+            await context.sessions.aclose()
             context.engine.dispose()
 
     # Swagger UI's scripts and styles come from the fastapi-offline package, not a CDN.
@@ -78,10 +84,16 @@ def create_app(
     app.state.demo = context
     app.include_router(routes_auth.router)
     app.include_router(routes_todos.router)
+    app.include_router(routes_keys.router)
     app.add_api_route("/health", health, methods=["GET"], tags=["meta"])
     install_error_handlers(app)
     install_openapi(app, public=public_paths(), password_min_length=settings.password_min_length)
-    app.add_middleware(JWTAuthMiddleware, public=PUBLIC_RULES, settings=jwt_settings)
+    app.add_middleware(
+        JWTAuthMiddleware,
+        public=PUBLIC_RULES,
+        settings=jwt_settings,
+        is_revoked=context.sessions.is_revoked,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

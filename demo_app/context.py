@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from jwt_middleware import JWTSettings
 
 from .security import Passwords
+from .sessions import Sessions
 from .settings import DemoSettings
 
 __all__ = ["DemoContext", "get_context"]
@@ -21,6 +23,9 @@ class DemoContext:
     jwt_settings: JWTSettings
     engine: Engine
     passwords: Passwords
+    sessions: Sessions
+    #: The JWKS document of the public keys, or ``None`` when tokens are signed with a secret.
+    jwks: dict[str, list[dict[str, Any]]] | None
 
 
 def get_context(request: Request) -> DemoContext:

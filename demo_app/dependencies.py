@@ -18,7 +18,7 @@ from jwt_middleware.fastapi import CurrentUserId
 from .context import DemoContext, get_context
 from .models import User
 
-__all__ = ["MAX_ID", "ContextDep", "CurrentUser", "SessionDep"]
+__all__ = ["MAX_ID", "ContextDep", "CurrentUser", "SessionDep", "load_user"]
 
 #: Ids are 32-bit on PostgreSQL; anything outside 1..MAX_ID names no row on either backend.
 MAX_ID = 2**31 - 1
@@ -34,9 +34,14 @@ def get_session(context: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def load_user(session: Session, user_id: str) -> User | None:
+    """The user whose id is the token subject ``user_id``, or ``None`` if there is none."""
+    return session.get(User, int(user_id)) if _is_row_id(user_id) else None
+
+
 def get_current_user(user_id: CurrentUserId, session: SessionDep) -> User:
     """The user the token speaks for; an unknown one is an invalid token (401)."""
-    user = session.get(User, int(user_id)) if _is_row_id(user_id) else None
+    user = load_user(session, user_id)
     if user is None:
         raise InvalidTokenError
     return user

@@ -1,41 +1,69 @@
-"""``/auth``: register, log in (JSON or the OAuth2 password form), and who am I.
+"""``/auth``: register, log in (JSON or the OAuth2 password form), refresh, log out, who am I.
 
 Emails are compared lower-cased. A wrong password and an unknown email get the same 401,
 after the same amount of hashing work (see :class:`~demo_app.security.Passwords`).
+
+A login answers an access token and a refresh token of a new family (see
+:mod:`demo_app.sessions`). ``/auth/refresh`` exchanges a refresh token, once, for a new
+pair of the same family; presenting a used one again means two parties hold it, so the
+whole family is revoked. ``/auth/logout`` revokes the access token and its family.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+import secrets
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
-from jwt_middleware import create_jwt_token
+from jwt_middleware import (
+    Claims,
+    InvalidTokenError,
+    TokenExpiredError,
+    TokenRevokedError,
+    create_jwt_token,
+    create_refresh_token,
+    verify_refresh_token,
+)
+from jwt_middleware.fastapi import CurrentClaims
 
 from .context import DemoContext
-from .dependencies import ContextDep, CurrentUser, SessionDep
+from .dependencies import ContextDep, CurrentUser, SessionDep, load_user
 from .models import User
 from .schemas import (
     LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
     RegisterRequest,
     TokenOut,
     UserOut,
     is_encodable,
     normalise_email,
 )
+from .sessions import SESSION_CLAIM
 from .settings import PASSWORD_MAX_LENGTH
 
 __all__ = ["router"]
+
+logger = logging.getLogger("demo_app")
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _BAD_CREDENTIALS = "Incorrect email or password."
 _CREDENTIALS_401: dict[int | str, dict[str, Any]] = {
     401: {"description": "Incorrect email or password (the same answer for both)."}
+}
+_REFRESH_INVALID: Final = "The refresh token is invalid."
+_REFRESH_EXPIRED: Final = "The refresh token expired."
+_REFRESH_REVOKED: Final = "The refresh token was revoked."
+_UNAVAILABLE_503: dict[str, Any] = {
+    "description": "The session store (Redis) did not answer; retry after Retry-After."
 }
 
 
@@ -93,6 +121,75 @@ def token(
     return _token_for(user, context, response)
 
 
+@router.post(
+    "/refresh",
+    responses={
+        401: {"description": "Invalid, expired, revoked or already used refresh token."},
+        503: _UNAVAILABLE_503,
+    },
+)
+async def refresh(body: RefreshRequest, context: ContextDep, response: Response) -> TokenOut:
+    """Exchange a refresh token for a new access and refresh token of the same session.
+
+    Each refresh token works once. Presenting one that was already exchanged revokes its
+    whole session, including the tokens the first exchange returned: one of the two
+    parties holding it is not the user.
+    """
+    claims = _verified_refresh_claims(body.refresh_token, context)
+    sessions = context.sessions
+    family: str = claims["fam"]
+    if await sessions.family_revoked(family):
+        raise TokenRevokedError(_REFRESH_REVOKED)
+    # Everything that can fail comes before the mark: a token used up by a failed
+    # request would look stolen when the client retries it.
+    user = await run_in_threadpool(_load_user, context, claims["sub"])
+    if user is None:
+        raise InvalidTokenError(_REFRESH_INVALID)
+    if not await sessions.mark_refresh_token_used(claims):
+        logger.warning(
+            "refresh token presented twice; revoking its session (user %s)", claims["sub"]
+        )
+        await sessions.revoke_family(family)
+        raise TokenRevokedError(_REFRESH_REVOKED)
+    return _token_for(user, context, response, family=family)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        400: {"description": "The token has neither a jti nor a session, so nothing to revoke."},
+        503: _UNAVAILABLE_503,
+    },
+)
+async def logout(
+    claims: CurrentClaims, context: ContextDep, body: LogoutRequest | None = None
+) -> None:
+    """End this session: the access token sent, and every token of its login, stop working.
+
+    A ``refresh_token`` in the body ends its session too, if it is the same user's; one
+    that does not verify is ignored (there is nothing left to revoke). Answers 204 only
+    once every revocation is recorded in the session store, 503 when it is unreachable.
+    """
+    families: set[str] = set()
+    if isinstance(family := claims.get(SESSION_CLAIM), str) and family:
+        families.add(family)
+    if body is not None and body.refresh_token is not None:
+        other = _refresh_claims_or_none(body.refresh_token, context)
+        if other is not None and other["sub"] == claims["sub"]:
+            families.add(other["fam"])
+    sessions = context.sessions
+    try:
+        await sessions.revoke_access_token(claims)
+    except ValueError:
+        if not families:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, "This access token cannot be revoked."
+            ) from None
+    for family in sorted(families):
+        await sessions.revoke_family(family)
+
+
 @router.get("/me")
 def me(user: CurrentUser) -> UserOut:
     """The account the bearer token belongs to."""
@@ -132,12 +229,45 @@ def _normalise_email(text: str) -> str | None:
         return None
 
 
-def _token_for(user: User, context: DemoContext, response: Response) -> TokenOut:
+def _token_for(
+    user: User, context: DemoContext, response: Response, *, family: str | None = None
+) -> TokenOut:
+    """A new access and refresh token for ``user``, in ``family`` or a new one (login)."""
     assert user.id is not None
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
     settings = context.jwt_settings
+    family = family if family is not None else secrets.token_urlsafe(16)
     return TokenOut(
-        access_token=create_jwt_token(user.id, user.email, settings=settings),
+        access_token=create_jwt_token(
+            user.id, user.email, settings=settings, **{SESSION_CLAIM: family}
+        ),
         expires_in=settings.expiry_seconds,
+        refresh_token=create_refresh_token(user.id, family=family, settings=settings),
         user=UserOut.model_validate(user),
     )
+
+
+def _verified_refresh_claims(token: str, context: DemoContext) -> Claims:
+    """The claims of a refresh token we signed and that has not expired, or a 401."""
+    try:
+        claims = verify_refresh_token(token, settings=context.jwt_settings)
+    except TokenExpiredError:
+        raise TokenExpiredError(_REFRESH_EXPIRED) from None
+    except InvalidTokenError:
+        raise InvalidTokenError(_REFRESH_INVALID) from None
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise InvalidTokenError(_REFRESH_INVALID)  # could not be marked used
+    return claims
+
+
+def _refresh_claims_or_none(token: str, context: DemoContext) -> Claims | None:
+    try:
+        return _verified_refresh_claims(token, context)
+    except InvalidTokenError:
+        logger.info("logout: refresh token in the body ignored (does not verify)")
+        return None
+
+
+def _load_user(context: DemoContext, user_id: str) -> User | None:
+    with Session(context.engine) as session:
+        return load_user(session, user_id)

@@ -25,6 +25,8 @@ from .settings import PASSWORD_MAX_LENGTH
 __all__ = [
     "Health",
     "LoginRequest",
+    "LogoutRequest",
+    "RefreshRequest",
     "RegisterRequest",
     "TodoCreate",
     "TodoOut",
@@ -116,6 +118,25 @@ class LoginRequest(_Body):
     password: str
 
 
+#: Longer than any token the demo signs, far shorter than anything worth parsing.
+_TOKEN_MAX_LENGTH = 8192
+RefreshToken = Annotated[str, Field(min_length=1, max_length=_TOKEN_MAX_LENGTH)]
+
+
+class RefreshRequest(_Body):
+    refresh_token: RefreshToken = Field(
+        description="The refresh_token of the last login or refresh."
+    )
+
+
+class LogoutRequest(_Body):
+    """Optional: the access token's own session ends anyway."""
+
+    refresh_token: RefreshToken | None = Field(
+        default=None, description="Also end the session this refresh token belongs to."
+    )
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -127,7 +148,10 @@ class UserOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105  (the OAuth2 token type, not a secret)
-    expires_in: int = Field(description="Lifetime of the token in seconds.")
+    expires_in: int = Field(description="Lifetime of the access token in seconds.")
+    refresh_token: str = Field(
+        description="Exchange it once at POST /auth/refresh for a new pair; never a bearer token."
+    )
     user: UserOut
 
 

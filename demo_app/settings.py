@@ -1,13 +1,14 @@
 """``DemoSettings``: the demo's own configuration, read from the environment (and ``.env``).
 
 The JWT configuration is the library's :class:`~jwt_middleware.JWTSettings` (``JWT_*``);
-this object holds only what the demo adds: where the data lives, the password rule, the
-request size limit and the port ``python -m demo_app`` listens on.
+this object holds only what the demo adds: where the data lives, where login sessions are
+tracked (Redis, or this process), the password rule, the request size limit and the port
+``python -m demo_app`` listens on.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,10 +22,11 @@ __all__ = ["PASSWORD_MAX_LENGTH", "DemoSettings"]
 PASSWORD_MAX_LENGTH: Final = 1024
 
 _DRIVERLESS_POSTGRES: Final = ("postgres://", "postgresql://")
+_REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
 class DemoSettings(BaseSettings):
-    """``DATABASE_URL``, ``PORT`` and ``DEMO_*`` variables, validated once at start-up."""
+    """``DATABASE_URL``, ``REDIS_URL``, ``PORT`` and ``DEMO_*`` variables, validated once."""
 
     model_config = SettingsConfigDict(
         env_prefix="DEMO_",
@@ -40,6 +42,24 @@ class DemoSettings(BaseSettings):
         default="sqlite:///./demo.db",
         validation_alias="DATABASE_URL",
         description="SQLAlchemy URL; a SQLite file in the working folder unless set.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="Redis shared by every instance for logouts and refresh-token rotation; "
+        "unset keeps them in this process only (one instance).",
+    )
+    redis_key_prefix: str = Field(
+        default="jwt-demo:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key the demo writes (DEMO_REDIS_KEY_PREFIX).",
+    )
+    revocation_on_error: Literal["deny", "allow"] = Field(
+        default="deny",
+        description="When Redis cannot answer whether a token was revoked: refuse the "
+        "request with 503 (deny) or let the token through (allow) "
+        "(DEMO_REVOCATION_ON_ERROR). Logouts and refreshes fail with 503 either way.",
     )
     password_min_length: int = Field(
         default=8,
@@ -74,4 +94,13 @@ class DemoSettings(BaseSettings):
             raise ValueError("DATABASE_URL is not a database URL") from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_usable(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # REDIS_URL= (empty) means unset, as in many compose files
+        if not value.startswith(_REDIS_SCHEMES):
+            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         return value

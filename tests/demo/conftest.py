@@ -1,11 +1,13 @@
 """Demo fixtures: an app per test on its own SQLite file (or a fresh PostgreSQL database),
-a client that runs its lifespan, and accounts made through the API itself.
+a client that runs its lifespan, accounts made through the API itself, and a Redis key
+prefix of its own for tests that share state through the real Redis on loopback.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
@@ -29,6 +32,7 @@ from jwt_middleware import JWTSettings
 from tests.conftest import SECRET, require_service
 
 PASSWORD = "correct horse battery staple"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 _POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 
 
@@ -58,10 +62,21 @@ def register(client: httpx.Client | TestClient, email: str, password: str = PASS
 
 
 def login(client: httpx.Client | TestClient, email: str, password: str = PASSWORD) -> str:
+    return login_pair(client, email, password)[0]
+
+
+def login_pair(
+    client: httpx.Client | TestClient, email: str, password: str = PASSWORD
+) -> tuple[str, str]:
+    """The access and refresh token of a new login."""
     reply = client.post("/auth/login", json={"email": email, "password": password})
     assert reply.status_code == 200, reply.text
-    token: str = reply.json()["access_token"]
-    return token
+    body = reply.json()
+    return body["access_token"], body["refresh_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def make_account(client: httpx.Client | TestClient, email: str) -> Account:
@@ -147,3 +162,26 @@ def postgres_url(postgres_database: str) -> Iterator[str]:
     engine = create_engine(postgres_database)
     SQLModel.metadata.drop_all(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sync_redis() -> Iterator[redis.Redis]:
+    """A plain client on the real Redis, for looking at and cleaning up keys."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        require_service("Redis not reachable on 127.0.0.1:6379")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(sync_redis: redis.Redis) -> Iterator[str]:
+    """A key prefix no other test uses (DEMO_REDIS_KEY_PREFIX); its keys are deleted after."""
+    prefix = f"jwt-demo-test:{uuid.uuid4().hex}:"
+    yield prefix
+    keys = list(sync_redis.scan_iter(match=f"{prefix}*"))
+    if keys:
+        sync_redis.delete(*keys)

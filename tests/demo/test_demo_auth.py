@@ -191,9 +191,10 @@ def test_login_answers_a_bearer_token_for_the_user(
     assert reply.status_code == 200
     assert reply.headers["cache-control"] == "no-store"
     body = reply.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "user"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "user"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 7 * 86400
+    assert body["refresh_token"] != body["access_token"]
     assert body["user"]["email"] == "alice@example.com"
     assert PASSWORD not in reply.text
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})

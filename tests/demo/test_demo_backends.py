@@ -15,8 +15,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from demo_app.app import create_app
+from demo_app.db import create_db_engine, create_tables
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
 from tests.servers import serve
@@ -110,6 +112,30 @@ def test_nul_characters_are_refused_before_the_database(backend_client: TestClie
         "/auth/register", json={"email": "nul\u0000@example.com", "password": PASSWORD}
     )
     assert register.status_code == 422
+
+
+def test_instances_starting_together_create_the_tables_once(backend_url: str) -> None:
+    """Several instances start against a new database at once; none may fail on the race."""
+    engines = [create_db_engine(backend_url) for _ in range(4)]
+    start = threading.Barrier(len(engines), timeout=20)
+    errors: list[Exception] = []
+
+    def start_up(engine: Engine) -> None:
+        start.wait()
+        try:
+            create_tables(engine)
+        except Exception as exc:  # reported below, with the backend
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start_up, args=(engine,), daemon=True) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for engine in engines:
+        engine.dispose()
+
+    assert errors == []
 
 
 def test_concurrent_registrations_make_one_account(backend_app: FastAPI) -> None:

@@ -89,12 +89,25 @@ def test_env_file_with_a_secret_is_left_alone(tmp_path: Path, existing: str) -> 
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o644
 
 
-def test_secret_in_the_environment_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "name", ["JWT_SECRET", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "JWT_PUBLIC_KEYS", "JWT_JWKS_URL"]
+)
+def test_keys_in_the_environment_write_nothing(tmp_path: Path, name: str) -> None:
+    """A key pair or a JWKS URL would conflict with a secret written next to it."""
     env_file = tmp_path / ".env"
 
-    assert ensure_jwt_secret(env_file, environ={"JWT_SECRET": SECRET}) is False
+    assert ensure_jwt_secret(env_file, environ={name: SECRET}) is False
 
     assert not env_file.exists()
+
+
+def test_a_private_key_in_env_file_writes_nothing(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("JWT_ALGORITHM=RS256\nJWT_PRIVATE_KEY=/etc/demo/signing.pem\n")
+
+    assert ensure_jwt_secret(env_file, environ={}) is False
+
+    assert "JWT_SECRET" not in env_file.read_text()
 
 
 # python -m demo_app ----------------------------------------------------------------------
