@@ -24,6 +24,7 @@ from .revocation import (
     RevocationStore,
     RevocationStoreFullError,
     RevocationStoreUnavailableError,
+    SingleUseStore,
     revoke_token_claims,
 )
 from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
@@ -65,6 +66,7 @@ __all__ = [
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
     "RuleSpec",
+    "SingleUseStore",
     "StaticKeys",
     "TokenExpiredError",
     "TokenRevokedError",

@@ -15,7 +15,9 @@ one). A token without a ``jti`` is never reported revoked, and asking to revoke 
 :class:`ValueError` instead of pretending the logout worked.
 
 :class:`InMemoryRevocationStore` serves one process; :class:`RedisRevocationStore` is shared
-by every instance behind the same Redis (needs the ``redis`` extra).
+by every instance behind the same Redis (needs the ``redis`` extra). Both are also a
+:class:`SingleUseStore`: :meth:`~SingleUseStore.revoke_once` records a ``jti`` only if it is
+new and says whether it was, which makes a token good for exactly one use (a refresh token).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "RevocationStore",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
+    "SingleUseStore",
     "revoke_token_claims",
 ]
 
@@ -62,8 +65,10 @@ class RevocationStoreUnavailableError(AuthenticationUnavailableError):
 class RevocationStoreFullError(RevocationStoreUnavailableError):
     """An :class:`InMemoryRevocationStore` reached ``max_entries`` of unexpired revocations.
 
-    Raised by :meth:`~InMemoryRevocationStore.revoke` only: forgetting an earlier
-    revocation to make room would silently bring a logged-out token back to life.
+    Raised by :meth:`~InMemoryRevocationStore.revoke` and
+    :meth:`~InMemoryRevocationStore.revoke_once` only: forgetting an earlier revocation to
+    make room would silently bring a logged-out token back to life, or let a single-use token
+    be used again.
     """
 
     default_description = "Token revocation is temporarily unavailable."
@@ -83,6 +88,25 @@ class RevocationStore(Protocol):
 
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """Whether the verified token with these claims was revoked (``False`` without ``jti``)."""
+        ...
+
+
+@runtime_checkable
+class SingleUseStore(Protocol):
+    """Where the ids of single-use tokens are kept, once used, until the tokens expire.
+
+    Separate from :class:`RevocationStore`, so a third-party revocation store need not
+    implement it; both stores shipped here do.
+    """
+
+    async def revoke_once(self, jti: str, *, expires_at: int) -> bool:
+        """Record ``jti`` unless it is already recorded; ``True`` only for the first caller.
+
+        Atomic: of any number of concurrent calls with one ``jti`` (on every instance sharing
+        the store), exactly one gets ``True``. A token already past ``expires_at`` plus the
+        store's leeway is not recorded and gets ``True``: the verifier refuses it anyway.
+        Raises :class:`RevocationStoreUnavailableError` when it cannot tell.
+        """
         ...
 
 
@@ -110,8 +134,9 @@ class InMemoryRevocationStore:
     from a heap ordered by expiry, so the cost is amortised over the writes that created them.
 
     ``max_entries`` bounds the unexpired revocations held at once. When a new revocation
-    would exceed it, :meth:`revoke` raises :class:`RevocationStoreFullError`; nothing that
-    was revoked is ever forgotten early. Size it for logouts per token lifetime.
+    would exceed it, :meth:`revoke` and :meth:`revoke_once` raise
+    :class:`RevocationStoreFullError`; nothing that was revoked is ever forgotten early. Size
+    it for logouts (and single-use tokens used) per token lifetime.
 
     Safe to share between threads and event loops; nothing here awaits.
     """
@@ -139,27 +164,11 @@ class InMemoryRevocationStore:
         self._lock = threading.Lock()
 
     async def revoke(self, jti: str, *, expires_at: int) -> None:
-        _check_jti(jti)
-        now = self._clock()
-        deadline = float(expires_at + self._leeway)
-        if deadline <= now:
-            return
-        with self._lock:
-            self._purge(now)
-            known = self._by_jti.get(jti)
-            if known is not None and known >= deadline:
-                return
-            if (
-                known is None
-                and self._max_entries is not None
-                and len(self._by_jti) >= self._max_entries
-            ):
-                logger.warning(
-                    "revocation store full (%d entries); revocation refused", self._max_entries
-                )
-                raise RevocationStoreFullError
-            self._by_jti[jti] = deadline
-            heapq.heappush(self._heap, (deadline, jti))
+        self._record(jti, expires_at, only_if_new=False)
+
+    async def revoke_once(self, jti: str, *, expires_at: int) -> bool:
+        """See :meth:`SingleUseStore.revoke_once`; atomic under the store's lock."""
+        return self._record(jti, expires_at, only_if_new=True)
 
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         jti = _jti(claims)
@@ -183,6 +192,36 @@ class InMemoryRevocationStore:
     def __repr__(self) -> str:
         return f"InMemoryRevocationStore(<{len(self)} entries>, max_entries={self._max_entries})"
 
+    def _record(self, jti: str, expires_at: int, *, only_if_new: bool) -> bool:
+        """Record ``jti`` until its token stops verifying; whether it was not held before.
+
+        A known ``jti`` keeps the later of its two deadlines, unless ``only_if_new``, which
+        leaves it as it is.
+        """
+        _check_jti(jti)
+        now = self._clock()
+        deadline = float(expires_at + self._leeway)
+        if deadline <= now:
+            return True
+        with self._lock:
+            # After the purge every entry held is unexpired.
+            self._purge(now)
+            known = self._by_jti.get(jti)
+            if known is not None and (only_if_new or known >= deadline):
+                return False
+            if (
+                known is None
+                and self._max_entries is not None
+                and len(self._by_jti) >= self._max_entries
+            ):
+                logger.warning(
+                    "revocation store full (%d entries); revocation refused", self._max_entries
+                )
+                raise RevocationStoreFullError
+            self._by_jti[jti] = deadline
+            heapq.heappush(self._heap, (deadline, jti))
+            return known is None
+
     def _purge(self, now: float) -> int:
         dropped = 0
         while self._heap and self._heap[0][0] <= now:
@@ -200,7 +239,9 @@ class RedisRevocationStore:
     :meth:`revoke` sets ``<key_prefix><jti>`` with a TTL that ends when the token stops
     verifying (its ``exp`` plus ``leeway_seconds``, at least one second), so Redis drops
     the entry itself and never holds more than one token lifetime of revocations.
-    :meth:`is_revoked` is one ``EXISTS``.
+    :meth:`revoke_once` is the same ``SET`` with ``NX``, so Redis decides which of any
+    number of concurrent callers, on any instance, is first. :meth:`is_revoked` is one
+    ``EXISTS``.
 
     Every call is bounded by ``timeout_seconds``. When Redis cannot answer in time:
 
@@ -208,8 +249,9 @@ class RedisRevocationStore:
       :class:`RevocationStoreUnavailableError`, which the middleware answers with 503;
       with ``on_error="allow"`` it logs a warning and reports the token as not revoked,
       trading revocation for availability during the outage.
-    * :meth:`revoke` always raises :class:`RevocationStoreUnavailableError`: a logout that
-      was not recorded must not look as if it succeeded.
+    * :meth:`revoke` and :meth:`revoke_once` always raise
+      :class:`RevocationStoreUnavailableError`: a logout that was not recorded must not look
+      as if it succeeded, nor a single-use token be used without having been recorded.
 
     ``client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL, or a
     ``redis.asyncio.Redis`` the caller owns. A client built from a URL is closed by
@@ -300,18 +342,11 @@ class RedisRevocationStore:
         return self._key_prefix + jti
 
     async def revoke(self, jti: str, *, expires_at: int) -> None:
-        _check_jti(jti)
-        remaining = expires_at + self._leeway - self._clock()
-        if remaining <= 0:
-            return
-        # Rounded up, so the key never disappears while the token still verifies.
-        ttl = max(1, math.ceil(remaining))
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._client.set(self.key(jti), "1", ex=ttl)
-        except self._errors as exc:
-            logger.warning("revocation store unreachable; revocation not recorded: %r", exc)
-            raise RevocationStoreUnavailableError from exc
+        await self._record(jti, expires_at, only_if_new=False)
+
+    async def revoke_once(self, jti: str, *, expires_at: int) -> bool:
+        """See :meth:`SingleUseStore.revoke_once`; one ``SET NX EX``, atomic in Redis."""
+        return await self._record(jti, expires_at, only_if_new=True)
 
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         jti = _jti(claims)
@@ -330,6 +365,25 @@ class RedisRevocationStore:
                 return False
             raise RevocationStoreUnavailableError from exc
         return bool(found)
+
+    async def _record(self, jti: str, expires_at: int, *, only_if_new: bool) -> bool:
+        """Set the key of ``jti`` until its token stops verifying; whether this call set it.
+
+        Without ``only_if_new`` a known key is set again, TTL and all.
+        """
+        _check_jti(jti)
+        remaining = expires_at + self._leeway - self._clock()
+        if remaining <= 0:
+            return True
+        # Rounded up, so the key never disappears while the token still verifies.
+        ttl = max(1, math.ceil(remaining))
+        try:
+            async with asyncio.timeout(self._timeout):
+                stored = await self._client.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
+        except self._errors as exc:
+            logger.warning("revocation store unreachable; revocation not recorded: %r", exc)
+            raise RevocationStoreUnavailableError from exc
+        return bool(stored)
 
     async def aclose(self) -> None:
         """Close the client if the store created it from a URL."""

@@ -1,14 +1,19 @@
-"""Shared fixtures: one settings object, a token minter that uses PyJWT directly, apps."""
+"""Shared fixtures: one settings object, a token minter that uses PyJWT directly, apps, and
+the real Redis on loopback with a key prefix of each test's own.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
 import pytest
+import redis
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
@@ -19,6 +24,7 @@ from jwt_middleware import JWTAuthMiddleware, JWTSettings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-987654"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 Mint = Callable[..., str]
 
@@ -37,6 +43,44 @@ def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
         if name.startswith("JWT_") and name != "JWT_MIDDLEWARE_REQUIRE_SERVICES":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sync_redis() -> Iterator[redis.Redis]:
+    """A plain client on the real Redis, to look at and delete keys outside any event loop."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        require_service("Redis not reachable on 127.0.0.1:6379")
+    yield client
+    client.close()
+
+
+@contextmanager
+def redis_key_prefix(client: redis.Redis, label: str) -> Iterator[str]:
+    """A key prefix no other test uses, ``<label>:<uuid>:``; its keys are deleted after."""
+    prefix = f"{label}:{uuid.uuid4().hex}:"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def redis_prefix_label() -> str:
+    """What a suite's Redis keys start with, so a leftover key says where it came from."""
+    return "jwt-middleware-test"
+
+
+@pytest.fixture
+def redis_prefix(sync_redis: redis.Redis, redis_prefix_label: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    with redis_key_prefix(sync_redis, redis_prefix_label) as prefix:
+        yield prefix
 
 
 @pytest.fixture

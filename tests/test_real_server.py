@@ -490,27 +490,6 @@ PREFIX_CASES = [
     pytest.param("/health", [], 404, None, None, id="outside-the-mount"),
 ]
 
-
-@pytest.mark.parametrize(("target", "headers", "status", "user_id", "path"), PREFIX_CASES)
-def test_mounted_sub_app(
-    mounted: str,
-    target: str,
-    headers: list[tuple[str, str]],
-    status: int,
-    user_id: str | None,
-    path: str | None,
-) -> None:
-    """Rules are relative to the sub-app: Mount puts "/api" into root_path."""
-    reply = exchange(mounted, f"GET {target} HTTP/1.1", headers)
-
-    assert reply.status == status
-    if status == 200:
-        assert reply.json()["user_id"] == user_id
-        assert reply.json()["path"] == path
-    if status == 401:
-        assert reply.header("WWW-Authenticate") == CHALLENGE
-
-
 ROOT_PATH_CASES = [
     pytest.param("/health", [], 200, None, "/prefix/health", id="public"),
     pytest.param("/private", [], 401, None, None, id="protected"),
@@ -522,17 +501,31 @@ ROOT_PATH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("target", "headers", "status", "user_id", "path"), ROOT_PATH_CASES)
-def test_uvicorn_root_path(
-    behind_root_path: str,
+def served_by(server: str, cases: Sequence[pytest.ParameterSet]) -> list[pytest.ParameterSet]:
+    """``cases`` sent to the server fixture named ``server``, their ids prefixed with it."""
+    return [
+        pytest.param(server, *case.values, marks=case.marks, id=f"{server}-{case.id}")
+        for case in cases
+    ]
+
+
+@pytest.mark.parametrize(
+    ("server", "target", "headers", "status", "user_id", "path"),
+    served_by("mounted", PREFIX_CASES) + served_by("behind_root_path", ROOT_PATH_CASES),
+)
+def test_rules_stay_app_relative_under_a_prefix(
+    request: pytest.FixtureRequest,
+    server: str,
     target: str,
     headers: list[tuple[str, str]],
     status: int,
     user_id: str | None,
     path: str | None,
 ) -> None:
-    """uvicorn's root_path (an app behind a path-stripping proxy): rules stay app-relative."""
-    reply = exchange(behind_root_path, f"GET {target} HTTP/1.1", headers)
+    """Rules are relative to the app, whether a Mount puts "/api" into root_path (a
+    sub-app) or uvicorn's root_path does (an app behind a path-stripping proxy)."""
+    base_url: str = request.getfixturevalue(server)
+    reply = exchange(base_url, f"GET {target} HTTP/1.1", headers)
 
     assert reply.status == status
     if status == 200:

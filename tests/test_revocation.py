@@ -1,7 +1,8 @@
 """Revocation stores: what a revoked token looks like to every instance, and for how long.
 
 Shared behaviour runs against each store: in memory, Redis from a URL, and Redis through a
-client the caller owns. Redis tests talk to the real server on loopback, each under its own
+client the caller owns; so does ``revoke_once``, the "first caller wins" form of ``revoke``
+that makes a token single-use. Redis tests talk to the real server on loopback, each under its own
 key prefix; unreachable Redis is a closed port and a server that accepts but never answers.
 """
 
@@ -11,8 +12,8 @@ import asyncio
 import logging
 import math
 import socket
+import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
@@ -28,12 +29,12 @@ from jwt_middleware.revocation import (
     RevocationStore,
     RevocationStoreFullError,
     RevocationStoreUnavailableError,
+    SingleUseStore,
     revoke_token_claims,
 )
 
-from .conftest import build_app, mint_token, require_service
+from .conftest import REDIS_URL, build_app, mint_token
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 REVOKED = (
     'Bearer realm="api", error="invalid_token", error_description="The access token was revoked."'
@@ -45,6 +46,8 @@ MAX_WAIT_SECONDS = 3.0
 Store = InMemoryRevocationStore | RedisRevocationStore
 StoreFactory = Callable[..., Store]
 STORE_KINDS = ["memory", "redis-url", "redis-client"]
+#: The two ways to record a jti; they share one code path in each store.
+RECORDING_METHODS = ["revoke", "revoke_once"]
 
 
 class FakeClock:
@@ -63,36 +66,13 @@ class FakeClock:
 # --- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sync_redis() -> Iterator[redis.Redis]:
-    """A plain client for looking at keys from the test, outside any event loop."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client.close()
-        require_service("Redis not reachable on 127.0.0.1:6379")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def key_prefix(sync_redis: redis.Redis) -> Iterator[str]:
-    """A prefix no other test uses; its keys are deleted afterwards."""
-    prefix = f"jwt-middleware-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(sync_redis.scan_iter(match=f"{prefix}*"))
-    if keys:
-        sync_redis.delete(*keys)
-
-
 @pytest.fixture(params=STORE_KINDS)
 def make_store(request: pytest.FixtureRequest) -> StoreFactory:
     """Builds the store under test; Redis kinds need the server (and get a fresh prefix)."""
     kind: str = request.param
     if kind == "memory":
         return lambda **options: InMemoryRevocationStore(**options)
-    prefix: str = request.getfixturevalue("key_prefix")
+    prefix: str = request.getfixturevalue("redis_prefix")
     if kind == "redis-url":
         return lambda **options: RedisRevocationStore.from_url(
             REDIS_URL, key_prefix=prefix, **options
@@ -197,9 +177,10 @@ def test_is_revoked_after_revoke(
     assert run(store, scenario) is expected
 
 
-def test_stores_are_revocation_stores(make_store: StoreFactory) -> None:
+def test_stores_are_revocation_and_single_use_stores(make_store: StoreFactory) -> None:
     store = make_store()
     assert isinstance(store, RevocationStore)
+    assert isinstance(store, SingleUseStore)
     run(store, lambda store: asyncio.sleep(0))
 
 
@@ -212,16 +193,17 @@ def test_expired_token_leaves_nothing_behind(
     assert not holds(store, "gone", inspector)
 
 
-@pytest.mark.parametrize(
-    ("lifetime", "leeway", "expected"),
-    [
-        pytest.param(-5, 30, True, id="expired-but-within-leeway"),
-        pytest.param(-5, 0, False, id="expired-no-leeway"),
-        pytest.param(-31, 30, False, id="expired-beyond-leeway"),
-    ],
-)
+#: Tokens past their exp: ``still_verifies`` while within the verifier's leeway.
+LATE_TOKENS = [
+    pytest.param(-5, 30, True, id="expired-but-within-leeway"),
+    pytest.param(-5, 0, False, id="expired-no-leeway"),
+    pytest.param(-31, 30, False, id="expired-beyond-leeway"),
+]
+
+
+@pytest.mark.parametrize(("lifetime", "leeway", "still_verifies"), LATE_TOKENS)
 def test_leeway_keeps_entries_while_the_verifier_still_accepts(
-    make_store: StoreFactory, lifetime: int, leeway: int, expected: bool
+    make_store: StoreFactory, lifetime: int, leeway: int, still_verifies: bool
 ) -> None:
     store = make_store(leeway_seconds=leeway)
 
@@ -229,7 +211,7 @@ def test_leeway_keeps_entries_while_the_verifier_still_accepts(
         await store.revoke("late", expires_at=int(time.time()) + lifetime)
         return await store.is_revoked({"jti": "late"})
 
-    assert run(store, scenario) is expected
+    assert run(store, scenario) is still_verifies
 
 
 @pytest.mark.parametrize(
@@ -281,15 +263,135 @@ def test_revoke_token_claims_rounds_fractional_exp_up() -> None:
     assert asyncio.run(store.is_revoked({"jti": "a"})) is True
 
 
+@pytest.mark.parametrize("method", RECORDING_METHODS)
 @pytest.mark.parametrize("jti", [pytest.param("", id="empty"), pytest.param(None, id="none")])
-def test_revoke_refuses_a_missing_jti(make_store: StoreFactory, jti: Any) -> None:
+def test_revoke_refuses_a_missing_jti(make_store: StoreFactory, jti: Any, method: str) -> None:
     store = make_store()
 
     async def scenario(store: Store) -> None:
-        await store.revoke(jti, expires_at=int(time.time()) + 60)
+        await getattr(store, method)(jti, expires_at=int(time.time()) + 60)
 
     with pytest.raises(ValueError, match="jti"):
         run(store, scenario)
+
+
+# --- single use: revoke_once ----------------------------------------------------------------
+
+ONCE = "revoke_once"
+REVOKE = "revoke"
+
+
+@pytest.mark.parametrize(
+    ("steps", "answers", "revoked"),
+    [
+        pytest.param([(ONCE, "a", 3600)], [True], True, id="first"),
+        pytest.param([(ONCE, "a", 3600), (ONCE, "a", 3600)], [True, False], True, id="second"),
+        pytest.param(
+            [(ONCE, "a", 3600), (ONCE, "a", 3600), (ONCE, "a", 3600)],
+            [True, False, False],
+            True,
+            id="third",
+        ),
+        pytest.param([(ONCE, "a", 3600), (ONCE, "b", 3600)], [True, True], True, id="other-jti"),
+        pytest.param([(ONCE, "a", 60), (ONCE, "a", 3600)], [True, False], True, id="later-exp"),
+        pytest.param([(REVOKE, "a", 3600), (ONCE, "a", 3600)], [None, False], True, id="revoked"),
+        pytest.param([(ONCE, "a", 3600), (REVOKE, "a", 3600)], [True, None], True, id="and-revoke"),
+        pytest.param([(ONCE, "a", -10)], [True], False, id="expired"),
+        pytest.param([(ONCE, "a", -10), (ONCE, "a", 3600)], [True, True], True, id="expired-first"),
+        pytest.param([(ONCE, "a", 0), (ONCE, "a", 0)], [True, True], False, id="expiring-now"),
+    ],
+)
+def test_revoke_once_is_true_only_for_the_first_caller(
+    make_store: StoreFactory,
+    steps: list[tuple[str, str, int]],
+    answers: list[bool | None],
+    revoked: bool,
+) -> None:
+    """``revoked``: whether the token "a" is refused afterwards."""
+    store = make_store()
+
+    async def scenario(store: Store) -> tuple[list[bool | None], bool]:
+        now = int(time.time())
+        results = [
+            await getattr(store, method)(jti, expires_at=now + lifetime)
+            for method, jti, lifetime in steps
+        ]
+        return results, await store.is_revoked({"jti": "a"})
+
+    assert run(store, scenario) == (answers, revoked)
+
+
+@pytest.mark.parametrize(("lifetime", "leeway", "still_verifies"), LATE_TOKENS)
+def test_revoke_once_of_an_expired_token_is_true_and_records_nothing(
+    make_store: StoreFactory,
+    request: pytest.FixtureRequest,
+    lifetime: int,
+    leeway: int,
+    still_verifies: bool,
+) -> None:
+    """While the verifier still accepts the token (leeway) it is recorded like any other."""
+    store = make_store(leeway_seconds=leeway)
+
+    async def scenario(store: Store) -> tuple[bool, bool, bool]:
+        expires_at = int(time.time()) + lifetime
+        first = await store.revoke_once("late", expires_at=expires_at)
+        second = await store.revoke_once("late", expires_at=expires_at)
+        return first, second, await store.is_revoked({"jti": "late"})
+
+    assert run(store, scenario) == (True, not still_verifies, still_verifies)
+    inspector = None if isinstance(store, InMemoryRevocationStore) else _sync_redis(request)
+    assert holds(store, "late", inspector) is still_verifies
+
+
+def test_revoke_once_is_atomic(make_store: StoreFactory) -> None:
+    store = make_store()
+
+    async def race(store: Store) -> list[bool]:
+        expires_at = int(time.time()) + 60
+        return await asyncio.gather(
+            *(store.revoke_once("same-jti", expires_at=expires_at) for _ in range(20))
+        )
+
+    assert sorted(run(store, race)) == [False] * 19 + [True]
+
+
+def test_revoke_once_is_atomic_across_instances_sharing_redis(redis_prefix: str) -> None:
+    """Two stores, two clients, one prefix: Redis, not either process, picks the winner."""
+    stores = [RedisRevocationStore.from_url(REDIS_URL, key_prefix=redis_prefix) for _ in range(2)]
+
+    async def race() -> list[bool]:
+        expires_at = int(time.time()) + 60
+        try:
+            return await asyncio.gather(
+                *(
+                    stores[index % 2].revoke_once("same-jti", expires_at=expires_at)
+                    for index in range(20)
+                )
+            )
+        finally:
+            for store in stores:
+                await store.aclose()
+
+    assert sorted(asyncio.run(race())) == [False] * 19 + [True]
+
+
+def test_memory_revoke_once_is_atomic_across_threads() -> None:
+    store = InMemoryRevocationStore()
+    expires_at = int(time.time()) + 60
+    start = threading.Barrier(8, timeout=10)
+    results: list[bool] = []
+
+    def attempt() -> None:
+        start.wait()
+        results.append(asyncio.run(store.revoke_once("same-jti", expires_at=expires_at)))
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False] * 7 + [True]
 
 
 # --- in memory: expiry and bounds -----------------------------------------------------------
@@ -382,6 +484,43 @@ def test_memory_store_full_refuses_new_revocations_and_forgets_none() -> None:
     assert len(store) == 3
 
 
+def test_memory_revoke_once_leaves_the_first_deadline_alone() -> None:
+    """Unlike ``revoke``, a second ``revoke_once`` changes nothing, as in Redis."""
+    clock = FakeClock()
+    store = InMemoryRevocationStore(clock=clock)
+    now = int(clock.now)
+
+    async def scenario() -> tuple[bool, bool]:
+        first = await store.revoke_once("a", expires_at=now + 60)
+        return first, await store.revoke_once("a", expires_at=now + 3600)
+
+    assert asyncio.run(scenario()) == (True, False)
+    clock.advance(60)
+    assert asyncio.run(store.is_revoked({"jti": "a"})) is False
+
+
+def test_memory_store_full_refuses_new_single_uses_and_forgets_none() -> None:
+    clock = FakeClock(1_000_000.0)
+    store = InMemoryRevocationStore(clock=clock, max_entries=2, leeway_seconds=5)
+
+    async def scenario() -> None:
+        assert await store.revoke_once("a", expires_at=1_000_010)
+        assert await store.revoke_once("b", expires_at=1_000_100)
+        with pytest.raises(RevocationStoreFullError) as raised:
+            await store.revoke_once("c", expires_at=1_000_100)
+        assert raised.value.status_code == 503
+        assert not await store.is_revoked({"jti": "c"})
+        # A known jti needs no room: it is simply not the first use.
+        assert not await store.revoke_once("b", expires_at=1_000_100)
+        clock.now = 1_000_014.0  # "a" still verifies within the leeway
+        assert not await store.revoke_once("a", expires_at=1_000_010)
+        clock.now = 1_000_016.0
+        assert await store.revoke_once("c", expires_at=1_000_100)  # "a" made room
+
+    asyncio.run(scenario())
+    assert len(store) == 2
+
+
 def test_memory_store_full_refusal_is_logged_without_the_jti(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -400,6 +539,7 @@ def test_memory_store_full_refusal_is_logged_without_the_jti(
 # --- Redis: TTLs on the real server ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", RECORDING_METHODS)
 @pytest.mark.parametrize(
     ("remaining", "leeway", "expected_ttl"),
     [
@@ -407,27 +547,48 @@ def test_memory_store_full_refusal_is_logged_without_the_jti(
         pytest.param(0.2, 0, 1, id="fraction-rounds-up-to-one-second"),
         pytest.param(1.5, 0, 2, id="rounds-up"),
         pytest.param(60, 30, 90, id="plus-leeway"),
+        pytest.param(600, 30, 630, id="ten-minutes-plus-leeway"),
         pytest.param(-10, 30, 20, id="expired-within-leeway"),
     ],
 )
 def test_redis_ttl_ends_when_the_token_stops_verifying(
-    sync_redis: redis.Redis, key_prefix: str, remaining: float, leeway: int, expected_ttl: int
+    sync_redis: redis.Redis,
+    redis_prefix: str,
+    remaining: float,
+    leeway: int,
+    expected_ttl: int,
+    method: str,
 ) -> None:
     exp = int(time.time()) + 7200
     store = RedisRevocationStore(
-        REDIS_URL, key_prefix=key_prefix, leeway_seconds=leeway, clock=lambda: exp - remaining
+        REDIS_URL, key_prefix=redis_prefix, leeway_seconds=leeway, clock=lambda: exp - remaining
     )
-    run(store, lambda store: store.revoke("ttl", expires_at=exp))
+    run(store, lambda store: getattr(store, method)("ttl", expires_at=exp))
     pttl = sync_redis.pttl(store.key("ttl"))
     assert expected_ttl * 1000 - 1000 < pttl <= expected_ttl * 1000
 
 
+def test_redis_revoke_once_leaves_the_first_ttl_alone(
+    sync_redis: redis.Redis, redis_prefix: str
+) -> None:
+    """Unlike ``revoke``, a second ``revoke_once`` changes nothing, the key's TTL included."""
+    exp = int(time.time()) + 7200
+    store = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix, clock=lambda: exp - 60)
+
+    async def scenario(store: Store) -> tuple[bool, bool]:
+        first = await store.revoke_once("ttl", expires_at=exp)
+        return first, await store.revoke_once("ttl", expires_at=exp + 3600)
+
+    assert run(store, scenario) == (True, False)
+    assert 59_000 < sync_redis.pttl(store.key("ttl")) <= 60_000
+
+
 def test_redis_entry_disappears_when_the_token_expires(
-    sync_redis: redis.Redis, key_prefix: str
+    sync_redis: redis.Redis, redis_prefix: str
 ) -> None:
     exp = int(time.time()) + 7200
     # The clock says half a second is left, so the key gets the one-second minimum.
-    store = RedisRevocationStore(REDIS_URL, key_prefix=key_prefix, clock=lambda: exp - 0.5)
+    store = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix, clock=lambda: exp - 0.5)
     run(store, lambda store: store.revoke("short", expires_at=exp))
     key = store.key("short")
     assert sync_redis.exists(key)
@@ -437,16 +598,18 @@ def test_redis_entry_disappears_when_the_token_expires(
     assert not sync_redis.exists(key)
 
 
-def test_redis_store_writes_only_under_its_prefix(sync_redis: redis.Redis, key_prefix: str) -> None:
-    store = RedisRevocationStore.from_url(REDIS_URL, key_prefix=key_prefix)
+def test_redis_store_writes_only_under_its_prefix(
+    sync_redis: redis.Redis, redis_prefix: str
+) -> None:
+    store = RedisRevocationStore.from_url(REDIS_URL, key_prefix=redis_prefix)
     run(store, lambda store: store.revoke("mine", expires_at=int(time.time()) + 60))
-    assert list(sync_redis.scan_iter(match=f"{key_prefix}*")) == [f"{key_prefix}mine".encode()]
+    assert list(sync_redis.scan_iter(match=f"{redis_prefix}*")) == [f"{redis_prefix}mine".encode()]
 
 
-def test_redis_store_leaves_a_callers_client_open(key_prefix: str) -> None:
+def test_redis_store_leaves_a_callers_client_open(redis_prefix: str) -> None:
     async def scenario() -> bool:
         client = redis.asyncio.Redis.from_url(REDIS_URL)
-        store = RedisRevocationStore(client, key_prefix=key_prefix)
+        store = RedisRevocationStore(client, key_prefix=redis_prefix)
         await store.aclose()
         answer = bool(await client.ping())
         await client.aclose()
@@ -458,12 +621,15 @@ def test_redis_store_leaves_a_callers_client_open(key_prefix: str) -> None:
 # --- Redis unreachable ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", RECORDING_METHODS)
 @pytest.mark.parametrize("on_error", ["deny", "allow"])
-def test_unreachable_redis_revoke_always_raises(unreachable_url: str, on_error: Any) -> None:
+def test_unreachable_redis_revoke_always_raises(
+    unreachable_url: str, on_error: Any, method: str
+) -> None:
     store = RedisRevocationStore(unreachable_url, on_error=on_error, timeout_seconds=0.3)
     started = time.monotonic()
     with pytest.raises(RevocationStoreUnavailableError) as raised:
-        run(store, lambda store: store.revoke("x", expires_at=int(time.time()) + 60))
+        run(store, lambda store: getattr(store, method)("x", expires_at=int(time.time()) + 60))
     assert time.monotonic() - started < MAX_WAIT_SECONDS
     assert raised.value.status_code == 503
 
@@ -557,10 +723,10 @@ def test_revoked_token_is_refused_by_the_middleware(
 
 
 def test_revocation_reaches_every_instance_sharing_redis(
-    settings: JWTSettings, key_prefix: str
+    settings: JWTSettings, redis_prefix: str
 ) -> None:
-    store_a = RedisRevocationStore.from_url(REDIS_URL, key_prefix=key_prefix)
-    store_b = RedisRevocationStore.from_url(REDIS_URL, key_prefix=key_prefix)
+    store_a = RedisRevocationStore.from_url(REDIS_URL, key_prefix=redis_prefix)
+    store_b = RedisRevocationStore.from_url(REDIS_URL, key_prefix=redis_prefix)
     token = create_jwt_token("alice", settings=settings)
     other = mint_token("bob", jti="bob-1")
     claims = verify_jwt_token(token, settings=settings)

@@ -1,13 +1,12 @@
 """Demo fixtures: an app per test on its own SQLite file (or a fresh PostgreSQL database),
-a client that runs its lifespan, accounts made through the API itself, and a Redis key
-prefix of its own for tests that share state through the real Redis on loopback.
+a client that runs its lifespan and accounts made through the API itself. Tests that share
+state through the real Redis on loopback use the root conftest's ``redis_prefix``.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
@@ -32,7 +30,6 @@ from jwt_middleware import JWTSettings
 from tests.conftest import SECRET, require_service
 
 PASSWORD = "correct horse battery staple"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 _POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 
 
@@ -90,6 +87,12 @@ def _clean_demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("DEMO_") or name in ("DATABASE_URL", "PORT"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def redis_prefix_label() -> str:
+    """Demo keys (DEMO_REDIS_KEY_PREFIX) apart from the library tests' own."""
+    return "jwt-demo-test"
 
 
 @pytest.fixture
@@ -162,26 +165,3 @@ def postgres_url(postgres_database: str) -> Iterator[str]:
     engine = create_engine(postgres_database)
     SQLModel.metadata.drop_all(engine)
     engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sync_redis() -> Iterator[redis.Redis]:
-    """A plain client on the real Redis, for looking at and cleaning up keys."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client.close()
-        require_service("Redis not reachable on 127.0.0.1:6379")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_prefix(sync_redis: redis.Redis) -> Iterator[str]:
-    """A key prefix no other test uses (DEMO_REDIS_KEY_PREFIX); its keys are deleted after."""
-    prefix = f"jwt-demo-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(sync_redis.scan_iter(match=f"{prefix}*"))
-    if keys:
-        sync_redis.delete(*keys)

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import redis.asyncio
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -29,17 +28,13 @@ from sqlmodel import Session
 from demo_app import routes_auth
 from demo_app.app import create_app
 from demo_app.models import User
-from demo_app.sessions import (
-    InMemoryUsedRefreshTokens,
-    RedisUsedRefreshTokens,
-    UsedRefreshTokens,
-)
+from demo_app.sessions import Sessions
 from demo_app.settings import DemoSettings
-from jwt_middleware import JWTSettings, RevocationStoreFullError
-from tests.conftest import OTHER_SECRET, SECRET, mint_token
+from jwt_middleware import JWTSettings
+from tests.conftest import OTHER_SECRET, REDIS_URL, SECRET, mint_token
 from tests.servers import serve
 
-from .conftest import REDIS_URL, Account, bearer, cheap_passwords, login_pair, register
+from .conftest import Account, bearer, cheap_passwords, login_pair, register
 
 REVOKED = {"detail": "The access token was revoked."}
 REFRESH_INVALID = {"detail": "The refresh token is invalid."}
@@ -507,67 +502,66 @@ def test_redis_keys_expire_with_the_tokens(
     assert SECRET not in "".join(keys)
 
 
-# The used-refresh-token stores -----------------------------------------------------------
+# Marking refresh tokens used -------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "redis"])
-def used_tokens_kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        request.getfixturevalue("redis_prefix")
-    kind: str = request.param
-    return kind
+def _mark_used(sessions: Sessions, claims_list: list[dict[str, Any]]) -> list[bool]:
+    """Mark each refresh token used, all at once, on one event loop; then close the sessions."""
 
-
-def test_marking_used_is_atomic(used_tokens_kind: str, request: pytest.FixtureRequest) -> None:
-    async def race() -> list[bool]:
-        client = redis.asyncio.Redis.from_url(REDIS_URL)  # connects on first use only
-        store: UsedRefreshTokens = (
-            InMemoryUsedRefreshTokens(max_entries=100)
-            if used_tokens_kind == "memory"
-            else RedisUsedRefreshTokens(client, key_prefix=request.getfixturevalue("redis_prefix"))
-        )
-        expires_at = int(time.time()) + 60
+    async def scenario() -> list[bool]:
         try:
             return await asyncio.gather(
-                *(store.mark_used("same-jti", expires_at=expires_at) for _ in range(20))
+                *(sessions.mark_refresh_token_used(claims) for claims in claims_list)
             )
         finally:
-            await client.aclose()
+            await sessions.aclose()
 
-    results = asyncio.run(race())
+    return asyncio.run(scenario())
+
+
+def test_marking_used_is_atomic(demo_settings: DemoSettings, jwt_settings: JWTSettings) -> None:
+    sessions = Sessions.from_settings(demo_settings, jwt_settings)
+    claims = {"jti": "same-jti", "exp": int(time.time()) + 60}
+
+    results = _mark_used(sessions, [claims] * 20)
 
     assert sorted(results) == [False] * 19 + [True]
 
 
-def test_in_memory_used_tokens_are_forgotten_once_expired_and_bounded() -> None:
-    now = [1_000_000.0]
-    store = InMemoryUsedRefreshTokens(max_entries=2, leeway_seconds=5, clock=lambda: now[0])
+@pytest.mark.parametrize(
+    ("lifetime", "second_use"),
+    [
+        pytest.param(600, False, id="unexpired"),
+        pytest.param(-5, False, id="expired-but-within-leeway"),
+        # Past the leeway the token no longer verifies, so nothing needs remembering.
+        pytest.param(-31, True, id="expired-beyond-leeway"),
+    ],
+)
+def test_a_used_mark_lasts_while_the_token_verifies(
+    demo_settings: DemoSettings, lifetime: int, second_use: bool
+) -> None:
+    """The verifier's leeway reaches the store: a token it still accepts stays used."""
+    sessions = Sessions.from_settings(demo_settings, JWTSettings(secret=SECRET, leeway_seconds=30))
+    claims = {"jti": "late-jti", "exp": int(time.time()) + lifetime}
 
-    async def scenario() -> None:
-        assert await store.mark_used("a", expires_at=1_000_010)
-        assert await store.mark_used("b", expires_at=1_000_100)
-        with pytest.raises(RevocationStoreFullError):
-            await store.mark_used("c", expires_at=1_000_100)
-        now[0] = 1_000_014.0  # "a" still verifies within the leeway
-        assert not await store.mark_used("a", expires_at=1_000_010)
-        now[0] = 1_000_016.0
-        assert await store.mark_used("c", expires_at=1_000_100)  # "a" made room
-        assert len(store) == 2
+    async def use_twice() -> tuple[bool, bool]:
+        try:
+            first = await sessions.mark_refresh_token_used(claims)
+            return first, await sessions.mark_refresh_token_used(claims)
+        finally:
+            await sessions.aclose()
 
-    asyncio.run(scenario())
+    assert asyncio.run(use_twice()) == (True, second_use)
 
 
 def test_redis_used_token_key_lives_until_the_token_expires(
-    redis_prefix: str, sync_redis: Any
+    redis_prefix: str, sync_redis: Any, database_url: str
 ) -> None:
-    async def mark() -> bool:
-        client = redis.asyncio.Redis.from_url(REDIS_URL)
-        try:
-            store = RedisUsedRefreshTokens(client, key_prefix=redis_prefix, leeway_seconds=30)
-            return await store.mark_used("jti-1", expires_at=int(time.time()) + 600)
-        finally:
-            await client.aclose()
+    settings = DemoSettings(
+        database_url=database_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
+    )
+    sessions = Sessions.from_settings(settings, JWTSettings(secret=SECRET, leeway_seconds=30))
 
-    assert asyncio.run(mark())
+    assert _mark_used(sessions, [{"jti": "jti-1", "exp": int(time.time()) + 600}]) == [True]
 
-    assert 600 <= sync_redis.ttl(f"{redis_prefix}jti-1") <= 631
+    assert 600 <= sync_redis.ttl(f"{redis_prefix}refresh-used:jti-1") <= 631

@@ -16,7 +16,6 @@ import itertools
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import sql
 
 from jwt_middleware.keys import key_thumbprint
-from tests.conftest import SECRET, require_service
+from tests.conftest import REDIS_URL, SECRET, redis_key_prefix, require_service
 
 from .cluster import REPO_ROOT, Instance, child_environment, start, wait_ready
 
@@ -40,7 +39,6 @@ pytestmark = [pytest.mark.scale, pytest.mark.postgres]
 
 DEMO_APP = "demo_app.main:app"
 VERIFIER_APP = "tests.scale.verifier_app:app"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PASSWORD = "correct horse battery staple"
 REVOKED = {"detail": "The access token was revoked."}
@@ -93,22 +91,10 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def redis_prefix() -> Iterator[str]:
+def redis_prefix(sync_redis: redis.Redis) -> Iterator[str]:
     """A Redis key prefix of this run (DEMO_REDIS_KEY_PREFIX); its keys are deleted after."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client.close()
-        require_service("Redis not reachable on 127.0.0.1:6379")
-    prefix = f"jwt-scale:{uuid.uuid4().hex}:"
-    try:
+    with redis_key_prefix(sync_redis, "jwt-scale") as prefix:
         yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(scope="module")
