@@ -5,6 +5,7 @@ the real Redis on loopback with a key prefix of each test's own.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,8 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import jwt
+import psycopg
 import pytest
 import redis
+from psycopg import sql
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
@@ -147,3 +150,27 @@ def build_app(
     app = Starlette(routes=routes)
     app.add_middleware(JWTAuthMiddleware, public=public, settings=settings, **options)
     return app
+
+
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+@contextmanager
+def fresh_postgres_database(label: str) -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database; its SQLAlchemy URL; dropped (connections
+    and all) on exit. A PostgreSQL that does not answer goes through :func:`require_service`.
+    """
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True)
+    except psycopg.OperationalError:
+        require_service("PostgreSQL not reachable on 127.0.0.1:5432")
+    name = f"{label}_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -6,18 +6,15 @@ state through the real Redis on loopback use the root conftest's ``redis_prefix`
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg import sql
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine
@@ -27,10 +24,9 @@ from demo_app.app import create_app
 from demo_app.security import Passwords
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import SECRET, require_service
+from tests.conftest import SECRET, fresh_postgres_database
 
 PASSWORD = "correct horse battery staple"
-_POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 
 
 @dataclass(frozen=True)
@@ -142,20 +138,8 @@ def db(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh, uniquely named PostgreSQL database for this test session, dropped after it."""
-    try:
-        admin = psycopg.connect(_POSTGRES_ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        require_service("PostgreSQL not reachable on 127.0.0.1:5432")
-    name = f"jwt_demo_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with fresh_postgres_database("jwt_demo") as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
@@ -19,7 +17,6 @@ from demo_app.models import User
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
 from tests.conftest import mint_token
-from tests.servers import serve
 
 from .conftest import PASSWORD, Account, cheap_passwords, login, register
 
@@ -137,35 +134,6 @@ def test_minimum_password_length_is_configurable(tmp_path: Any, jwt_settings: JW
         assert short.status_code == 422
         assert short.json()["detail"][0]["msg"] == "String should have at least 12 characters"
         register(client, "c@example.com", password="twelve chars")
-
-
-def test_concurrent_registrations_of_one_email_make_one_account(app: Any, db: Engine) -> None:
-    """The unique index settles the race: one 201, the rest 409, never a 500."""
-    statuses: list[int] = []
-    start = threading.Barrier(6)
-
-    def attempt(base_url: str) -> None:
-        start.wait()
-        reply = httpx.post(
-            f"{base_url}/auth/register",
-            json={"email": "race@example.com", "password": PASSWORD},
-            timeout=30,
-        )
-        statuses.append(reply.status_code)
-
-    with serve(app) as base_url:
-        threads = [threading.Thread(target=attempt, args=(base_url,)) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    assert sorted(statuses) == [201] + [409] * 5
-    with Session(db) as session:
-        assert len(session.exec(select(User)).all()) == 1
-
-
-# Login -----------------------------------------------------------------------------------
 
 
 def _json_login(client: TestClient, email: str, password: str) -> Any:

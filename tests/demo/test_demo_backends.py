@@ -16,9 +16,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
+from sqlmodel import Session, create_engine, select
 
 from demo_app.app import create_app
 from demo_app.db import create_db_engine, create_tables
+from demo_app.models import User
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
 from tests.servers import serve
@@ -138,7 +140,8 @@ def test_instances_starting_together_create_the_tables_once(backend_url: str) ->
     assert errors == []
 
 
-def test_concurrent_registrations_make_one_account(backend_app: FastAPI) -> None:
+def test_concurrent_registrations_make_one_account(backend_app: FastAPI, backend_url: str) -> None:
+    """The unique index settles the race: one 201, the rest 409, never a 500."""
     statuses: list[int] = []
     start = threading.Barrier(5)
 
@@ -159,6 +162,10 @@ def test_concurrent_registrations_make_one_account(backend_app: FastAPI) -> None
             thread.join()
 
     assert sorted(statuses) == [201, 409, 409, 409, 409]
+    engine = create_engine(backend_url)
+    with Session(engine) as session:
+        assert len(session.exec(select(User)).all()) == 1
+    engine.dispose()
 
 
 @settings(

@@ -23,15 +23,18 @@ from typing import Any
 
 import httpx
 import jwt
-import psycopg
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from psycopg import sql
 
 from jwt_middleware.keys import key_thumbprint
-from tests.conftest import REDIS_URL, SECRET, redis_key_prefix, require_service
+from tests.conftest import (
+    REDIS_URL,
+    SECRET,
+    fresh_postgres_database,
+    redis_key_prefix,
+)
 
 from .cluster import REPO_ROOT, Instance, child_environment, start, wait_ready
 
@@ -39,7 +42,6 @@ pytestmark = [pytest.mark.scale, pytest.mark.postgres]
 
 DEMO_APP = "demo_app.main:app"
 VERIFIER_APP = "tests.scale.verifier_app:app"
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PASSWORD = "correct horse battery staple"
 REVOKED = {"detail": "The access token was revoked."}
 REFRESH_REVOKED = {"detail": "The refresh token was revoked."}
@@ -74,20 +76,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
     """A new, uniquely named PostgreSQL database, dropped (connections and all) afterwards."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        require_service("PostgreSQL not reachable on 127.0.0.1:5432")
-    name = f"jwt_scale_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with fresh_postgres_database("jwt_scale") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
