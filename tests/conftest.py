@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,3 +175,21 @@ def fresh_postgres_database(label: str) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def silent_redis_url() -> Iterator[str]:
+    """A loopback port that accepts connections and never answers: a hung Redis."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.fixture(params=["closed-port", "silent-server"])
+def unreachable_redis_url(request: pytest.FixtureRequest) -> str:
+    """A Redis that cannot be reached: nothing listening, or a server that never answers."""
+    if request.param == "closed-port":
+        return "redis://127.0.0.1:1/0"
+    url: str = request.getfixturevalue("silent_redis_url")
+    return url

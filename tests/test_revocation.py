@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import pytest
@@ -35,7 +34,6 @@ from jwt_middleware.revocation import (
 
 from .conftest import REDIS_URL, build_app, mint_token
 
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 REVOKED = (
     'Bearer realm="api", error="invalid_token", error_description="The access token was revoked."'
 )
@@ -80,23 +78,6 @@ def make_store(request: pytest.FixtureRequest) -> StoreFactory:
     return lambda **options: RedisRevocationStore(
         redis.asyncio.Redis.from_url(REDIS_URL), key_prefix=prefix, **options
     )
-
-
-@pytest.fixture
-def silent_server_url() -> Iterator[str]:
-    """A loopback port that accepts connections and never answers: a hung Redis."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-
-
-@pytest.fixture(params=["closed-port", "silent-server"])
-def unreachable_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "closed-port":
-        return CLOSED_PORT_URL
-    url: str = request.getfixturevalue("silent_server_url")
-    return url
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -624,9 +605,9 @@ def test_redis_store_leaves_a_callers_client_open(redis_prefix: str) -> None:
 @pytest.mark.parametrize("method", RECORDING_METHODS)
 @pytest.mark.parametrize("on_error", ["deny", "allow"])
 def test_unreachable_redis_revoke_always_raises(
-    unreachable_url: str, on_error: Any, method: str
+    unreachable_redis_url: str, on_error: Any, method: str
 ) -> None:
-    store = RedisRevocationStore(unreachable_url, on_error=on_error, timeout_seconds=0.3)
+    store = RedisRevocationStore(unreachable_redis_url, on_error=on_error, timeout_seconds=0.3)
     started = time.monotonic()
     with pytest.raises(RevocationStoreUnavailableError) as raised:
         run(store, lambda store: getattr(store, method)("x", expires_at=int(time.time()) + 60))
@@ -642,9 +623,9 @@ def test_unreachable_redis_revoke_always_raises(
     ],
 )
 def test_unreachable_redis_is_revoked(
-    unreachable_url: str, on_error: Any, outcome: Any, caplog: pytest.LogCaptureFixture
+    unreachable_redis_url: str, on_error: Any, outcome: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = RedisRevocationStore(unreachable_url, on_error=on_error, timeout_seconds=0.3)
+    store = RedisRevocationStore(unreachable_redis_url, on_error=on_error, timeout_seconds=0.3)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="jwt_middleware"):
         if outcome is False:
@@ -663,12 +644,12 @@ def test_unreachable_redis_is_revoked(
 )
 def test_unreachable_redis_through_the_middleware(
     settings: JWTSettings,
-    unreachable_url: str,
+    unreachable_redis_url: str,
     on_error: Any,
     status: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = RedisRevocationStore(unreachable_url, on_error=on_error, timeout_seconds=0.3)
+    store = RedisRevocationStore(unreachable_redis_url, on_error=on_error, timeout_seconds=0.3)
     token = mint_token("alice", jti="alice-jti")
     with (
         caplog.at_level(logging.WARNING, logger="jwt_middleware"),

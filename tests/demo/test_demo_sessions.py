@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -369,23 +368,6 @@ def test_logout_body_is_strict(client: TestClient, alice: Account) -> None:
 
 
 # Redis unreachable -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def silent_redis_url() -> Iterator[str]:
-    """A loopback port that accepts connections and never answers: a hung Redis."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-
-
-@pytest.fixture(params=["closed-port", "silent-server"])
-def unreachable_redis_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "closed-port":
-        return "redis://127.0.0.1:1/0"
-    url: str = request.getfixturevalue("silent_redis_url")
-    return url
 
 
 def _app_without_redis(
