@@ -63,7 +63,8 @@ class TokenVerifier:
 
     Tokens that verify are remembered (``verified_cache_size`` entries, at most
     ``verified_cache_seconds`` and never past their ``exp``), so a client's repeated
-    token is parsed once; see :mod:`jwt_middleware.cache`.
+    token is parsed once; see :mod:`jwt_middleware.cache`. ``cache_verified=False`` skips
+    that for a verifier used once.
     """
 
     __slots__ = (
@@ -85,6 +86,7 @@ class TokenVerifier:
         *,
         keys: KeySource | None = None,
         token_types: Collection[str | None] | None = None,
+        cache_verified: bool = True,
     ) -> None:
         self._keys: KeySource = keys if keys is not None else _key_source(settings)
         # Keys that do not depend on the header spare parsing the token twice.
@@ -105,7 +107,7 @@ class TokenVerifier:
                 ttl_seconds=settings.verified_cache_seconds,
                 leeway_seconds=settings.leeway_seconds,
             )
-            if settings.verified_cache_size
+            if cache_verified and settings.verified_cache_size
             else None
         )
         self._jwt = jwt.PyJWT(
@@ -262,13 +264,15 @@ def verify_jwt_token(token: str, *, settings: JWTSettings | None = None) -> Clai
     Raises :class:`~jwt_middleware.TokenExpiredError` for an expired token and
     :class:`~jwt_middleware.InvalidTokenError` for any other failure.
     """
-    return TokenVerifier(settings if settings is not None else JWTSettings()).verify(token)
+    settings = settings if settings is not None else JWTSettings()
+    return TokenVerifier(settings, cache_verified=False).verify(token)
 
 
 def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> Claims:
     """Verify a refresh token (and only a refresh token); raises like :func:`verify_jwt_token`."""
     settings = settings if settings is not None else JWTSettings()
-    claims = TokenVerifier(settings, token_types={REFRESH_TOKEN_TYPE}).verify(token)
+    verifier = TokenVerifier(settings, token_types={REFRESH_TOKEN_TYPE}, cache_verified=False)
+    claims = verifier.verify(token)
     if not isinstance(claims.get("fam"), str):
         logger.info("rejected refresh token: no family")
         raise InvalidTokenError

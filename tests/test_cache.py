@@ -93,6 +93,9 @@ def test_cache_can_be_turned_off() -> None:
     verifier = TokenVerifier(JWTSettings(secret=SECRET, verified_cache_size=0))
     assert verifier._cache is None
     assert verifier.verify(mint_token("x"))["sub"] == "x"
+    one_off = TokenVerifier(JWTSettings(secret=SECRET), cache_verified=False)
+    assert one_off._cache is None
+    assert one_off.verify(mint_token("y"))["sub"] == "y"
 
 
 def test_cached_requests_still_ask_the_revocation_hook(settings: JWTSettings) -> None:
