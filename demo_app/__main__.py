@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Final
 
 import uvicorn
-from pydantic import ValidationError
 
 from jwt_middleware import JWTSettings
 
@@ -75,7 +74,7 @@ def main() -> int:
     try:
         settings = DemoSettings()
         JWTSettings()
-    except ValidationError as exc:
+    except ValueError as exc:  # ConfigurationError, or pydantic's ValidationError
         print(f"Configuration error:\n{exc}", file=sys.stderr)
         return 2
     print(f"Serving the demo: open http://{_HOST}:{settings.port}/docs", flush=True)

@@ -8,6 +8,7 @@ Handlers then read ``request.state.user_id``.
 from .errors import (
     AuthenticationError,
     AuthenticationUnavailableError,
+    ConfigurationError,
     InsufficientScopeError,
     InvalidRequestError,
     InvalidTokenError,
@@ -17,7 +18,12 @@ from .errors import (
 )
 from .jwks import JWKSKeys
 from .keys import KeySource, StaticKeys, VerificationKey, public_jwks
-from .middleware import JWTAuthMiddleware, RevocationCheck, challenge_response
+from .middleware import (
+    JWTAuthMiddleware,
+    RevocationCheck,
+    authentication_error_handler,
+    challenge_response,
+)
 from .revocation import (
     InMemoryRevocationStore,
     RedisRevocationStore,
@@ -32,7 +38,6 @@ from .settings import JWTSettings
 from .tokens import (
     ACCESS_TOKEN_TYPE,
     REFRESH_TOKEN_TYPE,
-    Claims,
     TokenVerifier,
     create_jwt_token,
     create_refresh_token,
@@ -40,6 +45,7 @@ from .tokens import (
     verify_jwt_token,
     verify_refresh_token,
 )
+from .types import Claims
 from .user import JWTUser, current_claims, current_user_id
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
     "Claims",
+    "ConfigurationError",
     "InMemoryRevocationStore",
     "InsufficientScopeError",
     "InvalidRequestError",
@@ -72,6 +79,7 @@ __all__ = [
     "TokenRevokedError",
     "TokenVerifier",
     "VerificationKey",
+    "authentication_error_handler",
     "challenge_response",
     "create_jwt_token",
     "create_refresh_token",

@@ -3,7 +3,9 @@
 Verifying an HS256 token costs about 30 µs, nearly all of it PyJWT parsing and checking the
 three base64 segments; a client sends the same token on every request until it expires.
 The cache keeps the claims of tokens that *passed* verification, keyed by the exact token
-string, and re-checks expiry on every hit. It never holds a failed token, so an attacker
+string, and re-checks expiry on every hit. Claims are read-only
+(:class:`~jwt_middleware.types.FrozenDict`), so every hit hands out the same object and no
+request can change what another one sees. It never holds a failed token, so an attacker
 cannot fill it without valid tokens, and it is bounded in entries (least recently used
 leave first) and in time (``ttl``), so a key withdrawn from a JWKS or a rotated secret stops
 admitting cached tokens within ``ttl`` seconds. The revocation hook is not cached: the
@@ -15,7 +17,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+
+from .types import Claims
 
 __all__ = ["VerifiedTokenCache"]
 
@@ -35,14 +38,14 @@ class VerifiedTokenCache:
     ) -> None:
         if max_entries < 1 or ttl_seconds <= 0:
             raise ValueError("max_entries must be at least 1 and ttl_seconds positive")
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, Claims]] = OrderedDict()
         self._max_entries = max_entries
         self._ttl = ttl_seconds
         self._leeway = leeway_seconds
         self._clock = clock
 
-    def get(self, token: str) -> dict[str, Any] | None:
-        """A fresh copy of the cached claims, or ``None`` when absent or past its deadline."""
+    def get(self, token: str) -> Claims | None:
+        """The cached (read-only) claims, or ``None`` when absent or past its deadline."""
         entry = self._entries.get(token)
         if entry is None:
             return None
@@ -51,15 +54,15 @@ class VerifiedTokenCache:
             self._entries.pop(token, None)
             return None
         self._entries.move_to_end(token)
-        return dict(claims)  # handlers may mutate theirs; the cached one stays as verified
+        return claims
 
-    def put(self, token: str, claims: dict[str, Any]) -> None:
+    def put(self, token: str, claims: Claims) -> None:
         """Remember verified ``claims`` until ``ttl`` passes or the token expires."""
         exp = claims.get("exp")
         if not isinstance(exp, int | float):
             return
         deadline = min(self._clock() + self._ttl, exp + self._leeway)
-        self._entries[token] = (deadline, dict(claims))
+        self._entries[token] = (deadline, claims)
         self._entries.move_to_end(token)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

@@ -13,6 +13,7 @@ from typing import ClassVar
 __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
+    "ConfigurationError",
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
@@ -89,3 +90,13 @@ class InsufficientScopeError(AuthenticationError):
     status_code = 403
     error = "insufficient_scope"
     default_description = "The access token lacks the required scope."
+
+
+class ConfigurationError(ValueError):
+    """The configuration cannot work: a setting is missing, malformed or unsafe.
+
+    Raised at start-up, never per request. The message names the environment variable to
+    set (``JWT_SECRET``, ``JWT_EXPIRY_DAYS``...) and never contains the value it was given,
+    which may be a secret or a private key. A ``ValueError``, so code that validated
+    settings with ``except ValueError`` (pydantic's ``ValidationError`` is one) still works.
+    """

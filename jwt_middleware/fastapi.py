@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from .tokens import Claims
+from .types import Claims
 from .user import current_claims, current_user_id
 
 __all__ = ["CurrentClaims", "CurrentUserId"]

@@ -16,11 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from jwt import PyJWK
 from jwt.algorithms import AllowedPrivateKeys, AllowedPublicKeys, get_default_algorithms
 from pydantic import SecretStr
+
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .settings import JWTSettings
@@ -48,6 +51,10 @@ VerificationKey = str | bytes | AllowedPublicKeys | PyJWK
 SigningKey = str | AllowedPrivateKeys
 
 _MIN_RSA_BITS: Final = 2048
+#: Longer than any real file path; a longer value is a key body without its PEM armour.
+_MAX_PATH_CHARACTERS: Final = 1024
+#: Far larger than any PEM key; a larger file is the wrong file.
+_MAX_KEY_FILE_BYTES: Final = 1 << 16
 
 
 @runtime_checkable
@@ -180,41 +187,61 @@ def load_public_key(value: str, algorithm: str, name: str = "JWT_PUBLIC_KEY") ->
 
 @lru_cache(maxsize=32)
 def _load(value: str, algorithm: str, name: str, *, private: bool) -> Any:
+    # Every message below names the setting and never quotes its value, whatever it is:
+    # a mangled private key must not end up in a log through the error that refuses it.
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string: inline PEM or a file path")
     pem = _pem_bytes(value, name)
+    kind = "an unencrypted PEM private key" if private else "a PEM public key"
     try:
         key: Any = load_pem_private_key(pem, password=None) if private else load_pem_public_key(pem)
-    except (ValueError, TypeError):
-        kind = "an unencrypted PEM private key" if private else "a PEM public key"
-        raise ValueError(f"{name} is not {kind}") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigurationError(f"{name} is not {kind} (value not shown)") from None
     _check_fits(key.public_key() if private else key, algorithm, name)
     return key
 
 
 def _pem_bytes(value: str, name: str) -> bytes:
+    """The PEM text of an inline key, or the content of the file a path names."""
     text = value.strip()
+    # `docker run --env-file` and some dotenv loaders keep the quotes around a value.
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
     if text.startswith("-----BEGIN"):
         # Environment variables often carry PEM with literal "\n" escapes.
         return (text.replace("\\n", "\n") if "\n" not in text else text).encode()
+    if "-----BEGIN" in text or "\n" in text or len(text) > _MAX_PATH_CHARACTERS:
+        raise ConfigurationError(
+            f"{name} is neither inline PEM (starting with '-----BEGIN') nor a file path "
+            "(value not shown)"
+        )
     try:
-        return Path(text).expanduser().read_bytes()
-    except OSError:
-        raise ValueError(f"{name} is neither inline PEM nor a readable file: {text}") from None
+        with Path(text).expanduser().open("rb") as handle:
+            content = handle.read(_MAX_KEY_FILE_BYTES + 1)
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: "~user" with no such user
+        raise ConfigurationError(
+            f"{name} is neither inline PEM (starting with '-----BEGIN') nor the path of a "
+            "readable file (value not shown)"
+        ) from None
+    if len(content) > _MAX_KEY_FILE_BYTES:
+        raise ConfigurationError(f"{name} names a file too large to be a PEM key")
+    return content
 
 
 def _check_fits(key: Any, algorithm: str, name: str) -> None:
     if algorithm in ("RS256", "PS256"):
         if not isinstance(key, rsa.RSAPublicKey):
-            raise ValueError(f"{name} must be an RSA key for {algorithm}")
+            raise ConfigurationError(f"{name} must be an RSA key for {algorithm}")
         if key.key_size < _MIN_RSA_BITS:
-            raise ValueError(f"{name} must be an RSA key of at least {_MIN_RSA_BITS} bits")
+            raise ConfigurationError(f"{name} must be an RSA key of at least {_MIN_RSA_BITS} bits")
     elif algorithm == "ES256":
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise ValueError(f"{name} must be a P-256 EC key for ES256")
+            raise ConfigurationError(f"{name} must be a P-256 EC key for ES256")
     elif algorithm == "EdDSA":
         if not isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            raise ValueError(f"{name} must be an Ed25519 or Ed448 key for EdDSA")
+            raise ConfigurationError(f"{name} must be an Ed25519 or Ed448 key for EdDSA")
     else:
-        raise ValueError(f"{name} is for asymmetric algorithms, not {algorithm}")
+        raise ConfigurationError(f"{name} is for asymmetric algorithms, not {algorithm}")
 
 
 def _algorithm(name: str) -> Any:

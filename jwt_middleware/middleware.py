@@ -15,22 +15,32 @@ from typing import Final, TypeAlias
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import (
     AuthenticationError,
     AuthenticationUnavailableError,
+    ConfigurationError,
     InvalidRequestError,
+    InvalidTokenError,
     MissingTokenError,
     TokenRevokedError,
 )
 from .rules import PublicPaths, RuleSpec
 from .settings import JWTSettings
-from .tokens import Claims, TokenVerifier
+from .tokens import TokenVerifier
+from .types import Claims
 from .user import JWTUser, scopes_of
 
-__all__ = ["JWTAuthMiddleware", "RevocationCheck", "challenge_response"]
+__all__ = [
+    "Answers",
+    "JWTAuthMiddleware",
+    "RevocationCheck",
+    "authentication_error_handler",
+    "challenge_response",
+]
 
 #: ``async (claims) -> bool``: whether a verified token has been revoked.
 RevocationCheck: TypeAlias = Callable[[Claims], Awaitable[bool]]
@@ -41,6 +51,8 @@ logger = logging.getLogger("jwt_middleware")
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _DENIAL_EXTENSION: Final = "websocket.http.response"
 _WEBSOCKET_POLICY_VIOLATION: Final = 1008
+_WEBSOCKET_INTERNAL_ERROR: Final = 1011
+_DEFAULT_REALM: Final = "api"
 
 
 class JWTAuthMiddleware:
@@ -51,8 +63,7 @@ class JWTAuthMiddleware:
         public: allowlist rules (see :mod:`jwt_middleware.rules`) for paths that need no
             token. A valid token on a public path still fills the state; an invalid one
             is ignored there.
-        settings: configuration; ``None`` reads ``JWT_*`` from the environment now, so a
-            missing secret fails at start-up rather than at the first request.
+        settings: configuration; ``None`` reads ``JWT_*`` from the environment now.
         verifier: a prepared :class:`TokenVerifier`, for a custom key source; built from
             ``settings`` when omitted.
         token_query_param: also accept the token from this query parameter (RFC 6750
@@ -61,6 +72,18 @@ class JWTAuthMiddleware:
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors).
+
+    A configuration error (a missing or weak secret, a bad key, a malformed rule) does not
+    raise here: Starlette builds its middleware lazily, inside the server's ``lifespan``
+    call, where servers in their default mode swallow exceptions as "lifespan unsupported"
+    and then serve 500s. Instead the middleware refuses the ``lifespan.startup`` event with
+    the error's message, which stops uvicorn, hypercorn and granian with that message and a
+    non-zero exit; a server run without lifespan gets 503 on every request (fail closed)
+    and the error logged once.
+
+    An :class:`~jwt_middleware.errors.AuthenticationError` raised by the app (for example
+    by :func:`~jwt_middleware.user.current_user_id` on a public route) is answered here
+    exactly like the middleware's own refusals, so every 401 has one shape.
     """
 
     def __init__(
@@ -74,21 +97,50 @@ class JWTAuthMiddleware:
         is_revoked: RevocationCheck | None = None,
     ) -> None:
         self.app = app
-        self.settings = settings if settings is not None else JWTSettings()
-        self.verifier = verifier if verifier is not None else TokenVerifier(self.settings)
-        self.public = PublicPaths(public)
-        if token_query_param is not None and not token_query_param:
-            raise ValueError("token_query_param must be a parameter name or None")
-        self.token_query_param = token_query_param
         self.is_revoked = is_revoked
-        self._realm = self.settings.realm
+        self.token_query_param = token_query_param
+        self._revocation_failing = False
+        self._configuration_error: ConfigurationError | None = None
+        self._unconfigured_logged = False
+        try:
+            self.settings = settings if settings is not None else JWTSettings()
+            self.verifier = verifier if verifier is not None else TokenVerifier(self.settings)
+            try:
+                self.public = PublicPaths(public)
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(str(exc)) from None
+            if token_query_param is not None and not token_query_param:
+                raise ConfigurationError("token_query_param must be a parameter name or None")
+        except ConfigurationError as exc:
+            self._configuration_error = exc
+            self.public = PublicPaths()
+            self._answers = Answers(realm=_DEFAULT_REALM)
+            return
+        self._answers = Answers(realm=self.settings.realm)
+        require_jti = self.settings.require_jti
+        self._require_jti = is_revoked is not None if require_jti is None else require_jti
+
+    @property
+    def configuration_error(self) -> ConfigurationError | None:
+        """Why this middleware cannot serve (reported at start-up), or ``None``."""
+        return self._configuration_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            if self._configuration_error is not None and scope["type"] == "lifespan":
+                await self._refuse_startup(receive, send)
+                return
             await self.app(scope, receive, send)
             return
+        if self._configuration_error is not None:
+            await self._unconfigured(scope, receive, send)
+            return
+        scope["jwt_middleware"] = self._answers
         try:
             claims = await self.verifier.verify_async(self._token(scope))
+            if self._require_jti and not _has_jti(claims):
+                logger.info("rejected token: no jti, so it could never be revoked")
+                raise InvalidTokenError
             if self.is_revoked is not None:
                 await self._check_revocation(claims)
         except AuthenticationError as exc:
@@ -96,7 +148,7 @@ class JWTAuthMiddleware:
                 scope.get("method"), _route_path(scope), scope.get("raw_path")
             ):
                 _set_anonymous(scope)
-                await self.app(scope, receive, send)
+                await self._call_app(scope, receive, send)
                 return
             logger.debug("denied %s: %s", scope["type"], type(exc).__name__)
             await self._deny(exc, scope, receive, send)
@@ -106,17 +158,77 @@ class JWTAuthMiddleware:
         state["claims"] = claims
         scope["user"] = JWTUser(claims)
         scope["auth"] = AuthCredentials(scopes_of(claims))
-        await self.app(scope, receive, send)
+        await self._call_app(scope, receive, send)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started: str | None = None
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if started is None:
+                started = message["type"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except AuthenticationError as exc:
+            # Raised by a handler or dependency (no verified user on a public route, a
+            # token that outlived its account): the same answer as the middleware's own.
+            logger.debug("denied %s from the app: %s", scope["type"], type(exc).__name__)
+            if started is None:
+                await self._deny(exc, scope, receive, send)
+            elif started == "websocket.accept":
+                await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
+            else:
+                raise  # the response has started: nothing is left to answer with
 
     async def _check_revocation(self, claims: Claims) -> None:
         assert self.is_revoked is not None
         try:
             revoked = await self.is_revoked(claims)
-        except Exception:
-            logger.exception("revocation check failed; failing closed")
+        except Exception as exc:
+            # One line per outage, not a traceback per request; the class name only, as
+            # an exception's message may quote what the client sent.
+            if not self._revocation_failing:
+                self._revocation_failing = True
+                logger.error(
+                    "revocation check failed (%s); answering 503 until it works again",
+                    type(exc).__name__,
+                )
             raise AuthenticationUnavailableError from None
+        if self._revocation_failing:
+            self._revocation_failing = False
+            logger.warning("revocation check works again")
         if revoked:
             raise TokenRevokedError
+
+    async def _refuse_startup(self, receive: Receive, send: Send) -> None:
+        """Answer the lifespan protocol with the configuration error, so the server stops."""
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send(
+                {
+                    "type": "lifespan.startup.failed",
+                    "message": f"JWTAuthMiddleware cannot start: {self._configuration_error}",
+                }
+            )
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+
+    async def _unconfigured(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Fail closed when the server skipped the lifespan that would have stopped it."""
+        if not self._unconfigured_logged:
+            self._unconfigured_logged = True
+            logger.error("JWTAuthMiddleware cannot serve: %s", self._configuration_error)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": _WEBSOCKET_INTERNAL_ERROR})
+            return
+        response = JSONResponse(
+            {"detail": "Authentication is not configured."},
+            status_code=503,
+            headers={"Cache-Control": "no-store"},
+        )
+        await response(scope, receive, send)
 
     def _token(self, scope: Scope) -> str:
         """The bearer token of a request, or the error that says why there is none."""
@@ -172,7 +284,40 @@ class JWTAuthMiddleware:
             # Closing before accept makes the server refuse the handshake (ASGI spec).
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
-        await challenge_response(exc, realm=self._realm)(scope, receive, send)
+        await self._answers.response(exc)(scope, receive, send)
+
+
+class Answers:
+    """How one middleware answers: its realm. Put in ``scope["jwt_middleware"]`` so that an
+    exception handler answers errors raised in the app with the same realm and shape."""
+
+    __slots__ = ("realm",)
+
+    def __init__(self, *, realm: str) -> None:
+        self.realm = realm
+
+    def response(self, error: AuthenticationError) -> Response:
+        """The answer to ``error``; see :func:`challenge_response`."""
+        return challenge_response(error, realm=self.realm)
+
+
+async def authentication_error_handler(request: Request, exc: Exception) -> Response:
+    """An exception handler for :class:`AuthenticationError` (Starlette and FastAPI).
+
+    The middleware already answers these errors when they escape the app, so this is only
+    needed when something between them would turn the error into a 500 first (a catch-all
+    handler of your own, say)::
+
+        app.add_exception_handler(AuthenticationError, authentication_error_handler)
+
+    It answers with the realm of the middleware that handled the request.
+    """
+    if not isinstance(exc, AuthenticationError):
+        raise exc
+    answers = request.scope.get("jwt_middleware")
+    if isinstance(answers, Answers):
+        return answers.response(exc)
+    return challenge_response(exc, realm=_DEFAULT_REALM)
 
 
 def challenge_response(error: AuthenticationError, *, realm: str) -> Response:
@@ -203,7 +348,14 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+def _has_jti(claims: Claims) -> bool:
+    jti = claims.get("jti")
+    return isinstance(jti, str) and bool(jti)
+
+
 def _set_anonymous(scope: Scope) -> None:
-    scope.setdefault("state", {})["user_id"] = None
+    state = scope.setdefault("state", {})
+    state["user_id"] = None
+    state["claims"] = None
     scope["user"] = UnauthenticatedUser()
     scope["auth"] = AuthCredentials()

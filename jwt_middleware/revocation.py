@@ -269,6 +269,7 @@ class RedisRevocationStore:
         "_on_error",
         "_owns_client",
         "_timeout",
+        "_unreachable",
     )
 
     def __init__(
@@ -310,6 +311,7 @@ class RedisRevocationStore:
         self._timeout = timeout_seconds
         self._leeway = leeway_seconds
         self._clock = clock
+        self._unreachable = False
         # asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
         self._errors: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
@@ -356,15 +358,29 @@ class RedisRevocationStore:
             async with asyncio.timeout(self._timeout):
                 found = await self._client.exists(self.key(jti))
         except self._errors as exc:
+            self._outage(exc)
             if self._on_error == "allow":
-                logger.warning(
-                    "revocation store unreachable; token treated as not revoked "
-                    "(on_error='allow'): %r",
-                    exc,
-                )
                 return False
-            raise RevocationStoreUnavailableError from exc
+            raise RevocationStoreUnavailableError from None
+        if self._unreachable:
+            self._unreachable = False
+            logger.warning("revocation store (Redis) answers again")
         return bool(found)
+
+    def _outage(self, exc: Exception) -> None:
+        """Log the start of an outage once, with the error's class only (never its text,
+        which may hold the server's address and, with it, a password)."""
+        if self._unreachable:
+            return
+        self._unreachable = True
+        consequence = (
+            "tokens are treated as not revoked until it answers (on_error='allow')"
+            if self._on_error == "allow"
+            else "requests with a token get 503 until it answers"
+        )
+        logger.error(
+            "revocation store (Redis) unreachable (%s); %s", type(exc).__name__, consequence
+        )
 
     async def _record(self, jti: str, expires_at: int, *, only_if_new: bool) -> bool:
         """Set the key of ``jti`` until its token stops verifying; whether this call set it.
@@ -381,8 +397,11 @@ class RedisRevocationStore:
             async with asyncio.timeout(self._timeout):
                 stored = await self._client.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
         except self._errors as exc:
-            logger.warning("revocation store unreachable; revocation not recorded: %r", exc)
-            raise RevocationStoreUnavailableError from exc
+            logger.warning(
+                "revocation store (Redis) unreachable (%s); revocation not recorded",
+                type(exc).__name__,
+            )
+            raise RevocationStoreUnavailableError from None
         return bool(stored)
 
     async def aclose(self) -> None:

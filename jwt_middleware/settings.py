@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from .errors import ConfigurationError
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, load_private_key, load_public_key
 
 __all__ = ["Algorithm", "JWTSettings", "generate_secret_hint"]
@@ -25,6 +26,8 @@ def generate_secret_hint(algorithm: str = "HS256") -> str:
     return f'python -c "import secrets; print(secrets.token_urlsafe({nbytes}))"'
 
 
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z_]+)"')
+
 # RFC 7230 quoted-string content we are willing to emit in WWW-Authenticate.
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
@@ -33,8 +36,10 @@ class JWTSettings(BaseSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.
-    Validation errors never include the offending input, so a secret that is too short is
-    not echoed into a log.
+    Anything invalid raises :class:`~jwt_middleware.errors.ConfigurationError`, whose message
+    names each environment variable to fix (``JWT_EXPIRY_DAYS``, not ``expiry_days``) and
+    never includes the offending input, so a secret that is too short is not echoed into a
+    log.
     """
 
     model_config = SettingsConfigDict(
@@ -82,6 +87,10 @@ class JWTSettings(BaseSettings):
     require_explicit_type: bool = Field(
         default=False, description="Accept only access tokens typed `at+jwt` (RFC 9068)."
     )
+    require_jti: bool | None = Field(
+        default=None,
+        description="Refuse tokens without `jti`; unset means: when a revocation check is on.",
+    )
     expiry_days: float = Field(default=7, gt=0, description="Lifetime of created tokens.")
     issuer: str | None = Field(default=None, min_length=1, description="Required `iss`.")
     audience: str | None = Field(default=None, min_length=1, description="Required `aud`.")
@@ -90,6 +99,20 @@ class JWTSettings(BaseSettings):
     max_token_bytes: int = Field(
         default=8192, ge=256, le=65536, description="Longer tokens are refused unparsed."
     )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(
+                _describe(exc, self.model_config.get("env_prefix", ""))
+            ) from None
+        except SettingsError as exc:
+            # pydantic-settings could not parse a JSON value; its message names the field
+            # (never the value), which we turn into the variable.
+            field = _SETTINGS_ERROR_FIELD.search(str(exc))
+            variable = "JWT_" + field.group(1).upper() if field else "a JWT_* variable"
+            raise ConfigurationError(f"{variable}: not valid JSON") from None
 
     @field_validator("realm")
     @classmethod
@@ -170,3 +193,20 @@ class JWTSettings(BaseSettings):
     def refresh_expiry_seconds(self) -> int:
         """Lifetime of created refresh tokens in whole seconds."""
         return int(self.refresh_expiry_days * 86400)
+
+
+def _describe(error: ValidationError, prefix: str) -> str:
+    """One line per problem, each naming the environment variable, never the input."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False, include_context=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        location = problem["loc"]
+        if location:
+            variable = prefix + str(location[0]).upper()
+            if len(location) > 1:
+                variable += "[" + "][".join(repr(part) for part in location[1:]) + "]"
+            message = f"{variable}: {message}"
+        lines.append(message)
+    if len(lines) == 1:
+        return lines[0]
+    return "JWT settings are invalid:\n" + "\n".join(f"- {line}" for line in lines)

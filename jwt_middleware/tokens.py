@@ -20,6 +20,7 @@ from .errors import InvalidTokenError, TokenExpiredError
 from .jwks import JWKSKeys
 from .keys import KeySource, StaticKeys, VerificationKey, signing_key
 from .settings import JWTSettings
+from .types import Claims, freeze
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -35,9 +36,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("jwt_middleware")
-
-#: The verified payload of a token: JSON, so values are any JSON type.
-Claims = dict[str, Any]
 
 #: Claims that :func:`create_jwt_token` sets itself and will not take from ``extra_claims``.
 RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "fam"})
@@ -198,7 +196,9 @@ class TokenVerifier:
                 logger.info("rejected token: expired")
                 raise TokenExpiredError from None
             except jwt.PyJWTError as exc:
-                logger.info("rejected token: %s: %s", type(exc).__name__, exc)
+                # The class name only: PyJWT's messages quote the token (its `crit`, its
+                # claims), and a log line must never carry text a client chose.
+                logger.info("rejected token: %s", type(exc).__name__)
                 raise InvalidTokenError from None
             break
         typ = decoded["header"].get("typ")
@@ -208,7 +208,7 @@ class TokenVerifier:
         if (typ.lower() if typ is not None else None) not in self._types:
             logger.info("rejected token: type not accepted here")
             raise InvalidTokenError
-        claims: Claims = decoded["payload"]
+        claims: Claims = freeze(decoded["payload"])
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             logger.info("rejected token: empty subject")

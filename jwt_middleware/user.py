@@ -8,15 +8,19 @@ Starlette's ``@requires`` work as with ``AuthenticationMiddleware``.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
 from starlette.authentication import BaseUser
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
-from .tokens import Claims
+from .errors import MissingTokenError
+from .types import Claims
 
 __all__ = ["JWTUser", "current_claims", "current_user_id", "scopes_of"]
+
+#: RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 class JWTUser(BaseUser):
@@ -48,30 +52,37 @@ def scopes_of(claims: Claims) -> list[str]:
     """Starlette's scopes for a verified token.
 
     ``"authenticated"`` (Starlette's convention, so ``@requires("authenticated")`` works),
-    then the token's own: ``scope`` as a space-separated string (RFC 8693), or ``scp``.
+    then the token's own: ``scope`` as a string of scope tokens separated by spaces
+    (RFC 6749 section 3.3, RFC 8693), or ``scp`` as such a string or a list. Only U+0020
+    separates: a signed ``"read\u00a0admin"`` is one (invalid) token, never ``admin``.
+    Anything that is not a valid scope token (other whitespace, control or non-ASCII
+    characters, quotes, backslashes) is dropped rather than guessed at.
     """
     raw: Any = claims.get("scope", claims.get("scp"))
     if isinstance(raw, str):
-        return ["authenticated", *raw.split()]
-    if isinstance(raw, list):
-        return ["authenticated", *(item for item in raw if isinstance(item, str))]
-    return ["authenticated"]
+        candidates: list[Any] = raw.split(" ")
+    elif isinstance(raw, list):
+        candidates = raw
+    else:
+        return ["authenticated"]
+    return [
+        "authenticated",
+        *(item for item in candidates if isinstance(item, str) and _SCOPE_TOKEN.fullmatch(item)),
+    ]
 
 
 def current_user_id(connection: HTTPConnection) -> str:
     """The verified ``sub`` of the current request, as the middleware stored it.
 
     Works as a FastAPI dependency as it is (FastAPI passes the connection), and as a plain
-    function in Starlette handlers. On a public path without a valid token it raises a
-    401 ``HTTPException``, so a handler that needs a user never sees ``None``.
+    function in Starlette handlers. On a public path without a valid token it raises
+    :class:`~jwt_middleware.errors.MissingTokenError`, which the middleware answers exactly
+    like its own 401 (realm, challenge, ``Cache-Control`` and body), so a handler that needs
+    a user never sees ``None``.
     """
     user_id = connection.scope.get("state", {}).get("user_id")
     if not isinstance(user_id, str):
-        raise HTTPException(
-            status_code=401,
-            detail="Authentication required.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise MissingTokenError
     return user_id
 
 

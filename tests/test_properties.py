@@ -17,10 +17,11 @@ import json
 import re
 import string
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 import jwt
 import pytest
@@ -106,6 +107,7 @@ def http_scope(
     query_string: bytes = b"",
     scope_type: str = "http",
     extensions: dict[str, Any] | None = None,
+    omit_raw_path: bool = False,
 ) -> Scope:
     scope: Scope = {
         "type": scope_type,
@@ -125,6 +127,8 @@ def http_scope(
         scope["method"] = method
     if extensions is not None:
         scope["extensions"] = extensions
+    if omit_raw_path:
+        del scope["raw_path"]
     return scope
 
 
@@ -515,11 +519,23 @@ def deliver(target: str) -> tuple[str, bytes]:
     return unquote(raw), raw.encode("ascii")
 
 
-def is_canonical(path: str, raw_path: bytes) -> bool:
+def is_canonical(path: str, raw_path: bytes | None) -> bool:
     """The brief of the allowlist, restated independently: no way to mean another path."""
-    lowered = raw_path.lower()
-    if any(escape in lowered for escape in (b"%2e", b"%2f", b"%5c", b"%25")):
+    if raw_path is not None:
+        lowered = raw_path.lower()
+        if any(escape in lowered for escape in (b"%2e", b"%2f", b"%5c", b"%25")):
+            return False
+        try:
+            once = unquote_to_bytes(raw_path).decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            return False  # overlong or invalid UTF-8
+        if not is_canonical(once, None):
+            return False
+    # A "%" left after decoding was encoded twice; a decoder further on makes it something.
+    if "%" in path or "\ufffd" in path:
         return False
+    if unicodedata.normalize("NFKC", path) != path:
+        return False  # fullwidth dots and slashes, and their kin
     if not path.startswith("/") or "\\" in path:
         return False
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
@@ -562,6 +578,22 @@ def test_without_token_only_canonical_allowlisted_paths_get_through(
         assert outcome.headers[b"www-authenticate"] == b'Bearer realm="api"'
     else:
         assert outcome.reached["state"]["user_id"] is None
+
+
+@CASES
+@given(target=raw_targets(), method=methods)
+@example(target="/static/%252e%252e/private", method="GET")
+def test_without_raw_path_only_canonical_allowlisted_paths_get_through(
+    target: str, method: str
+) -> None:
+    # What an adapter that sends no raw_path (Mangum) hands over: the decoded path only.
+    path, _ = deliver(target)
+
+    outcome = call(http_scope(path=path, method=method, omit_raw_path=True))
+
+    expected = is_canonical(path, None) and allowed_by_rules(method, path)
+    event("public" if expected else "protected")
+    assert (outcome.reached is not None) == expected, path
 
 
 @CASES

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
 
 from .conftest import SECRET
 
@@ -68,7 +68,7 @@ def test_environment_wins_over_dot_env(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_missing_secret_names_the_variable_and_how_to_make_one() -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ConfigurationError) as info:
         JWTSettings()
     message = str(info.value)
     assert "JWT_SECRET is not set" in message
@@ -92,7 +92,7 @@ def test_secret_length_floor_follows_the_algorithm(algorithm: str, length: int, 
     if ok:
         assert JWTSettings(secret=secret, algorithm=algorithm).algorithm == algorithm
         return
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ConfigurationError) as info:
         JWTSettings(secret=secret, algorithm=algorithm)
     assert "JWT_SECRET" in str(info.value)
     if secret:
@@ -100,21 +100,22 @@ def test_secret_length_floor_follows_the_algorithm(algorithm: str, length: int, 
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "variable"),
     [
-        pytest.param({"algorithm": "none"}, id="alg-none"),
-        pytest.param({"algorithm": "RS256"}, id="asymmetric-not-yet"),
-        pytest.param({"expiry_days": 0}, id="zero-expiry"),
-        pytest.param({"leeway_seconds": -1}, id="negative-leeway"),
-        pytest.param({"realm": 'a"b'}, id="quote-in-realm"),
-        pytest.param({"realm": "a\r\nX-Injected: 1"}, id="crlf-in-realm"),
-        pytest.param({"max_token_bytes": 10}, id="tiny-token-bound"),
-        pytest.param({"issuer": ""}, id="empty-issuer"),
+        pytest.param({"algorithm": "none"}, "JWT_ALGORITHM", id="alg-none"),
+        pytest.param({"algorithm": "RS256"}, "JWT_SECRET", id="asymmetric-not-yet"),
+        pytest.param({"expiry_days": 0}, "JWT_EXPIRY_DAYS", id="zero-expiry"),
+        pytest.param({"leeway_seconds": -1}, "JWT_LEEWAY_SECONDS", id="negative-leeway"),
+        pytest.param({"realm": 'a"b'}, "JWT_REALM", id="quote-in-realm"),
+        pytest.param({"realm": "a\r\nX-Injected: 1"}, "JWT_REALM", id="crlf-in-realm"),
+        pytest.param({"max_token_bytes": 10}, "JWT_MAX_TOKEN_BYTES", id="tiny-token-bound"),
+        pytest.param({"issuer": ""}, "JWT_ISSUER", id="empty-issuer"),
     ],
 )
-def test_bad_configuration_fails_validation(overrides: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
+def test_bad_configuration_fails_validation(overrides: dict[str, object], variable: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
         JWTSettings(secret=SECRET, **overrides)
+    assert variable in str(info.value)
 
 
 def test_secret_never_shows_in_repr_str_or_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +125,7 @@ def test_secret_never_shows_in_repr_str_or_errors(monkeypatch: pytest.MonkeyPatc
     assert SECRET not in settings.model_dump_json()
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setenv("JWT_EXPIRY_DAYS", "not-a-number")
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ConfigurationError) as info:
         JWTSettings()
     assert SECRET not in str(info.value)
 
@@ -132,8 +133,9 @@ def test_secret_never_shows_in_repr_str_or_errors(monkeypatch: pytest.MonkeyPatc
 def test_middleware_reads_the_environment_at_construction(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET"):
-        JWTAuthMiddleware(Starlette())
+    broken = JWTAuthMiddleware(Starlette())
+    assert broken.configuration_error is not None
+    assert "JWT_SECRET" in str(broken.configuration_error)
     monkeypatch.setenv("JWT_SECRET", SECRET)
     middleware = JWTAuthMiddleware(Starlette())
     assert middleware.settings.secret is not None

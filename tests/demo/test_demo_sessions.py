@@ -340,18 +340,32 @@ def test_logout_of_a_token_with_only_a_jti_revokes_it(client: TestClient, alice:
     assert client.get("/auth/me", headers=bearer(token)).json() == REVOKED
 
 
-def test_logout_of_a_token_that_cannot_be_revoked_is_400(
-    client: TestClient, alice: Account
-) -> None:
+def test_a_token_that_could_never_be_revoked_is_refused(client: TestClient, alice: Account) -> None:
+    # With a revocation check on, JWT_REQUIRE_JTI defaults to true: a token without jti
+    # could not be logged out, so the middleware refuses it before any handler runs.
     token = mint_token(str(alice.id))  # neither jti nor sid
 
     reply = client.post("/auth/logout", headers=bearer(token))
 
-    assert (reply.status_code, reply.json()) == (
-        400,
-        {"detail": "This access token cannot be revoked."},
-    )
-    assert client.get("/auth/me", headers=bearer(token)).status_code == 200
+    assert reply.status_code == 401
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 401
+
+
+def test_logout_of_a_token_that_cannot_be_revoked_is_400_when_jti_is_optional(
+    demo_settings: DemoSettings,
+) -> None:
+    settings = JWTSettings(secret=SECRET, require_jti=False)
+    with TestClient(create_app(demo_settings, settings, passwords=cheap_passwords())) as client:
+        user = register(client, "carol@example.com")
+        token = mint_token(str(user["id"]))  # neither jti nor sid
+
+        reply = client.post("/auth/logout", headers=bearer(token))
+
+        assert (reply.status_code, reply.json()) == (
+            400,
+            {"detail": "This access token cannot be revoked."},
+        )
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 200
 
 
 def test_logout_needs_a_token(client: TestClient) -> None:

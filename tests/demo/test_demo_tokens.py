@@ -38,10 +38,18 @@ def _flip_last_signature_char(token: str) -> str:
 
 
 def test_minted_token_for_a_user_is_accepted(client: TestClient, alice: Account) -> None:
-    reply = client.get("/auth/me", headers={"Authorization": f"Bearer {mint_token(str(alice.id))}"})
+    token = mint_token(str(alice.id), jti="minted")
+    reply = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
 
     assert reply.status_code == 200
     assert reply.json()["email"] == alice.email
+
+
+def test_minted_token_without_jti_is_refused(client: TestClient, alice: Account) -> None:
+    # The demo checks revocation, so a token that could never be revoked is refused.
+    reply = client.get("/auth/me", headers={"Authorization": f"Bearer {mint_token(str(alice.id))}"})
+
+    assert reply.status_code == 401
 
 
 def test_token_made_by_the_library_helper_is_accepted(

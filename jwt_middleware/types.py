@@ -1,0 +1,112 @@
+"""The value types everything else shares: verified claims, and the read-only JSON they are.
+
+A leaf module: it imports nothing of the package, so importing it (or :mod:`.user`) loads
+neither PyJWT nor httpx.
+
+Verified claims are handed to every request that presents the same token, and the
+verified-token cache hands out the very same object again, so they are read-only all the
+way down: :class:`FrozenDict` and :class:`FrozenList` are ``dict`` and ``list`` (``json``,
+pydantic and ``isinstance`` checks treat them as such), but any attempt to change them
+raises ``TypeError``. A handler that wants to change claims works on its own copy:
+``copy.deepcopy(claims)`` (or ``thaw(claims)``) gives plain, mutable ``dict`` and ``list``.
+Freezing once at verification costs about a microsecond; copying on every cache hit would
+cost that on every request, and a copy one level deep (what we did before) still shared
+nested lists such as ``scp`` between requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn, SupportsIndex
+
+__all__ = ["Claims", "FrozenDict", "FrozenList", "freeze", "thaw"]
+
+#: The verified payload of a token: a read-only JSON object (a :class:`FrozenDict`).
+Claims = Mapping[str, Any]
+
+
+def _refuse(*_args: object, **_kwargs: object) -> NoReturn:
+    raise TypeError("verified claims are read-only; copy.deepcopy() them to change a copy")
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that cannot be changed after it is made; its values are frozen too."""
+
+    __slots__ = ()
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __ior__(self, _other: object) -> NoReturn:  # type: ignore[misc]
+        _refuse()
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, _memo: dict[int, Any]) -> dict[str, Any]:
+        thawed: dict[str, Any] = thaw(self)
+        return thawed
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (thaw(self),)
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+class FrozenList(list[Any]):
+    """A ``list`` that cannot be changed after it is made; its items are frozen too."""
+
+    __slots__ = ()
+
+    __setitem__ = __delitem__ = _refuse
+    append = extend = insert = remove = clear = sort = reverse = _refuse
+
+    def pop(self, _index: SupportsIndex = -1) -> NoReturn:
+        _refuse()
+
+    def __iadd__(self, _other: object) -> NoReturn:  # type: ignore[misc]
+        _refuse()
+
+    def __imul__(self, _other: object) -> NoReturn:
+        _refuse()
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, _memo: dict[int, Any]) -> list[Any]:
+        thawed: list[Any] = thaw(self)
+        return thawed
+
+    def __reduce__(self) -> tuple[type[list[Any]], tuple[list[Any]]]:
+        return list, (thaw(self),)
+
+    def __repr__(self) -> str:
+        return f"FrozenList({list.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """``value`` (parsed JSON) with every ``dict`` and ``list`` in it made read-only."""
+    kind = type(value)
+    if kind is dict or kind is FrozenDict:
+        return FrozenDict(
+            {
+                key: freeze(item) if type(item) in _CONTAINERS else item
+                for key, item in value.items()
+            }
+        )
+    if kind is list or kind is FrozenList:
+        return FrozenList([freeze(item) if type(item) in _CONTAINERS else item for item in value])
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable deep copy of frozen JSON (``dict``, ``list`` and scalars)."""
+    if isinstance(value, dict):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [thaw(item) for item in value]
+    return value
+
+
+_CONTAINERS = frozenset({dict, list, FrozenDict, FrozenList})

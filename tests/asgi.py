@@ -1,0 +1,109 @@
+"""Drive an ASGI app with a scope written by hand, as a server or an adapter would send it.
+
+Test clients fill in what real servers may leave out (``raw_path``, for one: ASGI makes it
+optional and Mangum sends ``None``), so tests that depend on the exact scope use this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message
+
+OMITTED: Any = object()
+
+
+@dataclass
+class Answer:
+    """What the app sent back for one HTTP request."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_scope(
+    path: str,
+    *,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    raw_path: bytes | None = OMITTED,
+    query_string: bytes = b"",
+    root_path: str = "",
+) -> dict[str, Any]:
+    """An HTTP scope; ``raw_path`` is left out unless given (``None`` is sent as ``None``)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": headers if headers is not None else [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    if raw_path is not OMITTED:
+        scope["raw_path"] = raw_path
+    return scope
+
+
+def call(app: ASGIApp, scope: dict[str, Any], body: bytes = b"") -> Answer:
+    """Run one HTTP request through ``app`` and collect the answer."""
+
+    async def run() -> Answer:
+        answer = Answer(status=0)
+        sent_body = False
+
+        async def receive() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer.status = message["status"]
+                answer.headers = {
+                    name.decode("latin-1"): value.decode("latin-1")
+                    for name, value in message.get("headers", [])
+                }
+            elif message["type"] == "http.response.body":
+                answer.body += message.get("body", b"")
+
+        await app(scope, receive, send)
+        return answer
+
+    return asyncio.run(run())
+
+
+def lifespan_startup(app: ASGIApp) -> Message:
+    """Send ``lifespan.startup`` to ``app``; the message it answers with."""
+
+    async def run() -> Message:
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        outbox: asyncio.Queue[Message] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+
+        async def send(message: Message) -> None:
+            await outbox.put(message)
+
+        task = asyncio.create_task(
+            app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+        )
+        reply = await asyncio.wait_for(outbox.get(), timeout=10)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, timeout=10)
+        return reply
+
+    return asyncio.run(run())
