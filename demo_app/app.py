@@ -52,12 +52,13 @@ def create_app(
     """
     settings = settings if settings is not None else DemoSettings()
     jwt_settings = jwt_settings if jwt_settings is not None else JWTSettings()
+    engine = create_db_engine(settings.database_url)
     context = DemoContext(
         settings=settings,
         jwt_settings=jwt_settings,
-        engine=create_db_engine(settings.database_url),
+        engine=engine,
         passwords=passwords if passwords is not None else Passwords(),
-        sessions=Sessions.from_settings(settings, jwt_settings),
+        sessions=Sessions.from_settings(settings, jwt_settings, engine=engine),
         jwks=routes_keys.jwks_document(jwt_settings),
     )
 
