@@ -45,7 +45,11 @@ def backend_client(backend_app: FastAPI) -> Iterator[TestClient]:
 
 def test_register_login_crud_and_isolation(backend_client: TestClient) -> None:
     client = backend_client
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "not configured",
+    }
     alice = make_account(client, "Alice@Example.com")
     bob = make_account(client, "bob@example.com")
     assert (
