@@ -4,6 +4,9 @@ The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimi
 :class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES`,
 asking :class:`~demo_app.sessions.Sessions` whether each token was revoked (logout).
 No route has an auth dependency; handlers read the verified ``user_id`` from the state.
+
+Start-up creates the missing tables (the revocations included) and warns once when
+``REDIS_URL`` is set but Redis does not answer; ``/health`` keeps reporting it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, status
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 
@@ -23,10 +24,9 @@ from .access import PUBLIC_RULES, public_paths
 from .body_limit import BodySizeLimit
 from .context import DemoContext
 from .db import create_db_engine, create_tables
-from .dependencies import ContextDep
 from .errors import install_error_handlers
+from .health import install_health, warn_if_redis_unreachable
 from .openapi import install_openapi
-from .schemas import Health
 from .security import Passwords
 from .sessions import Sessions
 from .settings import DemoSettings
@@ -52,18 +52,20 @@ def create_app(
     """
     settings = settings if settings is not None else DemoSettings()
     jwt_settings = jwt_settings if jwt_settings is not None else JWTSettings()
+    engine = create_db_engine(settings.database_url)
     context = DemoContext(
         settings=settings,
         jwt_settings=jwt_settings,
-        engine=create_db_engine(settings.database_url),
+        engine=engine,
         passwords=passwords if passwords is not None else Passwords(),
-        sessions=Sessions.from_settings(settings, jwt_settings),
+        sessions=Sessions.from_settings(settings, jwt_settings, engine=engine),
         jwks=routes_keys.jwks_document(jwt_settings),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         create_tables(context.engine)
+        await warn_if_redis_unreachable(context)
         try:
             yield
         finally:
@@ -85,7 +87,7 @@ def create_app(
     app.include_router(routes_auth.router)
     app.include_router(routes_todos.router)
     app.include_router(routes_keys.router)
-    app.add_api_route("/health", health, methods=["GET"], tags=["meta"])
+    install_health(app)
     install_error_handlers(app)
     install_openapi(app, public=public_paths(), password_min_length=settings.password_min_length)
     app.add_middleware(
@@ -96,13 +98,3 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def health(context: ContextDep) -> Health:
-    """Up, and the database answers (503 when it does not)."""
-    try:
-        with context.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Database unavailable.") from None
-    return Health()

@@ -192,5 +192,17 @@ class TodoPage(BaseModel):
     offset: int
 
 
+HealthStatus = Literal["ok", "degraded", "unavailable"]
+DatabaseState = Literal["ok", "down"]
+RedisState = Literal["ok", "down", "not configured"]
+
+
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    """``/health``: overall status, then each dependency (see :mod:`demo_app.health`)."""
+
+    status: HealthStatus = Field(
+        description="ok; degraded when Redis is down (still 200); unavailable (503) when "
+        "the database is down."
+    )
+    database: DatabaseState
+    redis: RedisState = Field(description="'not configured' without REDIS_URL.")

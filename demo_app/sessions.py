@@ -9,12 +9,15 @@ state are kept, each only until the tokens it concerns could no longer verify an
   family, access or refresh, is refused from then on,
 * used refresh tokens, by ``jti``: each refresh token is good for exactly one refresh.
 
-Each kind is a revocation store of the library's. With ``REDIS_URL`` all of it lives in
-Redis, shared by every instance, and marking a refresh token used is the store's
-``revoke_once``, a single ``SET NX``: of two concurrent refreshes with the same token, on the
-same instance or on two, exactly one wins. Without Redis it lives in this process, which is
-right for one instance and wrong behind a load balancer (a logout on one instance would not
-reach the others).
+Each kind is a revocation store with the library's protocols, and each store's
+``revoke_once`` marks a refresh token used atomically: of two concurrent refreshes with the
+same token, on the same instance or on two, exactly one wins. Where the stores live:
+
+* by default in the demo's own database (:class:`~demo_app.revocation_sql.SQLRevocationStore`,
+  the ``revocations`` table beside users and to-dos), so a restart forgets no logout and no
+  used refresh token, and instances that share the database share them too;
+* with ``REDIS_URL``, in Redis (one ``SET NX`` per mark), which takes the lookup that every
+  request with a token makes off the database: the choice for many instances.
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from jwt_middleware import (
-    InMemoryRevocationStore,
     RedisRevocationStore,
     RevocationStore,
     SingleUseStore,
     revoke_token_claims,
 )
 
+from .revocation_sql import SQLRevocationStore
+
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy import Engine
+
     from jwt_middleware import JWTSettings
 
     from .settings import DemoSettings
@@ -43,9 +50,11 @@ __all__ = ["SESSION_CLAIM", "Sessions"]
 #: The access-token claim that names the token's family (OpenID Connect's session id).
 SESSION_CLAIM: Final = "sid"
 
-#: Most unexpired entries of each kind one process keeps without Redis; a logout or refresh
-#: that would need more is refused with 503 rather than forgetting an earlier one.
-_IN_MEMORY_MAX_ENTRIES: Final = 100_000
+#: The three kinds of state: Redis key infixes (after DEMO_REDIS_KEY_PREFIX) and the
+#: ``kind`` column of the ``revocations`` table alike.
+_REVOKED_TOKENS: Final = "revoked"
+_REVOKED_FAMILIES: Final = "family"
+_USED_REFRESH_TOKENS: Final = "refresh-used"
 
 #: A family is revoked for the longest lifetime any of its tokens can have, plus this much:
 #: a refresh that passed its checks just before the revocation may still be signing.
@@ -58,7 +67,7 @@ class Sessions:
     Build it with :meth:`from_settings`; :meth:`is_revoked` is the middleware's hook.
     """
 
-    __slots__ = ("_close", "_families", "_family_lifetime", "_tokens", "_used")
+    __slots__ = ("_close", "_families", "_family_lifetime", "_redis", "_tokens", "_used")
 
     def __init__(
         self,
@@ -67,17 +76,24 @@ class Sessions:
         families: RevocationStore,
         used_refresh_tokens: SingleUseStore,
         family_lifetime_seconds: int,
+        redis: Redis | None = None,
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._tokens = tokens
         self._families = families
         self._used = used_refresh_tokens
         self._family_lifetime = family_lifetime_seconds
+        self._redis = redis
         self._close = close
 
     @classmethod
-    def from_settings(cls, settings: DemoSettings, jwt_settings: JWTSettings) -> Sessions:
-        """Redis when ``REDIS_URL`` is set, this process otherwise. Connects on first use."""
+    def from_settings(
+        cls, settings: DemoSettings, jwt_settings: JWTSettings, *, engine: Engine
+    ) -> Sessions:
+        """Redis when ``REDIS_URL`` is set, the ``revocations`` table of ``engine`` otherwise.
+
+        Connects on first use; the table is created with the others at start-up.
+        """
         leeway = jwt_settings.leeway_seconds
         lifetime = (
             max(jwt_settings.expiry_seconds, jwt_settings.refresh_expiry_seconds)
@@ -85,21 +101,19 @@ class Sessions:
         )
         if settings.redis_url is None:
 
-            def in_memory() -> InMemoryRevocationStore:
-                return InMemoryRevocationStore(
-                    max_entries=_IN_MEMORY_MAX_ENTRIES, leeway_seconds=leeway
-                )
+            def in_database(kind: str) -> SQLRevocationStore:
+                return SQLRevocationStore(engine, kind=kind, leeway_seconds=leeway)
 
             return cls(
-                tokens=in_memory(),
-                families=in_memory(),
-                used_refresh_tokens=in_memory(),
+                tokens=in_database(_REVOKED_TOKENS),
+                families=in_database(_REVOKED_FAMILIES),
+                used_refresh_tokens=in_database(_USED_REFRESH_TOKENS),
                 family_lifetime_seconds=lifetime,
             )
         prefix = settings.redis_key_prefix
         tokens = RedisRevocationStore.from_url(
             settings.redis_url,
-            key_prefix=prefix + "revoked:",
+            key_prefix=f"{prefix}{_REVOKED_TOKENS}:",
             on_error=settings.revocation_on_error,
             leeway_seconds=leeway,
         )
@@ -108,23 +122,29 @@ class Sessions:
             # One client, one connection pool: the other two share the first store's.
             return RedisRevocationStore(
                 tokens.client,
-                key_prefix=prefix + kind,
+                key_prefix=f"{prefix}{kind}:",
                 on_error=settings.revocation_on_error,
                 leeway_seconds=leeway,
             )
 
         return cls(
             tokens=tokens,
-            families=sharing_the_client("family:"),
-            used_refresh_tokens=sharing_the_client("refresh-used:"),
+            families=sharing_the_client(_REVOKED_FAMILIES),
+            used_refresh_tokens=sharing_the_client(_USED_REFRESH_TOKENS),
             family_lifetime_seconds=lifetime,
+            redis=tokens.client,
             close=tokens.aclose,
         )
+
+    @property
+    def redis(self) -> Redis | None:
+        """The Redis client the sessions live in, or ``None`` when they are in the database."""
+        return self._redis
 
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """Whether this verified access token, or its family, was revoked.
 
-        The two lookups run side by side, so a Redis that hangs costs one timeout, not two.
+        The two lookups run side by side, so a store that hangs costs one timeout, not two.
         """
         family = claims.get(SESSION_CLAIM)
         if not isinstance(family, str) or not family:
@@ -149,10 +169,9 @@ class Sessions:
     async def mark_refresh_token_used(self, claims: Mapping[str, Any]) -> bool:
         """Mark a verified refresh token used; ``False`` if it had been used before (reuse).
 
-        Atomic, across instances with Redis; raises
+        Atomic across instances (Redis or the database decides); raises
         :class:`~jwt_middleware.RevocationStoreUnavailableError` (503) when the mark cannot be
-        recorded, and :class:`~jwt_middleware.RevocationStoreFullError` when the in-memory
-        store is full, rather than let a refresh through unrecorded.
+        recorded, rather than let a refresh through unrecorded.
         """
         return await self._used.revoke_once(claims["jti"], expires_at=math.ceil(claims["exp"]))
 

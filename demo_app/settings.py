@@ -2,8 +2,8 @@
 
 The JWT configuration is the library's :class:`~jwt_middleware.JWTSettings` (``JWT_*``);
 this object holds only what the demo adds: where the data lives, where login sessions are
-tracked (Redis, or this process), the password rule, the request size limit and the port
-``python -m demo_app`` listens on.
+tracked (Redis, or the same database as the data), the password rule, the request size
+limit and the port ``python -m demo_app`` listens on.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class DemoSettings(BaseSettings):
         default=None,
         validation_alias="REDIS_URL",
         description="Redis shared by every instance for logouts and refresh-token rotation; "
-        "unset keeps them in this process only (one instance).",
+        "unset keeps them in the database (DATABASE_URL).",
     )
     redis_key_prefix: str = Field(
         default="jwt-demo:",

@@ -142,6 +142,15 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database, once SQLite (a file) and once PostgreSQL (emptied after the test)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path}/demo.db"
+
+
 @pytest.fixture
 def postgres_url(postgres_database: str) -> Iterator[str]:
     """The session's PostgreSQL database, emptied again after each test."""

@@ -30,14 +30,6 @@ from .conftest import PASSWORD, cheap_passwords, make_account
 NOT_FOUND = {"detail": "To-do not found."}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path}/demo.db"
-
-
 @pytest.fixture
 def backend_app(backend_url: str, jwt_settings: JWTSettings) -> FastAPI:
     return create_app(
@@ -53,7 +45,11 @@ def backend_client(backend_app: FastAPI) -> Iterator[TestClient]:
 
 def test_register_login_crud_and_isolation(backend_client: TestClient) -> None:
     client = backend_client
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "not configured",
+    }
     alice = make_account(client, "Alice@Example.com")
     bob = make_account(client, "bob@example.com")
     assert (

@@ -164,13 +164,6 @@ def test_wrong_method_is_405(client: TestClient, alice: Account) -> None:
     assert client.put("/todos", headers=alice.headers, json={}).status_code == 405
 
 
-def test_health_is_public(client: TestClient) -> None:
-    reply = client.get("/health")
-
-    assert reply.status_code == 200
-    assert reply.json() == {"status": "ok"}
-
-
 # Property: nothing a client sends makes the server fail. ---------------------------------
 
 json_values = st.recursive(

@@ -1,17 +1,15 @@
-"""Starting the demo: the first-run secret in .env, ``python -m demo_app``, and the
-``demo_app.main:app`` import string configured from the environment alone.
+"""Starting the demo: the first-run secret in .env, ``python -m demo_app`` (its port
+check and its log format), and the ``demo_app.main:app`` import string configured from
+the environment alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import queue
+import re
+import socket
 import stat
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,8 +21,9 @@ from tests.conftest import SECRET
 from tests.servers import free_port, serve
 
 from .conftest import PASSWORD
+from .processes import DemoProcess, child_env
 
-StartDemo = Callable[[int], tuple[str, list[str]]]
+StartDemo = Callable[..., tuple[str, DemoProcess]]
 
 
 def _secret_lines(text: str) -> list[str]:
@@ -113,67 +112,28 @@ def test_a_private_key_in_env_file_writes_nothing(tmp_path: Path) -> None:
 # python -m demo_app ----------------------------------------------------------------------
 
 
-def _child_env(**extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("JWT_", "DEMO_")) and name not in ("DATABASE_URL", "PORT")
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def run_demo(tmp_path: Path) -> Iterator[StartDemo]:
-    """Start ``python -m demo_app`` in tmp_path; yield a function that returns its URL."""
-    processes: list[subprocess.Popen[str]] = []
+    """Start ``python -m demo_app`` in tmp_path on a port, with extra environment; wait
+    until it answers. Every child is stopped after the test."""
+    processes: list[DemoProcess] = []
 
-    def start(port: int) -> tuple[str, list[str]]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "demo_app"],
-            cwd=tmp_path,
-            env=_child_env(PORT=str(port)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        processes.append(process)
-        lines: queue.Queue[str] = queue.Queue()
-        assert process.stdout is not None
-        stdout = process.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        seen: list[str] = []
-        deadline = time.monotonic() + 30
+    def start(port: int, **env: str) -> tuple[str, DemoProcess]:
+        demo = DemoProcess(cwd=tmp_path, env=child_env(PORT=str(port), **env))
+        processes.append(demo)
         base_url = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            with contextlib.suppress(queue.Empty):
-                seen.append(lines.get(timeout=0.2))
-            try:
-                if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert process.poll() is None, "".join(seen)
-        else:
-            pytest.fail("python -m demo_app did not start:\n" + "".join(seen))
-        while not lines.empty():
-            seen.append(lines.get())
-        return base_url, seen
+        demo.wait_ready(base_url)
+        return base_url, demo
 
     yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=15)
+    for demo in processes:
+        demo.stop()
 
 
 def test_python_m_demo_app_writes_a_secret_and_serves(tmp_path: Path, run_demo: StartDemo) -> None:
     port = free_port()
-    base_url, output = run_demo(port)
-    text = "".join(output)
+    base_url, demo = run_demo(port)
+    text = demo.output
 
     assert f"open http://127.0.0.1:{port}/docs" in text
     assert "Wrote a new random JWT_SECRET" in text
@@ -201,17 +161,84 @@ def test_python_m_demo_app_keeps_an_existing_secret(tmp_path: Path, run_demo: St
     env_file = tmp_path / ".env"
     env_file.write_text(f"JWT_SECRET={SECRET}\n")
 
-    _, output = run_demo(free_port())
+    _, demo = run_demo(free_port())
 
-    assert "Wrote a new" not in "".join(output)
+    assert "Wrote a new" not in demo.output
     assert env_file.read_text() == f"JWT_SECRET={SECRET}\n"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [pytest.param({}, id="first-run"), pytest.param({"JWT_SECRET": SECRET}, id="configured")],
+)
+def test_a_taken_port_is_named_before_anything_else(tmp_path: Path, env: dict[str, str]) -> None:
+    """One line on stderr, naming the port and PORT; no secret written, nothing served."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "demo_app"],
+            cwd=tmp_path,
+            env=child_env(PORT=str(port), **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Port {port} on 127.0.0.1 is already in use")
+    assert "PORT variable" in line
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+#: ``2026-11-25 20:29:55,101 WARNING demo_app.health: ...``
+LOG_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+    r"(?P<name>[\w.]+): (?P<message>.*)"
+)
+
+
+def test_log_lines_carry_time_level_and_logger_name(run_demo: StartDemo) -> None:
+    """uvicorn, jwt_middleware and demo_app each write at least one line, all in one format:
+    an unreachable Redis makes the demo warn at start-up and the middleware report the
+    failed revocation check of a request with a token."""
+    base_url, demo = run_demo(
+        free_port(), JWT_SECRET=SECRET, REDIS_URL="redis://:redis-password@127.0.0.1:1/0"
+    )
+    httpx.post(base_url + "/auth/register", json={"email": "log@example.com", "password": PASSWORD})
+    token = httpx.post(
+        base_url + "/auth/login", json={"email": "log@example.com", "password": PASSWORD}
+    ).json()["access_token"]
+    assert (
+        httpx.get(base_url + "/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 503
+    )
+
+    output = demo.stop()
+
+    entries = [match for line in output.splitlines() if (match := LOG_LINE.fullmatch(line))]
+    by_logger = {match["name"].split(".")[0] for match in entries}
+    assert {"uvicorn", "jwt_middleware", "demo_app"} <= by_logger, output
+    started = [m for m in entries if m["message"].startswith("Uvicorn running on")]
+    assert [m["name"] for m in started] == ["uvicorn.error"], output
+    redis_warnings = [m for m in entries if "REDIS_URL" in m["message"]]
+    assert [(m["level"], m["name"]) for m in redis_warnings] == [("WARNING", "demo_app.health")]
+    assert "127.0.0.1:1 " in redis_warnings[0]["message"]
+    # Nothing in uvicorn's own format, and no password, token or request path anywhere.
+    assert not re.search(r"^(INFO|WARNING|ERROR):", output, re.MULTILINE), output
+    for secret in ("redis-password", token, SECRET, "/auth/me"):
+        assert secret not in output
 
 
 def test_python_m_demo_app_explains_bad_configuration(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "demo_app"],
         cwd=tmp_path,
-        env=_child_env(JWT_SECRET="too-short", PORT="8000"),
+        env=child_env(JWT_SECRET="too-short", PORT="8000"),
         capture_output=True,
         text=True,
         timeout=60,

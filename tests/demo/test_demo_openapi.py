@@ -70,6 +70,7 @@ def test_schema_declares_the_oauth2_password_and_bearer_schemes(schema: Any) -> 
         ("POST", "/auth/refresh", False),
         ("GET", "/.well-known/jwks.json", False),
         ("GET", "/health", False),
+        ("HEAD", "/health", False),
     ],
 )
 def test_operation_security(schema: Any, method: str, path: str, protected: bool) -> None:
@@ -86,7 +87,7 @@ def test_every_operation_is_covered_and_matches_the_allowlist(schema: Any) -> No
     public = PublicPaths(PUBLIC_RULES)
     operations = _operations(schema)
 
-    assert len(operations) == 13
+    assert len(operations) == 14
     for method, path, operation in operations:
         assert ("security" in operation) is not public.is_public(method, path), (method, path)
 

@@ -1,9 +1,10 @@
-"""Refresh-token rotation, reuse detection and logout, with sessions in memory and in Redis.
+"""Refresh-token rotation, reuse detection and logout, with sessions in the database and in
+Redis.
 
-Every test of the first part runs twice: with the sessions kept in the process and in the
-real Redis on loopback (a key prefix of its own). Refresh tokens are minted with PyJWT
-directly as well as taken from /auth/login, so a bug in the library's helper cannot hide
-one in the demo's checks.
+Every test of the first part runs twice: with the sessions kept in the demo's database (the
+default) and in the real Redis on loopback (a key prefix of its own). Refresh tokens are
+minted with PyJWT directly as well as taken from /auth/login, so a bug in the library's
+helper cannot hide one in the demo's checks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tests.conftest import OTHER_SECRET, REDIS_URL, SECRET, mint_token
 from tests.servers import serve
 
 from .conftest import Account, bearer, cheap_passwords, login_pair, register
+from .databases import engine_with_tables
 
 REVOKED = {"detail": "The access token was revoked."}
 REFRESH_INVALID = {"detail": "The refresh token is invalid."}
@@ -43,10 +45,10 @@ UNAVAILABLE = {"detail": "Authentication is temporarily unavailable."}
 STORE_UNAVAILABLE = {"detail": "Token revocation is temporarily unavailable."}
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["database", "redis"])
 def demo_settings(request: pytest.FixtureRequest, database_url: str) -> DemoSettings:
     """The conftest's settings, once without Redis and once with its own Redis prefix."""
-    if request.param == "memory":
+    if request.param == "database":
         return DemoSettings(database_url=database_url)
     prefix: str = request.getfixturevalue("redis_prefix")
     return DemoSettings(database_url=database_url, redis_url=REDIS_URL, redis_key_prefix=prefix)
@@ -443,12 +445,19 @@ def _instances(
     ]
 
 
-def test_two_instances_on_one_redis_share_logouts_and_refreshes(
-    tmp_path: Path, jwt_settings: JWTSettings, redis_prefix: str
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_instances_share_logouts_and_refreshes(
+    tmp_path: Path, jwt_settings: JWTSettings, store: str, request: pytest.FixtureRequest
 ) -> None:
-    one, two = _instances(
-        2, tmp_path, jwt_settings, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
-    )
+    """Two instances on one database: without Redis the revocations are rows in it, so they
+    are shared as well as they are with Redis."""
+    options: dict[str, Any] = {}
+    if store == "redis":
+        options = {
+            "redis_url": REDIS_URL,
+            "redis_key_prefix": request.getfixturevalue("redis_prefix"),
+        }
+    one, two = _instances(2, tmp_path, jwt_settings, **options)
     with one, two:
         one.post("/auth/register", json={"email": "a@example.com", "password": "long enough"})
         access, refresh_token = login_pair(one, "a@example.com", "long enough")
@@ -459,21 +468,6 @@ def test_two_instances_on_one_redis_share_logouts_and_refreshes(
         assert one.get("/auth/me", headers=bearer(access)).status_code == 200
         assert two.post("/auth/logout", headers=bearer(access)).status_code == 204
         assert one.get("/auth/me", headers=bearer(access)).json() == REVOKED
-
-
-def test_without_redis_a_logout_stays_in_its_own_process(
-    tmp_path: Path, jwt_settings: JWTSettings
-) -> None:
-    """The documented limit of the in-memory store: use REDIS_URL for more than one."""
-    one, two = _instances(2, tmp_path, jwt_settings)
-    with one, two:
-        one.post("/auth/register", json={"email": "a@example.com", "password": "long enough"})
-        access, _ = login_pair(one, "a@example.com", "long enough")
-
-        assert one.post("/auth/logout", headers=bearer(access)).status_code == 204
-
-        assert one.get("/auth/me", headers=bearer(access)).json() == REVOKED
-        assert two.get("/auth/me", headers=bearer(access)).status_code == 200
 
 
 def test_redis_keys_expire_with_the_tokens(
@@ -501,6 +495,13 @@ def test_redis_keys_expire_with_the_tokens(
 # Marking refresh tokens used -------------------------------------------------------------
 
 
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The demo's engine on the test's database, its tables created as at start-up."""
+    with engine_with_tables(database_url) as demo_engine:
+        yield demo_engine
+
+
 def _mark_used(sessions: Sessions, claims_list: list[dict[str, Any]]) -> list[bool]:
     """Mark each refresh token used, all at once, on one event loop; then close the sessions."""
 
@@ -515,8 +516,10 @@ def _mark_used(sessions: Sessions, claims_list: list[dict[str, Any]]) -> list[bo
     return asyncio.run(scenario())
 
 
-def test_marking_used_is_atomic(demo_settings: DemoSettings, jwt_settings: JWTSettings) -> None:
-    sessions = Sessions.from_settings(demo_settings, jwt_settings)
+def test_marking_used_is_atomic(
+    demo_settings: DemoSettings, jwt_settings: JWTSettings, engine: Engine
+) -> None:
+    sessions = Sessions.from_settings(demo_settings, jwt_settings, engine=engine)
     claims = {"jti": "same-jti", "exp": int(time.time()) + 60}
 
     results = _mark_used(sessions, [claims] * 20)
@@ -534,10 +537,12 @@ def test_marking_used_is_atomic(demo_settings: DemoSettings, jwt_settings: JWTSe
     ],
 )
 def test_a_used_mark_lasts_while_the_token_verifies(
-    demo_settings: DemoSettings, lifetime: int, second_use: bool
+    demo_settings: DemoSettings, engine: Engine, lifetime: int, second_use: bool
 ) -> None:
     """The verifier's leeway reaches the store: a token it still accepts stays used."""
-    sessions = Sessions.from_settings(demo_settings, JWTSettings(secret=SECRET, leeway_seconds=30))
+    sessions = Sessions.from_settings(
+        demo_settings, JWTSettings(secret=SECRET, leeway_seconds=30), engine=engine
+    )
     claims = {"jti": "late-jti", "exp": int(time.time()) + lifetime}
 
     async def use_twice() -> tuple[bool, bool]:
@@ -551,12 +556,14 @@ def test_a_used_mark_lasts_while_the_token_verifies(
 
 
 def test_redis_used_token_key_lives_until_the_token_expires(
-    redis_prefix: str, sync_redis: Any, database_url: str
+    redis_prefix: str, sync_redis: Any, database_url: str, engine: Engine
 ) -> None:
     settings = DemoSettings(
         database_url=database_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
     )
-    sessions = Sessions.from_settings(settings, JWTSettings(secret=SECRET, leeway_seconds=30))
+    sessions = Sessions.from_settings(
+        settings, JWTSettings(secret=SECRET, leeway_seconds=30), engine=engine
+    )
 
     assert _mark_used(sessions, [{"jti": "jti-1", "exp": int(time.time()) + 600}]) == [True]
 
