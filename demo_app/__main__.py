@@ -92,7 +92,7 @@ def check_port(host: str, port: int) -> None:
 def main() -> int:
     try:
         settings = DemoSettings()
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError
         print(f"Configuration error:\n{exc}", file=sys.stderr)
         return 2
     try:
