@@ -145,3 +145,16 @@ def test_settings_are_immutable() -> None:
     settings = JWTSettings(secret=SECRET)
     with pytest.raises(ValidationError):
         settings.realm = "changed"  # type: ignore[misc]
+
+
+def test_an_unknown_algorithm_lists_the_accepted_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("JWT_ALGORITHM", "HS999")
+    with pytest.raises(ConfigurationError) as info:
+        JWTSettings()
+    message = str(info.value)
+    assert message.startswith("JWT_ALGORITHM: ")
+    assert "algorithm" not in message.split(":")[0]  # the variable, not the field
+    for name in ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"):
+        assert name in message
+    assert "HS999" not in message
