@@ -1,5 +1,7 @@
 # The two commands: `make demo` runs the demo service, `make test` runs the whole suite.
-# Both create .venv and install the project into it on first use (or when pyproject changes).
+# Both create .venv and install the library (editable, with its extras) and the demo's and the
+# tests' dependency groups into it on first use (or when pyproject changes). The demo runs
+# from the checkout: it is not part of the library's wheel.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[jwks,redis,fastapi]' --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from jwt_middleware import PublicPaths
+from jwt_middleware.rules import PublicPaths
 
 __all__ = ["PUBLIC_RULES", "public_paths"]
 

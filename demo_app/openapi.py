@@ -13,7 +13,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from jwt_middleware import PublicPaths
+from jwt_middleware.rules import PublicPaths
 
 __all__ = ["SECURITY_SCHEMES", "install_openapi"]
 

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from jwt_middleware import RevocationStoreUnavailableError
+from jwt_middleware.errors import RevocationStoreUnavailableError
 
 from .models import Revocation
 

@@ -28,12 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from jwt_middleware import (
-    RedisRevocationStore,
-    RevocationStore,
-    SingleUseStore,
-    revoke_token_claims,
-)
+from jwt_middleware import RedisRevocationStore, revoke_token_claims
+from jwt_middleware.revocation import RevocationStore, SingleUseStore
 
 from .revocation_sql import SQLRevocationStore
 

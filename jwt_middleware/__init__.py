@@ -2,94 +2,94 @@
 
     app.add_middleware(JWTAuthMiddleware, public=["/health", "/auth/login"])
 
-Handlers then read ``request.state.user_id``.
+Handlers then read ``request.state.user_id``. This module exports what applications write
+in their code; everything else stays importable from its own module (``jwt_middleware.rules``,
+``jwt_middleware.revocation``, ``jwt_middleware.errors``...).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 from .errors import (
     AuthenticationError,
     AuthenticationUnavailableError,
     ConfigurationError,
     InsufficientScopeError,
-    InvalidRequestError,
     InvalidTokenError,
-    MissingTokenError,
     TokenExpiredError,
     TokenRevokedError,
 )
-from .jwks import JWKSKeys
-from .keys import KeySource, StaticKeys, VerificationKey, public_jwks
-from .middleware import (
-    JWTAuthMiddleware,
-    RevocationCheck,
-    authentication_error_handler,
-    challenge_response,
-)
-from .revocation import (
-    InMemoryRevocationStore,
-    RedisRevocationStore,
-    RevocationStore,
-    RevocationStoreFullError,
-    RevocationStoreUnavailableError,
-    SingleUseStore,
-    revoke_token_claims,
-)
-from .rules import PublicPathRule, PublicPaths, RuleSpec, is_safe_path
+from .keys import KeySource, StaticKeys, public_jwks
+from .middleware import JWTAuthMiddleware, authentication_error_handler
+from .revocation import revoke_token_claims
+from .revocation.memory import InMemoryRevocationStore
 from .settings import JWTSettings
 from .tokens import (
-    ACCESS_TOKEN_TYPE,
-    REFRESH_TOKEN_TYPE,
     TokenVerifier,
     create_jwt_token,
     create_refresh_token,
-    get_token_expiry_seconds,
     verify_jwt_token,
     verify_refresh_token,
 )
 from .types import Claims
 from .user import JWTUser, current_claims, current_user_id
 
+if TYPE_CHECKING:
+    from .jwks import JWKSKeys
+    from .revocation.redis import RedisRevocationStore
+
 __all__ = [
-    "ACCESS_TOKEN_TYPE",
-    "REFRESH_TOKEN_TYPE",
     "AuthenticationError",
     "AuthenticationUnavailableError",
     "Claims",
     "ConfigurationError",
     "InMemoryRevocationStore",
     "InsufficientScopeError",
-    "InvalidRequestError",
     "InvalidTokenError",
     "JWKSKeys",
     "JWTAuthMiddleware",
     "JWTSettings",
     "JWTUser",
     "KeySource",
-    "MissingTokenError",
-    "PublicPathRule",
-    "PublicPaths",
     "RedisRevocationStore",
-    "RevocationCheck",
-    "RevocationStore",
-    "RevocationStoreFullError",
-    "RevocationStoreUnavailableError",
-    "RuleSpec",
-    "SingleUseStore",
     "StaticKeys",
     "TokenExpiredError",
     "TokenRevokedError",
     "TokenVerifier",
-    "VerificationKey",
+    "__version__",
     "authentication_error_handler",
-    "challenge_response",
     "create_jwt_token",
     "create_refresh_token",
     "current_claims",
     "current_user_id",
-    "get_token_expiry_seconds",
-    "is_safe_path",
     "public_jwks",
     "revoke_token_claims",
     "verify_jwt_token",
     "verify_refresh_token",
 ]
-__version__ = "0.1.0"
+
+#: Exports whose optional dependency is imported only when they are first used.
+_LAZY = {
+    "JWKSKeys": (".jwks", "jwks", "httpx"),
+    "RedisRevocationStore": (".revocation.redis", "redis", "redis"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jwt_middleware' has no attribute {name!r}")
+    module, extra, package = _LAZY[name]
+    from importlib import import_module
+
+    try:
+        value = getattr(import_module(module, __name__), name)
+    except ImportError as exc:
+        if exc.name != package:
+            raise
+        raise ImportError(
+            f"{name} needs the {extra} extra: pip install 'jwt-middleware-asgi[{extra}]'"
+        ) from exc
+    globals()[name] = value
+    return value

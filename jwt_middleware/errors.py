@@ -18,6 +18,8 @@ __all__ = [
     "InvalidRequestError",
     "InvalidTokenError",
     "MissingTokenError",
+    "RevocationStoreFullError",
+    "RevocationStoreUnavailableError",
     "TokenExpiredError",
     "TokenRevokedError",
 ]
@@ -100,3 +102,25 @@ class ConfigurationError(ValueError):
     which may be a secret or a private key. A ``ValueError``, so code that validated
     settings with ``except ValueError`` (pydantic's ``ValidationError`` is one) still works.
     """
+
+
+class RevocationStoreUnavailableError(AuthenticationUnavailableError):
+    """The store could not answer or record a revocation (unreachable, timed out).
+
+    A 503, so the middleware answers "try again" rather than "your token is bad", and a
+    logout handler can answer the same way instead of reporting a logout that did not happen.
+    """
+
+    default_description = "Token revocation is temporarily unavailable."
+
+
+class RevocationStoreFullError(RevocationStoreUnavailableError):
+    """An :class:`InMemoryRevocationStore` reached ``max_entries`` of unexpired revocations.
+
+    Raised by :meth:`~InMemoryRevocationStore.revoke` and
+    :meth:`~InMemoryRevocationStore.revoke_once` only: forgetting an earlier revocation to
+    make room would silently bring a logged-out token back to life, or let a single-use token
+    be used again.
+    """
+
+    default_description = "Token revocation is temporarily unavailable."

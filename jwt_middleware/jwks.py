@@ -13,23 +13,12 @@ Failures (endpoint down, slow, non-200, oversized, not a JWK Set, nothing usable
 logged at WARNING and never raised: the last good key set stays in use, however old, and a
 token we hold no key for gets no key, which the verifier answers with 401.
 
-What is trusted, and why:
-
-* Keys come only from the configured URL. The token's header selects among them by ``kid``
-  and ``alg``; its ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
-* Each key is bound to one algorithm from ``algorithms`` (its own ``alg`` if it has one,
-  else every pinned algorithm PyJWT accepts it for) and is only offered to tokens with that
-  ``alg``, so a key is never used with an algorithm it was not published or pinned for.
-* Only asymmetric public keys are used. ``algorithms`` may not name an HMAC algorithm and
-  ``oct`` (symmetric) keys are ignored: a shared secret must never come from a URL, and a
-  public key must never become an HMAC secret.
-* A JWK carrying private key material (``d``) is ignored, not reduced to its public part:
-  a published private key means anyone can sign with it.
-* Keys with ``use`` other than ``"sig"``, ``key_ops`` without ``"verify"``, an ``alg`` not
-  pinned, or too short for PyJWT's minimum key length are ignored.
-* A token without ``kid`` is tried against every key bound to its ``alg``, as long as there
-  are at most :data:`MAX_KEYS_WITHOUT_KID` of them; beyond that it gets none, so a large set
-  cannot turn one token into dozens of signature checks.
+What is trusted, and why: keys come only from the configured URL, never from a token's
+``jku``, ``x5u``, ``jwk`` or ``x5c``; which members of the set are used, and with which
+algorithm, is decided by :func:`~.jwk.parse_jwk_set` (public signature keys only, each bound
+to one pinned algorithm). A token without ``kid`` is tried against every key bound to its
+``alg``, as long as there are at most :data:`MAX_KEYS_WITHOUT_KID` of them; beyond that it
+gets none, so a large set cannot turn one token into dozens of signature checks.
 
 One instance belongs to one event loop. Call :meth:`JWKSKeys.prefetch` at start-up and
 :meth:`JWKSKeys.aclose` at shutdown (e.g. in the app's lifespan).
@@ -38,20 +27,17 @@ One instance belongs to one event loop. Call :meth:`JWKSKeys.prefetch` at start-
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Final
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import HMACAlgorithm, NoneAlgorithm, get_default_algorithms
+
+from .algorithms import ALGORITHMS, HMAC_ALGORITHMS
+from .jwk import JWKSetError, parse_jwk_set
+from .types import BoundKey
 
 __all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys"]
 
@@ -60,12 +46,8 @@ logger = logging.getLogger(__name__)
 #: A token without ``kid`` is tried against at most this many keys (all bound to its ``alg``).
 MAX_KEYS_WITHOUT_KID: Final = 4
 
-_PUBLIC_KEY_TYPES: Final = (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey)
 _ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
-
-# What a malformed JWK member can make PyJWT's constructors raise besides its own errors.
-_KEY_PARSE_ERRORS: Final = (jwt.PyJWTError, TypeError, ValueError, KeyError, AttributeError)
 
 
 class _FetchFailed(Exception):
@@ -77,19 +59,19 @@ class _KeySet:
 
     __slots__ = ("_by_alg", "_by_kid", "kids", "size")
 
-    def __init__(self, bound: Sequence[tuple[str | None, jwt.PyJWK]] = ()) -> None:
-        by_kid: dict[tuple[str, str], list[jwt.PyJWK]] = {}
-        by_alg: dict[str, list[jwt.PyJWK]] = {}
-        for kid, key in bound:
-            if kid is not None:
-                by_kid.setdefault((kid, key.algorithm_name), []).append(key)
-            by_alg.setdefault(key.algorithm_name, []).append(key)
+    def __init__(self, bound: Sequence[BoundKey] = ()) -> None:
+        by_kid: dict[tuple[str, str], list[BoundKey]] = {}
+        by_alg: dict[str, list[BoundKey]] = {}
+        for key in bound:
+            if key.kid is not None:
+                by_kid.setdefault((key.kid, key.algorithm), []).append(key)
+            by_alg.setdefault(key.algorithm, []).append(key)
         self._by_kid = {name: tuple(keys) for name, keys in by_kid.items()}
         self._by_alg = {alg: tuple(keys) for alg, keys in by_alg.items()}
-        self.kids: frozenset[str] = frozenset(kid for kid, _ in bound if kid is not None)
+        self.kids: frozenset[str] = frozenset(key.kid for key in bound if key.kid is not None)
         self.size = len(bound)
 
-    def select(self, kid: str | None, alg: str) -> tuple[jwt.PyJWK, ...]:
+    def select(self, kid: str | None, alg: str) -> tuple[BoundKey, ...]:
         if kid is not None:
             return self._by_kid.get((kid, alg), ())
         keys = self._by_alg.get(alg, ())
@@ -168,38 +150,56 @@ class JWKSKeys:
                 "JWKS URL %s is plain http: keys can be substituted in transit", self._log_url
             )
 
-    async def resolve(self, header: Mapping[str, Any]) -> Sequence[jwt.PyJWK]:
-        """The keys for a token with this (unverified) header; empty if we hold none.
+    @property
+    def depends_on_header(self) -> bool:
+        return True
 
-        Waits for a fetch only when the answer depends on it (nothing fetched yet, or an
-        unknown ``kid`` and a refetch is allowed); an expired set is refreshed in the
-        background while it keeps answering.
+    def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey] | None:
+        """The keys for this ``alg`` and ``kid`` if the held set answers, else ``None``.
+
+        A held set answers unless nothing was fetched yet or the ``kid`` is unknown (a
+        new key may have been published). An expired set keeps answering while it is
+        refreshed in the background, so a known key never waits on the network.
         """
-        alg = header.get("alg")
-        kid = header.get("kid")
-        if not isinstance(alg, str) or alg not in self._algorithms:
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             return ()
         if kid is not None and not isinstance(kid, str):
             return ()
-        now = self._clock()
         if self._fetched_at is None or (kid is not None and kid not in self._key_set.kids):
-            if self._may_fetch(now):
-                await self._join(self._start_fetch())
-            else:
-                logger.debug("no key for this token; JWKS refetch not allowed yet")
-            return self._key_set.select(kid, alg)
+            return None
+        now = self._clock()
         if now - self._fetched_at >= self._ttl and self._may_fetch(now):
             self._start_fetch()
-        return self._key_set.select(kid, alg)
+        return self._key_set.select(kid, algorithm)
 
-    async def prefetch(self) -> bool:
-        """Fetch the key set now (or wait for the fetch in flight); whether keys are held.
+    async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
+        """The keys for this ``alg`` and ``kid``, fetching first when that may help.
 
-        Meant for start-up, so the first requests do not wait; ``False`` means the fetch
-        failed (already logged) and no earlier key set is available either. It does not
-        raise: the app may start and keep retrying, or refuse to start, as it prefers.
+        Waits for a fetch only when the answer depends on it (nothing fetched yet, or an
+        unknown ``kid`` and a refetch is allowed by the rate limit).
+        """
+        known = self.keys_now(algorithm, kid)
+        if known is not None:
+            return known
+        assert algorithm is not None
+        if self._may_fetch(self._clock()):
+            await self._join(self._start_fetch())
+        else:
+            logger.debug("no key for this token; JWKS refetch not allowed yet")
+        return self._key_set.select(kid, algorithm)
+
+    async def prefetch(self) -> None:
+        """Fetch the key set now (or wait for the fetch in flight).
+
+        Meant for start-up, so the first requests do not wait. It does not raise when the
+        fetch fails (that is logged): the app starts and keeps retrying; :attr:`has_keys`
+        says whether any keys are held.
         """
         await self._join(self._start_fetch())
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether a key set is held (fetched now or earlier)."""
         return self._key_set.size > 0
 
     async def aclose(self) -> None:
@@ -255,14 +255,19 @@ class JWKSKeys:
         try:
             async with asyncio.timeout(self._timeout):
                 body = await self._download()
-            key_set = _parse_key_set(body, self._algorithms, self._log_url)
+            bound, skipped = parse_jwk_set(body, self._algorithms)
         except TimeoutError:
             logger.warning("JWKS fetch from %s timed out after %gs", self._log_url, self._timeout)
         except httpx.HTTPError as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, type(exc).__name__)
-        except _FetchFailed as exc:
+        except (_FetchFailed, JWKSetError) as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, exc)
         else:
+            for index, level, reason in skipped:
+                logger.log(
+                    level, "JWKS from %s: keys[%d] ignored: %s", self._log_url, index, reason
+                )
+            key_set = _KeySet(bound)
             self._key_set = key_set
             self._fetched_at = self._clock()
             logger.info("JWKS from %s: %d usable keys", self._log_url, key_set.size)
@@ -293,84 +298,6 @@ class JWKSKeys:
         return self._owned_client
 
 
-def _parse_key_set(body: bytes, algorithms: tuple[str, ...], source: str) -> _KeySet:
-    """The usable keys of a JWK Set document; :class:`_FetchFailed` if there are none."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        raise _FetchFailed("response is not JSON") from None
-    members = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(members, list):
-        raise _FetchFailed("response is not a JWK Set (no 'keys' list)")
-    bound: list[tuple[str | None, jwt.PyJWK]] = []
-    for index, member in enumerate(members):
-        if not isinstance(member, dict):
-            logger.warning("JWKS from %s: keys[%d] ignored: not a JSON object", source, index)
-            continue
-        unusable = _unusable(member, algorithms)
-        if unusable is not None:
-            level, reason = unusable
-            logger.log(level, "JWKS from %s: keys[%d] ignored: %s", source, index, reason)
-            continue
-        keys = _bind(member, algorithms)
-        if not keys:
-            logger.warning(
-                "JWKS from %s: keys[%d] ignored: not a usable public key for %s",
-                source,
-                index,
-                "/".join(algorithms),
-            )
-            continue
-        kid: str | None = member.get("kid")
-        bound.extend((kid, key) for key in keys)
-    if not bound:
-        raise _FetchFailed(f"no usable key for {'/'.join(algorithms)} in the JWK Set")
-    return _KeySet(bound)
-
-
-def _unusable(member: dict[str, Any], algorithms: tuple[str, ...]) -> tuple[int, str] | None:
-    """Why a JWK may not be used, with the log level that deserves, or ``None``.
-
-    Keys meant for something else (encryption, another algorithm) are normal in a shared
-    JWKS and only logged at DEBUG; keys that should never have been published are WARNINGs.
-    """
-    if member.get("kty") == "oct":
-        return logging.WARNING, "symmetric ('oct') key; a JWKS may only supply public keys"
-    if "d" in member:
-        return logging.WARNING, "it contains private key material, so anyone may sign with it"
-    kid = member.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        return logging.WARNING, "its 'kid' is not a string"
-    use = member.get("use")
-    if use is not None and use != "sig":
-        return logging.DEBUG, "not a signature key ('use')"
-    key_ops = member.get("key_ops")
-    if key_ops is not None and not (isinstance(key_ops, list) and "verify" in key_ops):
-        return logging.DEBUG, "not a verification key ('key_ops')"
-    alg = member.get("alg")
-    if alg is not None and not (isinstance(alg, str) and alg in algorithms):
-        return logging.DEBUG, "its 'alg' is not one of the pinned algorithms"
-    return None
-
-
-def _bind(member: dict[str, Any], algorithms: tuple[str, ...]) -> list[jwt.PyJWK]:
-    """One PyJWK per algorithm the key may verify: its own ``alg``, else each pinned one
-    that PyJWT accepts it for (key type, curve and minimum length all checked here, so the
-    verifier never meets a key it would refuse)."""
-    own = member.get("alg")
-    bound: list[jwt.PyJWK] = []
-    for name in (own,) if isinstance(own, str) else algorithms:
-        try:
-            key = jwt.PyJWK(member, algorithm=name)
-            prepared = key.Algorithm.prepare_key(key.key)
-            too_short = key.Algorithm.check_key_length(prepared)
-        except _KEY_PARSE_ERRORS:
-            continue
-        if too_short is None and isinstance(key.key, _PUBLIC_KEY_TYPES):
-            bound.append(key)
-    return bound
-
-
 def _checked_url(url: str) -> httpx.URL:
     if not isinstance(url, str):
         raise TypeError("url must be a string")
@@ -389,12 +316,10 @@ def _checked_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
     pinned = tuple(dict.fromkeys(algorithms))
     if not pinned:
         raise ValueError("algorithms must name at least one algorithm, e.g. ['RS256']")
-    known = get_default_algorithms()
     for name in pinned:
-        implementation = known.get(name) if isinstance(name, str) else None
-        if implementation is None or isinstance(implementation, NoneAlgorithm):
+        if name not in ALGORITHMS:
             raise ValueError(f"algorithm {name!r} is not a supported signature algorithm")
-        if isinstance(implementation, HMACAlgorithm):
+        if name in HMAC_ALGORITHMS:
             raise ValueError(
                 f"{name} is an HMAC algorithm: a JWKS publishes public keys, and a shared "
                 "secret must never come from a URL (use StaticKeys for HMAC)"

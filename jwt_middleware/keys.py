@@ -1,129 +1,141 @@
-"""Where keys come from: loading PEM keys, naming them by ``kid``, and key sources.
+"""Where verification keys come from: the :class:`KeySource` protocol and the static keys of
+the configuration; what created tokens are signed with; the JWK Set we publish.
 
-The verifier asks a :class:`KeySource` for the candidate keys of each token, given the
-token's (unverified) header. The header may only *select* among keys the source already
-trusts, for example by ``kid``; it never supplies a key, a key URL (``jku``, ``x5u``) or
-an algorithm. A JWKS endpoint plugs in as another source, without touching the middleware.
+The verifier asks a key source for the keys of a token by the two header values that may
+*select* a key: ``alg`` and ``kid``. Every key is a :class:`~.types.BoundKey`, bound to one
+algorithm by configuration, so the header can pick among trusted keys but never supply a
+key, a key URL (``jku``, ``x5u``, ``jwk``, ``x5c``) or an algorithm for a key.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-from jwt import PyJWK
-from jwt.algorithms import AllowedPrivateKeys, AllowedPublicKeys, get_default_algorithms
 from pydantic import SecretStr
 
+from .algorithms import PrivateKey, PublicKey, key_fits, load_private_key, load_public_key
 from .errors import ConfigurationError
+from .jwk import key_thumbprint, public_jwk
+from .types import BoundKey
 
 if TYPE_CHECKING:
     from .settings import JWTSettings
 
-__all__ = [
-    "ASYMMETRIC_ALGORITHMS",
-    "HMAC_ALGORITHMS",
-    "KeySource",
-    "SigningKey",
-    "StaticKeys",
-    "VerificationKey",
-    "key_thumbprint",
-    "load_private_key",
-    "load_public_key",
-    "public_jwks",
-    "signing_key",
-]
+__all__ = ["KeySource", "SigningKey", "StaticKeys", "public_jwks", "signing_key"]
 
-HMAC_ALGORITHMS: Final = ("HS256", "HS384", "HS512")
-ASYMMETRIC_ALGORITHMS: Final = ("RS256", "PS256", "ES256", "EdDSA")
-
-#: What PyJWT accepts as a verification key: an HMAC secret, a public key object, or a JWK.
-VerificationKey = str | bytes | AllowedPublicKeys | PyJWK
 #: What tokens are signed with: an HMAC secret or a private key object.
-SigningKey = str | AllowedPrivateKeys
-
-_MIN_RSA_BITS: Final = 2048
-#: Longer than any real file path; a longer value is a key body without its PEM armour.
-_MAX_PATH_CHARACTERS: Final = 1024
-#: Far larger than any PEM key; a larger file is the wrong file.
-_MAX_KEY_FILE_BYTES: Final = 1 << 16
+SigningKey = str | PrivateKey
 
 
 @runtime_checkable
 class KeySource(Protocol):
-    """Supplies the keys that may have signed a token."""
+    """Supplies the keys that may have signed a token, chosen by its ``alg`` and ``kid``.
 
-    async def resolve(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        """Return the trusted keys to try for a token with this header (may be empty)."""
+    ``depends_on_header`` is ``False`` for a source whose keys are the same for every
+    token; the verifier then asks once, and spares parsing the header on its own.
+    :meth:`keys_now` answers without waiting, or ``None`` when the source has to be
+    awaited (:meth:`keys`: a JWKS that has not fetched yet, or a ``kid`` it does not
+    know). :meth:`prefetch` and :meth:`aclose` bracket the app's life (its lifespan).
+    """
+
+    @property
+    def depends_on_header(self) -> bool: ...
+
+    def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey] | None:
+        """The keys for a token with this ``alg`` and ``kid``, or ``None`` to await them."""
+        ...
+
+    async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
+        """The keys for a token with this ``alg`` and ``kid``; empty when there are none."""
+        ...
+
+    async def prefetch(self) -> None:
+        """Load what the source needs before the first request (nothing, for static keys)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the source holds open (an HTTP client)."""
         ...
 
 
 class StaticKeys:
-    """A fixed set of keys known at start-up, optionally named by ``kid``.
+    """A fixed set of keys known at start-up.
 
-    A token whose ``kid`` names a key is tried against that key only; any other token is
-    tried against the unnamed keys in turn (the current secret first, then retired ones).
+    A token whose ``kid`` names keys (``named``) is tried against those only; any other
+    token (no ``kid``, or one not named here) is tried against the ``unnamed`` keys, in
+    order: the current secret first, then retired ones. In both cases only keys bound to
+    the token's ``alg`` are offered.
     """
 
     __slots__ = ("_by_kid", "_unnamed")
 
-    def __init__(
-        self,
-        *unnamed: SecretStr | VerificationKey,
-        named: Mapping[str, SecretStr | VerificationKey] | None = None,
-    ) -> None:
-        self._unnamed: tuple[VerificationKey, ...] = tuple(_reveal(key) for key in unnamed)
-        self._by_kid: dict[str, tuple[VerificationKey, ...]] = {
-            kid: (_reveal(key),) for kid, key in (named or {}).items()
-        }
+    def __init__(self, *unnamed: BoundKey, named: Iterable[BoundKey] = ()) -> None:
+        self._unnamed: tuple[BoundKey, ...] = unnamed
+        by_kid: dict[str, list[BoundKey]] = {}
+        for key in named:
+            if key.kid is None:
+                raise ValueError("named keys need a kid")
+            by_kid.setdefault(key.kid, []).append(key)
+        self._by_kid = {kid: tuple(keys) for kid, keys in by_kid.items()}
         if not self._unnamed and not self._by_kid:
             raise ValueError("StaticKeys needs at least one key")
 
     @classmethod
     def from_settings(cls, settings: JWTSettings) -> StaticKeys:
-        """The verification keys configured in ``settings`` (not a JWKS URL)."""
+        """The verification keys configured in ``settings`` (not a JWKS URL), each bound
+        to every configured algorithm it fits."""
+        algorithms = settings.algorithms
         if settings.is_hmac:
-            assert settings.secret is not None
-            named = {settings.key_id: settings.secret} if settings.key_id else {}
-            return cls(settings.secret, *settings.previous_secrets, named=named)
-        keys: dict[str, AllowedPublicKeys] = {}
-        primary: AllowedPublicKeys | None = None
+            if settings.secret is None:
+                raise ConfigurationError("JWT_SECRET is not set")
+            current = [
+                BoundKey(alg, _secret_bytes(settings.secret), settings.key_id) for alg in algorithms
+            ]
+            retired = [
+                BoundKey(alg, _secret_bytes(old))
+                for old in settings.previous_secrets
+                for alg in algorithms
+            ]
+            return cls(*current, *retired, named=current if settings.key_id else ())
+        primary: PublicKey | None = None
         if settings.private_key is not None:
-            private = load_private_key(settings.private_key.get_secret_value(), settings.algorithm)
-            primary = private.public_key()
+            primary = _load_private(settings).public_key()
         if settings.public_key is not None:
             primary = load_public_key(settings.public_key, settings.algorithm)
+        by_kid: list[BoundKey] = []
+        fallback: list[BoundKey] = []
         if primary is not None:
-            keys[settings.key_id or key_thumbprint(primary)] = primary
+            bound = _bind(primary, algorithms, settings.key_id or key_thumbprint(primary))
+            by_kid += bound
+            fallback += bound
         for kid, pem in settings.public_keys.items():
-            keys[kid] = load_public_key(pem, settings.algorithm)
-        return cls(*([primary] if primary is not None else []), named=keys)
+            key = load_public_key(pem, settings.algorithm, f"JWT_PUBLIC_KEYS[{kid!r}]")
+            by_kid += _bind(key, algorithms, kid)
+        return cls(*fallback, named=by_kid)
 
-    def named(self) -> dict[str, VerificationKey]:
-        """The keys that have a ``kid``, by ``kid``."""
+    @property
+    def depends_on_header(self) -> bool:
+        return bool(self._by_kid) or len({key.algorithm for key in self._unnamed}) > 1
+
+    def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
+        keys = self._by_kid.get(kid, self._unnamed) if kid is not None else self._unnamed
+        if algorithm is None:
+            return keys
+        return tuple(key for key in keys if key.algorithm == algorithm)
+
+    async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
+        return self.keys_now(algorithm, kid)
+
+    async def prefetch(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def named(self) -> dict[str, BoundKey]:
+        """One key per ``kid`` (the first bound one), for publishing."""
         return {kid: keys[0] for kid, keys in self._by_kid.items()}
-
-    def keys_for_any_header(self) -> Sequence[VerificationKey] | None:
-        """The keys every token is tried against, when no ``kid`` can change them."""
-        return None if self._by_kid else self._unnamed
-
-    def resolve_now(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        """The synchronous form of :meth:`resolve`; static keys never wait."""
-        kid = header.get("kid")
-        if isinstance(kid, str) and kid in self._by_kid:
-            return self._by_kid[kid]
-        return self._unnamed
-
-    async def resolve(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        return self.resolve_now(header)
 
     def __repr__(self) -> str:
         return f"StaticKeys(<{len(self._unnamed)} unnamed>, kids={sorted(self._by_kid)!r})"
@@ -132,121 +144,42 @@ class StaticKeys:
 def signing_key(settings: JWTSettings) -> tuple[SigningKey, str | None]:
     """The key created tokens are signed with, and the ``kid`` to stamp on them."""
     if settings.is_hmac:
-        assert settings.secret is not None
+        if settings.secret is None:
+            raise ConfigurationError("JWT_SECRET is not set")
         return settings.secret.get_secret_value(), settings.key_id
     if settings.private_key is None:
-        raise ValueError(
+        raise ConfigurationError(
             "creating tokens needs JWT_PRIVATE_KEY; this configuration can only verify them"
         )
-    private = load_private_key(settings.private_key.get_secret_value(), settings.algorithm)
+    private = _load_private(settings)
     return private, settings.key_id or key_thumbprint(private.public_key())
 
 
 def public_jwks(settings: JWTSettings) -> dict[str, list[dict[str, Any]]]:
-    """The JWKS document (RFC 7517) of the configured public keys, to serve to verifiers."""
-    if settings.is_hmac:
-        return {"keys": []}  # shared secrets are never published
-    keys = StaticKeys.from_settings(settings)
-    documents = []
-    for kid, key in sorted(keys.named().items()):
-        jwk = _algorithm(settings.algorithm).to_jwk(key, as_dict=True)
-        jwk.update({"kid": kid, "alg": settings.algorithm, "use": "sig"})
-        documents.append(jwk)
-    return {"keys": documents}
+    """The JWK Set document (RFC 7517) of the configured public keys, to serve to verifiers.
 
-
-def key_thumbprint(key: AllowedPublicKeys) -> str:
-    """The RFC 7638 JWK thumbprint of a public key: a stable default ``kid``."""
-    members: tuple[str, ...]
-    if isinstance(key, rsa.RSAPublicKey):
-        jwk = _algorithm("RS256").to_jwk(key, as_dict=True)
-        members = ("e", "kty", "n")
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        jwk = _algorithm("ES256").to_jwk(key, as_dict=True)
-        members = ("crv", "kty", "x", "y")
-    else:
-        jwk = _algorithm("EdDSA").to_jwk(key, as_dict=True)
-        members = ("crv", "kty", "x")
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def load_private_key(value: str, algorithm: str, name: str = "JWT_PRIVATE_KEY") -> Any:
-    """Load a PEM private key (inline, or a file path) and check it fits ``algorithm``.
-
-    Errors name the setting, never its content.
+    Empty for HMAC: shared secrets are never published.
     """
-    return _load(value, algorithm, name, private=True)
+    if settings.is_hmac:
+        return {"keys": []}
+    keys = StaticKeys.from_settings(settings)
+    return {
+        "keys": [
+            public_jwk(key.key, algorithm=key.algorithm, kid=kid)
+            for kid, key in sorted(keys.named().items())
+        ]
+    }
 
 
-def load_public_key(value: str, algorithm: str, name: str = "JWT_PUBLIC_KEY") -> Any:
-    """Load a PEM public key (inline, or a file path) and check it fits ``algorithm``."""
-    return _load(value, algorithm, name, private=False)
+def _bind(key: PublicKey, algorithms: Sequence[str], kid: str | None) -> list[BoundKey]:
+    return [BoundKey(alg, key, kid) for alg in algorithms if key_fits(key, alg)]
 
 
-@lru_cache(maxsize=32)
-def _load(value: str, algorithm: str, name: str, *, private: bool) -> Any:
-    # Every message below names the setting and never quotes its value, whatever it is:
-    # a mangled private key must not end up in a log through the error that refuses it.
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{name} must be a string: inline PEM or a file path")
-    pem = _pem_bytes(value, name)
-    kind = "an unencrypted PEM private key" if private else "a PEM public key"
-    try:
-        key: Any = load_pem_private_key(pem, password=None) if private else load_pem_public_key(pem)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ConfigurationError(f"{name} is not {kind} (value not shown)") from None
-    _check_fits(key.public_key() if private else key, algorithm, name)
+def _load_private(settings: JWTSettings) -> PrivateKey:
+    assert settings.private_key is not None
+    key: PrivateKey = load_private_key(settings.private_key.get_secret_value(), settings.algorithm)
     return key
 
 
-def _pem_bytes(value: str, name: str) -> bytes:
-    """The PEM text of an inline key, or the content of the file a path names."""
-    text = value.strip()
-    # `docker run --env-file` and some dotenv loaders keep the quotes around a value.
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
-    if text.startswith("-----BEGIN"):
-        # Environment variables often carry PEM with literal "\n" escapes.
-        return (text.replace("\\n", "\n") if "\n" not in text else text).encode()
-    if "-----BEGIN" in text or "\n" in text or len(text) > _MAX_PATH_CHARACTERS:
-        raise ConfigurationError(
-            f"{name} is neither inline PEM (starting with '-----BEGIN') nor a file path "
-            "(value not shown)"
-        )
-    try:
-        with Path(text).expanduser().open("rb") as handle:
-            content = handle.read(_MAX_KEY_FILE_BYTES + 1)
-    except (OSError, ValueError, RuntimeError):  # RuntimeError: "~user" with no such user
-        raise ConfigurationError(
-            f"{name} is neither inline PEM (starting with '-----BEGIN') nor the path of a "
-            "readable file (value not shown)"
-        ) from None
-    if len(content) > _MAX_KEY_FILE_BYTES:
-        raise ConfigurationError(f"{name} names a file too large to be a PEM key")
-    return content
-
-
-def _check_fits(key: Any, algorithm: str, name: str) -> None:
-    if algorithm in ("RS256", "PS256"):
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise ConfigurationError(f"{name} must be an RSA key for {algorithm}")
-        if key.key_size < _MIN_RSA_BITS:
-            raise ConfigurationError(f"{name} must be an RSA key of at least {_MIN_RSA_BITS} bits")
-    elif algorithm == "ES256":
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise ConfigurationError(f"{name} must be a P-256 EC key for ES256")
-    elif algorithm == "EdDSA":
-        if not isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            raise ConfigurationError(f"{name} must be an Ed25519 or Ed448 key for EdDSA")
-    else:
-        raise ConfigurationError(f"{name} is for asymmetric algorithms, not {algorithm}")
-
-
-def _algorithm(name: str) -> Any:
-    return get_default_algorithms()[name]
-
-
-def _reveal(key: SecretStr | VerificationKey) -> VerificationKey:
-    return key.get_secret_value() if isinstance(key, SecretStr) else key
+def _secret_bytes(secret: SecretStr) -> bytes:
+    return secret.get_secret_value().encode()

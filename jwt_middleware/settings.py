@@ -3,33 +3,53 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Self
+from datetime import timedelta
+from typing import Annotated, Any, Final, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from .algorithms import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    MIN_SECRET_LENGTH,
+    Algorithm,
+    load_private_key,
+    load_public_key,
+    secret_hint,
+)
 from .errors import ConfigurationError
-from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, load_private_key, load_public_key
 
-__all__ = ["Algorithm", "JWTSettings", "generate_secret_hint"]
+__all__ = ["JWTSettings", "parse_duration"]
 
-Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"]
-
-#: Shortest secret accepted for each algorithm, in characters: never below 32, and never
-#: below the hash's output size (RFC 7518 section 3.2).
-_MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
-
-
-def generate_secret_hint(algorithm: str = "HS256") -> str:
-    """The command that prints a strong enough secret for ``algorithm``."""
-    nbytes = _MIN_SECRET_LENGTH.get(algorithm, 32)
-    return f'python -c "import secrets; print(secrets.token_urlsafe({nbytes}))"'
-
-
-_SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z_]+)"')
-
+_SETTINGS_ERROR_FIELD: Final = re.compile(r'field "([a-z_]+)"')
 # RFC 7230 quoted-string content we are willing to emit in WWW-Authenticate.
-_REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+_REALM: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNIT_SECONDS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
+_DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
+
+
+def parse_duration(value: object) -> object:
+    """``"900"``, ``"900s"``, ``"15m"``, ``"12h"``, ``"7d"`` as a ``timedelta``; anything else
+    (a number of seconds, a ``timedelta``, ISO 8601 such as ``"PT15M"``) goes on to
+    pydantic unchanged."""
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        number, unit = match.groups()
+        return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+    return value
+
+
+#: A positive lifetime, written as seconds or with a unit (``15m``).
+Lifetime = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class JWTSettings(BaseSettings):
@@ -75,8 +95,15 @@ class JWTSettings(BaseSettings):
     jwks_url: str | None = Field(
         default=None, description="Take verification keys from this JWKS URL instead."
     )
-    refresh_expiry_days: float = Field(
-        default=30, gt=0, description="Lifetime of created refresh tokens."
+    access_token_lifetime: Lifetime | None = Field(
+        default=None,
+        description="Lifetime of created access tokens: 900, 900s, 15m, 12h, 7d or PT15M.",
+    )
+    refresh_token_lifetime: Lifetime | None = Field(
+        default=None, description="Lifetime of created refresh tokens, written the same way."
+    )
+    refresh_expiry_days: float | None = Field(
+        default=None, gt=0, description="Lifetime of refresh tokens in days (older form)."
     )
     verified_cache_size: int = Field(
         default=4096, ge=0, le=1_000_000, description="Verified tokens remembered; 0 turns off."
@@ -91,7 +118,9 @@ class JWTSettings(BaseSettings):
         default=None,
         description="Refuse tokens without `jti`; unset means: when a revocation check is on.",
     )
-    expiry_days: float = Field(default=7, gt=0, description="Lifetime of created tokens.")
+    expiry_days: float | None = Field(
+        default=None, gt=0, description="Lifetime of access tokens in days (older form)."
+    )
     issuer: str | None = Field(default=None, min_length=1, description="Required `iss`.")
     audience: str | None = Field(default=None, min_length=1, description="Required `aud`.")
     leeway_seconds: int = Field(default=0, ge=0, le=300, description="Allowed clock skew.")
@@ -127,7 +156,21 @@ class JWTSettings(BaseSettings):
             self._check_hmac()
         else:
             self._check_asymmetric()
+        self._check_lifetimes()
         return self
+
+    def _check_lifetimes(self) -> None:
+        for new, old in [
+            ("access_token_lifetime", "expiry_days"),
+            ("refresh_token_lifetime", "refresh_expiry_days"),
+        ]:
+            lifetime = getattr(self, new)
+            if lifetime is not None and getattr(self, old) is not None:
+                raise ValueError(
+                    f"set JWT_{new.upper()} or JWT_{old.upper()}, not both: they are one setting"
+                )
+            if lifetime is not None and lifetime.total_seconds() < 1:
+                raise ValueError(f"JWT_{new.upper()} must be at least one second")
 
     def _check_hmac(self) -> None:
         if self.private_key or self.public_key or self.public_keys or self.jwks_url:
@@ -138,9 +181,9 @@ class JWTSettings(BaseSettings):
         if self.secret is None or not self.secret.get_secret_value():
             raise ValueError(
                 "JWT_SECRET is not set. Set it in the environment or in .env; generate one "
-                f"with: {generate_secret_hint(self.algorithm)}"
+                f"with: {secret_hint(self.algorithm)}"
             )
-        minimum = _MIN_SECRET_LENGTH[self.algorithm]
+        minimum = MIN_SECRET_LENGTH[self.algorithm]
         for name, secret in [("JWT_SECRET", self.secret)] + [
             ("JWT_PREVIOUS_SECRETS", old) for old in self.previous_secrets
         ]:
@@ -148,7 +191,7 @@ class JWTSettings(BaseSettings):
             if len(value) < minimum:
                 raise ValueError(
                     f"{name} must be at least {minimum} characters for {self.algorithm}; "
-                    f"generate one with: {generate_secret_hint(self.algorithm)}"
+                    f"generate one with: {secret_hint(self.algorithm)}"
                 )
             if "-----BEGIN" in value:
                 raise ValueError(f"{name} looks like a PEM key; an HMAC secret must not be one")
@@ -185,14 +228,21 @@ class JWTSettings(BaseSettings):
         return self.algorithm in HMAC_ALGORITHMS
 
     @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The algorithms tokens may be verified with."""
+        return (self.algorithm,)
+
+    @property
     def expiry_seconds(self) -> int:
         """Lifetime of created access tokens in whole seconds."""
-        return int(self.expiry_days * 86400)
+        return _seconds(self.access_token_lifetime, self.expiry_days, _DEFAULT_ACCESS_LIFETIME)
 
     @property
     def refresh_expiry_seconds(self) -> int:
         """Lifetime of created refresh tokens in whole seconds."""
-        return int(self.refresh_expiry_days * 86400)
+        return _seconds(
+            self.refresh_token_lifetime, self.refresh_expiry_days, _DEFAULT_REFRESH_LIFETIME
+        )
 
 
 def _describe(error: ValidationError, prefix: str) -> str:
@@ -210,3 +260,11 @@ def _describe(error: ValidationError, prefix: str) -> str:
     if len(lines) == 1:
         return lines[0]
     return "JWT settings are invalid:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _seconds(lifetime: timedelta | None, days: float | None, default: timedelta) -> int:
+    if lifetime is not None:
+        return int(lifetime.total_seconds())
+    if days is not None:
+        return int(days * 86400)
+    return int(default.total_seconds())

@@ -1,8 +1,9 @@
-"""Create and verify tokens. The only module that calls PyJWT.
+"""Create and verify tokens: the only module that signs or decodes tokens with PyJWT.
 
-Verification is pinned: the algorithm comes from configuration, the keys from a
-:class:`~jwt_middleware.keys.KeySource`; the token's header can choose neither. Every
-failure becomes one of our :mod:`~jwt_middleware.errors`, with a fixed description.
+Verification is pinned: the keys come from a :class:`~jwt_middleware.keys.KeySource`, each
+bound to one algorithm by configuration; the token's header selects among them by ``alg``
+and ``kid`` and can choose nothing else. Every failure becomes one of our
+:mod:`~jwt_middleware.errors`, with a fixed description.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any, Final
 import jwt
 
 from .cache import VerifiedTokenCache
-from .errors import InvalidTokenError, TokenExpiredError
-from .jwks import JWKSKeys
-from .keys import KeySource, StaticKeys, VerificationKey, signing_key
+from .errors import ConfigurationError, InvalidTokenError, TokenExpiredError
+from .keys import KeySource, StaticKeys, signing_key
 from .settings import JWTSettings
-from .types import Claims, freeze
+from .types import BoundKey, Claims, freeze
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -88,13 +88,11 @@ class TokenVerifier:
     ) -> None:
         self._keys: KeySource = keys if keys is not None else _key_source(settings)
         # Keys that do not depend on the header spare parsing the token twice.
-        self._fixed_keys = (
-            self._keys.keys_for_any_header() if isinstance(self._keys, StaticKeys) else None
-        )
+        self._fixed_keys = None if self._keys.depends_on_header else self._keys.keys_now(None, None)
         if token_types is None:
             token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
         self._types = frozenset(t.lower() if t is not None else None for t in token_types)
-        self._algorithms = [settings.algorithm]
+        self._algorithms = list(settings.algorithms)
         self._audience = settings.audience
         self._issuer = settings.issuer
         self._leeway = settings.leeway_seconds
@@ -131,9 +129,10 @@ class TokenVerifier:
         self._check_size(token)
         keys = self._fixed_keys
         if keys is None:
-            if not isinstance(self._keys, StaticKeys):
+            algorithm, kid = self._selectors(token)
+            keys = self._keys.keys_now(algorithm, kid)
+            if keys is None:
                 raise TypeError("this key source has to wait; use verify_async()")
-            keys = self._keys.resolve_now(self._header(token))
         return self._decode(token, keys)
 
     async def verify_async(self, token: str) -> Claims:
@@ -143,37 +142,42 @@ class TokenVerifier:
         self._check_size(token)
         keys = self._fixed_keys
         if keys is None:
-            keys = await self._keys.resolve(self._header(token))
+            algorithm, kid = self._selectors(token)
+            keys = self._keys.keys_now(algorithm, kid)
+            if keys is None:
+                keys = await self._keys.keys(algorithm, kid)
         return self._decode(token, keys)
 
     async def prefetch(self) -> None:
         """Load remote keys now (e.g. in the app's lifespan) instead of at the first request."""
-        if isinstance(self._keys, JWKSKeys):
-            await self._keys.prefetch()
+        await self._keys.prefetch()
 
     async def aclose(self) -> None:
         """Release what the key source holds open (the JWKS HTTP client)."""
-        if isinstance(self._keys, JWKSKeys):
-            await self._keys.aclose()
+        await self._keys.aclose()
 
     def _check_size(self, token: str) -> None:
         if len(token) > self._max_len:
             logger.info("rejected token: longer than %d bytes", self._max_len)
             raise InvalidTokenError
 
-    def _header(self, token: str) -> dict[str, Any]:
-        """The unverified header, parsed only when the key depends on it (``kid``)."""
+    def _selectors(self, token: str) -> tuple[str, str | None]:
+        """The unverified ``alg`` and ``kid``, read only when the keys depend on them."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             logger.info("rejected token: %s", type(exc).__name__)
             raise InvalidTokenError from None
-        if header.get("alg") not in self._algorithms:
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in self._algorithms:
             logger.info("rejected token: algorithm not allowed")
             raise InvalidTokenError
-        return header
+        if kid is not None and not isinstance(kid, str):
+            logger.info("rejected token: malformed kid")
+            raise InvalidTokenError
+        return algorithm, kid
 
-    def _decode(self, token: str, keys: Sequence[VerificationKey]) -> Claims:
+    def _decode(self, token: str, keys: Sequence[BoundKey]) -> Claims:
         if not keys:
             logger.info("rejected token: no key for its header")
             raise InvalidTokenError
@@ -181,8 +185,8 @@ class TokenVerifier:
             try:
                 decoded = self._jwt.decode_complete(
                     token,
-                    key,
-                    algorithms=self._algorithms,
+                    key.key,
+                    algorithms=[key.algorithm],
                     audience=self._audience,
                     issuer=self._issuer,
                     leeway=self._leeway,
@@ -232,7 +236,7 @@ def create_jwt_token(
     (which may not override any of those). Its header says ``typ: at+jwt`` and names the
     signing key's ``kid`` when there is one.
     """
-    settings = settings if settings is not None else JWTSettings()
+    settings = settings if settings is not None else default_settings()
     payload = _claims(user_id, settings.expiry_seconds, settings, extra_claims)
     if email is not None:
         payload["email"] = email
@@ -252,7 +256,7 @@ def create_refresh_token(
     retired refresh token can revoke all of them; a new family is started when omitted.
     The middleware never accepts a refresh token as an access token.
     """
-    settings = settings if settings is not None else JWTSettings()
+    settings = settings if settings is not None else default_settings()
     payload = _claims(user_id, settings.refresh_expiry_seconds, settings, extra_claims)
     payload["fam"] = family or secrets.token_urlsafe(16)
     return _sign(payload, REFRESH_TOKEN_TYPE, settings)
@@ -264,15 +268,14 @@ def verify_jwt_token(token: str, *, settings: JWTSettings | None = None) -> Clai
     Raises :class:`~jwt_middleware.TokenExpiredError` for an expired token and
     :class:`~jwt_middleware.InvalidTokenError` for any other failure.
     """
-    settings = settings if settings is not None else JWTSettings()
-    return TokenVerifier(settings, cache_verified=False).verify(token)
+    settings = settings if settings is not None else default_settings()
+    return _one_shot_verifier(settings, ACCESS_TOKEN_TYPE).verify(token)
 
 
 def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> Claims:
     """Verify a refresh token (and only a refresh token); raises like :func:`verify_jwt_token`."""
-    settings = settings if settings is not None else JWTSettings()
-    verifier = TokenVerifier(settings, token_types={REFRESH_TOKEN_TYPE}, cache_verified=False)
-    claims = verifier.verify(token)
+    settings = settings if settings is not None else default_settings()
+    claims = _one_shot_verifier(settings, REFRESH_TOKEN_TYPE).verify(token)
     if not isinstance(claims.get("fam"), str):
         logger.info("rejected refresh token: no family")
         raise InvalidTokenError
@@ -281,7 +284,7 @@ def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> 
 
 def get_token_expiry_seconds(settings: JWTSettings | None = None) -> int:
     """Lifetime of the tokens :func:`create_jwt_token` makes, in seconds."""
-    return (settings if settings is not None else JWTSettings()).expiry_seconds
+    return (settings if settings is not None else default_settings()).expiry_seconds
 
 
 def _claims(
@@ -308,10 +311,53 @@ def _claims(
     return payload
 
 
+def default_settings() -> JWTSettings:
+    """The settings the helpers use when given none: read from the environment (and
+    ``.env``) on first use, then kept, like the middleware's, for the process's life."""
+    global _default_settings
+    if _default_settings is None:
+        _default_settings = JWTSettings()
+    return _default_settings
+
+
+def reset_default_settings() -> None:
+    """Forget the settings read by :func:`default_settings` (for tests that change the
+    environment)."""
+    global _default_settings
+    _default_settings = None
+    _one_shot_verifiers.clear()
+
+
+_default_settings: JWTSettings | None = None
+#: Verifiers for verify_jwt_token / verify_refresh_token, by settings object and type.
+_one_shot_verifiers: dict[tuple[int, str], tuple[JWTSettings, TokenVerifier]] = {}
+_MAX_ONE_SHOT_VERIFIERS: Final = 16
+
+
+def _one_shot_verifier(settings: JWTSettings, token_type: str) -> TokenVerifier:
+    """The verifier for helper calls with ``settings``, built once per settings object."""
+    key = (id(settings), token_type)
+    known = _one_shot_verifiers.get(key)
+    if known is not None and known[0] is settings:
+        return known[1]
+    types = {REFRESH_TOKEN_TYPE} if token_type == REFRESH_TOKEN_TYPE else None
+    verifier = TokenVerifier(settings, token_types=types, cache_verified=False)
+    if len(_one_shot_verifiers) >= _MAX_ONE_SHOT_VERIFIERS:
+        _one_shot_verifiers.pop(next(iter(_one_shot_verifiers)))
+    _one_shot_verifiers[key] = (settings, verifier)
+    return verifier
+
+
 def _key_source(settings: JWTSettings) -> KeySource:
-    if settings.jwks_url is not None:
-        return JWKSKeys(settings.jwks_url, algorithms=[settings.algorithm])
-    return StaticKeys.from_settings(settings)
+    if settings.jwks_url is None:
+        return StaticKeys.from_settings(settings)
+    try:
+        from .jwks import JWKSKeys
+    except ImportError:
+        raise ConfigurationError(
+            'JWT_JWKS_URL needs the jwks extra (httpx): pip install "jwt-middleware-asgi[jwks]"'
+        ) from None
+    return JWKSKeys(settings.jwks_url, algorithms=settings.algorithms)
 
 
 def _sign(payload: dict[str, Any], typ: str, settings: JWTSettings) -> str:

@@ -17,12 +17,32 @@ nested lists such as ``scp`` between requests.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NoReturn, SupportsIndex
 
-__all__ = ["Claims", "FrozenDict", "FrozenList", "freeze", "thaw"]
+__all__ = ["BoundKey", "Claims", "FrozenDict", "FrozenList", "freeze", "thaw"]
 
 #: The verified payload of a token: a read-only JSON object (a :class:`FrozenDict`).
 Claims = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundKey:
+    """A verification key and the one algorithm it may ever be used with.
+
+    The binding is made from configuration (or the key's own ``alg`` in a JWK Set), never
+    from a token: a token's header only selects among bound keys by ``alg`` and ``kid``, so
+    an RSA public key can never be offered to an HMAC check, nor an HS256 secret to HS512.
+    ``key`` is the HMAC secret (bytes) or a ``cryptography`` public key object.
+    """
+
+    algorithm: str
+    key: Any
+    kid: str | None = None
+
+    def __repr__(self) -> str:
+        # Never the key: for HMAC it is the secret.
+        return f"BoundKey({self.algorithm!r}, kid={self.kid!r})"
 
 
 def _refuse(*_args: object, **_kwargs: object) -> NoReturn:

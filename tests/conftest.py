@@ -25,6 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware.tokens import reset_default_settings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-987654"
@@ -41,12 +42,16 @@ def require_service(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No test sees the developer's JWT_* variables or .env file."""
+def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """No test sees the developer's JWT_* variables or .env file, or settings that the
+    helpers read from another test's environment."""
     for name in list(os.environ):
         if name.startswith("JWT_") and name != "JWT_MIDDLEWARE_REQUIRE_SERVICES":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    reset_default_settings()
+    yield
+    reset_default_settings()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from jwt_middleware import JWTSettings, PublicPathRule, PublicPaths, is_safe_path
+from jwt_middleware import JWTSettings
+from jwt_middleware.rules import PublicPathRule, PublicPaths, is_safe_path
 
 from .conftest import build_app
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
-from jwt_middleware.keys import load_private_key, load_public_key
+from jwt_middleware.algorithms import load_private_key, load_public_key
 
 from .asgi import lifespan_startup
 

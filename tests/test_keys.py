@@ -23,7 +23,8 @@ from jwt_middleware import (
     verify_jwt_token,
     verify_refresh_token,
 )
-from jwt_middleware.keys import key_thumbprint, public_jwks
+from jwt_middleware.jwk import key_thumbprint
+from jwt_middleware.keys import public_jwks
 
 from .conftest import OTHER_SECRET, SECRET, build_app, mint_token
 

@@ -21,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from jwt_middleware import InvalidTokenError, JWTSettings, StaticKeys, TokenVerifier
+from jwt_middleware.types import BoundKey
 
 from .asgi import call, http_scope
 from .conftest import SECRET, build_app, mint_token
@@ -34,6 +35,10 @@ def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every record, from every logger, at every level."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+def _hs256(secret: str, kid: str | None = None) -> BoundKey:
+    return BoundKey("HS256", secret.encode(), kid)
 
 
 def _assert_clean(records: list[logging.LogRecord], *, refused: bool = True) -> None:
@@ -103,7 +108,9 @@ def test_no_token_text_reaches_a_log_record(
 
 def test_keys_chosen_by_kid_log_no_header_text(caplog: pytest.LogCaptureFixture) -> None:
     settings = JWTSettings(secret=SECRET)
-    verifier = TokenVerifier(settings, keys=StaticKeys(SECRET, named={"k1": SECRET}))
+    verifier = TokenVerifier(
+        settings, keys=StaticKeys(_hs256(SECRET), named=[_hs256(SECRET, "k1")])
+    )
     for token in (_hs({"kid": MARK}), _hs({"kid": "k1", "crit": [MARK]})):
         with contextlib.suppress(InvalidTokenError):  # what matters is what was logged
             verifier.verify(token)

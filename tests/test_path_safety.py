@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from jwt_middleware import JWTSettings, is_safe_path
+from jwt_middleware import JWTSettings
+from jwt_middleware.rules import is_safe_path
 
 from .asgi import OMITTED, call, http_scope
 from .conftest import build_app

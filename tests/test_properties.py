@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings, PublicPaths, is_safe_path
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware.rules import PublicPaths, is_safe_path
 from jwt_middleware.tokens import create_jwt_token
 from tests.conftest import OTHER_SECRET, SECRET, mint_token
 

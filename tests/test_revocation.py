@@ -22,15 +22,10 @@ import redis.asyncio
 from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings, create_jwt_token, verify_jwt_token
-from jwt_middleware.revocation import (
-    InMemoryRevocationStore,
-    RedisRevocationStore,
-    RevocationStore,
-    RevocationStoreFullError,
-    RevocationStoreUnavailableError,
-    SingleUseStore,
-    revoke_token_claims,
-)
+from jwt_middleware.errors import RevocationStoreFullError, RevocationStoreUnavailableError
+from jwt_middleware.revocation import RevocationStore, SingleUseStore, revoke_token_claims
+from jwt_middleware.revocation.memory import InMemoryRevocationStore
+from jwt_middleware.revocation.redis import RedisRevocationStore
 
 from .conftest import REDIS_URL, build_app, mint_token
 

@@ -17,7 +17,7 @@ def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     env = {
         "JWT_SECRET": "s" * 64,
         "JWT_ALGORITHM": "HS512",
-        "JWT_EXPIRY_DAYS": "2",
+        "JWT_ACCESS_TOKEN_LIFETIME": "2d",
         "JWT_ISSUER": "https://id.example",
         "JWT_AUDIENCE": "api://orders",
         "JWT_LEEWAY_SECONDS": "10",
@@ -29,11 +29,7 @@ def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     settings = JWTSettings()
     assert settings.secret is not None
     assert settings.secret.get_secret_value() == "s" * 64
-    assert (settings.algorithm, settings.expiry_days, settings.expiry_seconds) == (
-        "HS512",
-        2,
-        172800,
-    )
+    assert (settings.algorithm, settings.expiry_seconds) == ("HS512", 172800)
     assert (settings.issuer, settings.audience) == ("https://id.example", "api://orders")
     assert (settings.leeway_seconds, settings.realm, settings.max_token_bytes) == (
         10,
@@ -45,7 +41,8 @@ def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 def test_defaults() -> None:
     settings = JWTSettings(secret=SECRET)
     assert settings.algorithm == "HS256"
-    assert settings.expiry_days == 7
+    assert settings.expiry_seconds == 7 * 86400
+    assert settings.refresh_expiry_seconds == 30 * 86400
     assert settings.issuer is None
     assert settings.audience is None
     assert settings.leeway_seconds == 0
@@ -158,3 +155,56 @@ def test_an_unknown_algorithm_lists_the_accepted_ones(monkeypatch: pytest.Monkey
     for name in ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"):
         assert name in message
     assert "HS999" not in message
+
+
+@pytest.mark.parametrize(
+    ("variables", "access", "refresh"),
+    [
+        pytest.param({}, 7 * 86400, 30 * 86400, id="defaults"),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "900"}, 900, 30 * 86400, id="seconds"),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "900s"}, 900, 30 * 86400, id="s"),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "15m"}, 900, 30 * 86400, id="minutes"),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "12h"}, 43200, 30 * 86400, id="hours"),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "PT15M"}, 900, 30 * 86400, id="iso-8601"),
+        pytest.param({"JWT_REFRESH_TOKEN_LIFETIME": "14d"}, 7 * 86400, 14 * 86400, id="refresh"),
+        pytest.param({"JWT_EXPIRY_DAYS": "0.5"}, 43200, 30 * 86400, id="older-days-form"),
+        pytest.param({"JWT_REFRESH_EXPIRY_DAYS": "2"}, 7 * 86400, 2 * 86400, id="older-refresh"),
+    ],
+)
+def test_token_lifetimes(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], access: int, refresh: int
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = JWTSettings()
+    assert (settings.expiry_seconds, settings.refresh_expiry_seconds) == (access, refresh)
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        pytest.param(
+            {"JWT_ACCESS_TOKEN_LIFETIME": "15m", "JWT_EXPIRY_DAYS": "1"},
+            "not both",
+            id="both-forms",
+        ),
+        pytest.param(
+            {"JWT_ACCESS_TOKEN_LIFETIME": "15 minutes"},
+            "JWT_ACCESS_TOKEN_LIFETIME",
+            id="unknown-unit",
+        ),
+        pytest.param({"JWT_ACCESS_TOKEN_LIFETIME": "0s"}, "at least one second", id="zero"),
+        pytest.param(
+            {"JWT_REFRESH_TOKEN_LIFETIME": "-5m"}, "JWT_REFRESH_TOKEN_LIFETIME", id="negative"
+        ),
+    ],
+)
+def test_bad_lifetimes_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], says: str
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=says):
+        JWTSettings()

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 
 import jwt
 import pytest
+from starlette.applications import Starlette
 
 from jwt_middleware import (
     AuthenticationError,
+    ConfigurationError,
     InvalidTokenError,
+    JWTAuthMiddleware,
     JWTSettings,
     StaticKeys,
     TokenExpiredError,
     TokenVerifier,
     create_jwt_token,
-    get_token_expiry_seconds,
     verify_jwt_token,
 )
+from jwt_middleware.tokens import get_token_expiry_seconds, reset_default_settings
+from jwt_middleware.types import BoundKey
 
 from .conftest import OTHER_SECRET, SECRET, mint_token
+
+
+def _hs256(secret: str, kid: str | None = None) -> BoundKey:
+    return BoundKey("HS256", secret.encode(), kid)
 
 
 def test_created_token_has_the_standard_claims(settings: JWTSettings) -> None:
@@ -111,7 +120,7 @@ def test_get_token_expiry_seconds(settings: JWTSettings) -> None:
 
 
 def test_named_keys_are_chosen_by_kid(settings: JWTSettings) -> None:
-    keys = StaticKeys(named={"old": OTHER_SECRET, "new": SECRET})
+    keys = StaticKeys(named=[_hs256(OTHER_SECRET, "old"), _hs256(SECRET, "new")])
     verifier = TokenVerifier(settings, keys=keys)
     assert (
         verifier.verify(mint_token("a", secret=OTHER_SECRET, headers={"kid": "old"}))["sub"] == "a"
@@ -124,7 +133,7 @@ def test_named_keys_are_chosen_by_kid(settings: JWTSettings) -> None:
 
 
 def test_several_unnamed_keys_are_tried_in_turn(settings: JWTSettings) -> None:
-    verifier = TokenVerifier(settings, keys=StaticKeys(SECRET, OTHER_SECRET))
+    verifier = TokenVerifier(settings, keys=StaticKeys(_hs256(SECRET), _hs256(OTHER_SECRET)))
     assert verifier.verify(mint_token("a", secret=OTHER_SECRET))["sub"] == "a"
     with pytest.raises(TokenExpiredError):
         verifier.verify(mint_token("a", secret=OTHER_SECRET, lifetime=-1))
@@ -133,11 +142,21 @@ def test_several_unnamed_keys_are_tried_in_turn(settings: JWTSettings) -> None:
 def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
     class Remote:
         calls = 0
+        depends_on_header = True
 
-        async def resolve(self, header: object) -> list[str]:
+        def keys_now(self, algorithm: str | None, kid: str | None) -> None:
+            return None  # always has to wait
+
+        async def keys(self, algorithm: str | None, kid: str | None) -> list[BoundKey]:
             Remote.calls += 1
             await asyncio.sleep(0)
-            return [SECRET]
+            return [_hs256(SECRET)]
+
+        async def prefetch(self) -> None:
+            return None
+
+        async def aclose(self) -> None:
+            return None
 
     verifier = TokenVerifier(settings, keys=Remote())
     assert asyncio.run(verifier.verify_async(mint_token("z")))["sub"] == "z"
@@ -148,8 +167,19 @@ def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
 
 def test_key_source_with_no_key_fails_closed(settings: JWTSettings) -> None:
     class Empty:
-        async def resolve(self, header: object) -> list[str]:
+        depends_on_header = True
+
+        def keys_now(self, algorithm: str | None, kid: str | None) -> None:
+            return None
+
+        async def keys(self, algorithm: str | None, kid: str | None) -> list[BoundKey]:
             return []
+
+        async def prefetch(self) -> None:
+            return None
+
+        async def aclose(self) -> None:
+            return None
 
     with pytest.raises(InvalidTokenError):
         asyncio.run(TokenVerifier(settings, keys=Empty()).verify_async(mint_token()))
@@ -169,6 +199,31 @@ def test_rejections_are_logged_without_the_token(
 
 
 def test_static_keys_repr_hides_keys() -> None:
-    assert SECRET not in repr(StaticKeys(SECRET, named={"k": OTHER_SECRET}))
+    keys = StaticKeys(_hs256(SECRET), named=[_hs256(OTHER_SECRET, "k")])
+    assert SECRET not in repr(keys)
+    assert OTHER_SECRET not in repr(keys)
+    assert SECRET not in repr(_hs256(SECRET))
     with pytest.raises(ValueError, match="at least one key"):
         StaticKeys()
+
+
+def test_helpers_read_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    first = create_jwt_token("a")
+    monkeypatch.setenv("JWT_SECRET", OTHER_SECRET)  # too late: the settings were read
+    assert verify_jwt_token(create_jwt_token("b"))["sub"] == "b"
+    assert verify_jwt_token(first)["sub"] == "a"
+    reset_default_settings()
+    with pytest.raises(InvalidTokenError):
+        verify_jwt_token(first)  # now the new secret is in use
+
+
+def test_a_jwks_url_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "httpx", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "jwt_middleware.jwks", raising=False)
+    settings = JWTSettings(algorithm="RS256", jwks_url="https://idp.example/jwks.json")
+    with pytest.raises(ConfigurationError, match=r"jwt-middleware-asgi\[jwks\]"):
+        TokenVerifier(settings)
+    middleware = JWTAuthMiddleware(Starlette(), settings=settings)
+    assert middleware.configuration_error is not None
+    assert "jwks extra" in str(middleware.configuration_error)

@@ -18,6 +18,8 @@ import httpx
 
 __all__ = ["DemoProcess", "child_env"]
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 def child_env(**extra: str) -> dict[str, str]:
     """This process's environment without JWT_*, DEMO_*, DATABASE_URL, REDIS_URL and PORT,
@@ -28,6 +30,8 @@ def child_env(**extra: str) -> dict[str, str]:
         if not name.startswith(("JWT_", "DEMO_"))
         and name not in ("DATABASE_URL", "REDIS_URL", "PORT")
     }
+    # The demo runs from the checkout (it is not installed), wherever the child's cwd is.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 

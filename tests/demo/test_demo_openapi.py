@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from demo_app.access import PUBLIC_RULES
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
-from jwt_middleware import JWTSettings, PublicPaths
+from jwt_middleware import JWTSettings
+from jwt_middleware.rules import PublicPaths
 
 from .conftest import cheap_passwords
 

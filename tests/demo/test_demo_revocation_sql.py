@@ -22,12 +22,9 @@ from sqlalchemy import Engine
 
 from demo_app.db import create_db_engine
 from demo_app.revocation_sql import SQLRevocationStore
-from jwt_middleware import (
-    InMemoryRevocationStore,
-    RevocationStore,
-    RevocationStoreUnavailableError,
-    SingleUseStore,
-)
+from jwt_middleware import InMemoryRevocationStore
+from jwt_middleware.errors import RevocationStoreUnavailableError
+from jwt_middleware.revocation import RevocationStore, SingleUseStore
 
 from .databases import FakeClock, engine_with_tables, revocation_rows
 

@@ -72,6 +72,8 @@ def child_environment(**extra: str) -> dict[str, str]:
         if not name.startswith(_INHERITED_NOT) and name not in _INHERITED_NOT_NAMES
     }
     env["PYTHONUNBUFFERED"] = "1"
+    # The demo runs from the checkout (it is not installed), wherever the child's cwd is.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 

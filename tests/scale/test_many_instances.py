@@ -28,7 +28,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jwt_middleware.keys import key_thumbprint
+from jwt_middleware.jwk import key_thumbprint
 from tests.conftest import (
     REDIS_URL,
     SECRET,
