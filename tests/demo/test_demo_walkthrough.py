@@ -1,4 +1,4 @@
-"""The README's curl walk-through runs as written, top to bottom, against a real demo.
+"""The curl walk-through of docs/demo.md runs as written, top to bottom, against a real demo.
 
 The server is ``python -m demo_app`` on a free loopback port, with a fresh SQLite database
 and a secret in its environment. Every other command of the section runs, in order, in one
@@ -31,8 +31,8 @@ from .walkthrough import (
 )
 
 #: Where the walk-through lives: point these elsewhere when it moves (to docs/, say).
-WALKTHROUGH_FILE = Path(__file__).resolve().parents[2] / "README.md"
-WALKTHROUGH_HEADING = "The demo service in a few curl calls"
+WALKTHROUGH_FILE = Path(__file__).resolve().parents[2] / "docs" / "demo.md"
+WALKTHROUGH_HEADING = "The demo, step by step"
 #: The command that starts the server: the test starts it itself, once, before the rest.
 SERVER_COMMAND = "python -m demo_app"
 #: The address the walk-through talks to; replaced by the test server's.
