@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(PY) bench/compare.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site tests/oidc/node_modules
