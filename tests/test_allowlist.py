@@ -9,8 +9,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import PublicPathRule, PublicPaths, is_safe_path
-
-from .conftest import build_app
+from tests.helpers import build_app
 
 RULES = PublicPaths(
     [

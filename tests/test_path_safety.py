@@ -15,9 +15,8 @@ import pytest
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import is_safe_path
-
-from .asgi import OMITTED, call, http_scope
-from .conftest import build_app
+from tests.asgi import OMITTED, call, http_scope
+from tests.helpers import build_app
 
 #: Decoded paths (as a server hands them over) that must not be public under "/static/*".
 NEVER_PUBLIC = [

@@ -32,7 +32,8 @@ from starlette.types import Message, Receive, Scope, Send
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 from jwt_middleware.rules import PublicPaths, is_safe_path
 from jwt_middleware.tokens import create_jwt_token
-from tests.conftest import OTHER_SECRET, SECRET, mint_token
+from tests.asgi import scope_headers
+from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, mint_token
 
 PUBLIC = ["/health", "/static/*", "GET /posts/*"]
 PROTECTED = "/private"
@@ -247,11 +248,7 @@ def tampered_tokens(draw: st.DrawFn) -> str:
         return f"{header}.{payload}.{mint_token('someone-else').split('.')[2]}"
     if how == "resign":  # the same claims signed with a key we do not trust
         return mint_token(draw(subjects), secret=OTHER_SECRET)
-    return f"{segment({'alg': 'none', 'typ': 'JWT'})}.{payload}."
-
-
-def segment(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    return f"{b64url_json({'alg': 'none', 'typ': 'JWT'})}.{payload}."
 
 
 json_scalars = st.one_of(
@@ -292,7 +289,7 @@ def signed_odd_claims(draw: st.DrawFn) -> str:
     for name in ("kid", "crit", "b64", "typ", "jku"):
         if draw(st.booleans()):
             header[name] = draw(json_values)
-    signing_input = f"{segment(header)}.{segment(payload)}"
+    signing_input = f"{b64url_json(header)}.{b64url_json(payload)}"
     signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
@@ -304,7 +301,7 @@ def jwt_shaped(draw: st.DrawFn) -> str:
     if len(segments) >= 2 and draw(st.booleans()):
         alg = draw(st.sampled_from(["HS256", "HS512", "none", "RS256", "", "hs256"]))
         typ = draw(st.sampled_from(["JWT", "at+jwt", "AT+JWT", "refresh+jwt", None]) | json_values)
-        segments[0] = segment({"alg": alg, "typ": typ})
+        segments[0] = b64url_json({"alg": alg, "typ": typ})
     return ".".join(segments)
 
 
@@ -353,9 +350,9 @@ INVALID_TOKEN_CHALLENGE = (
 )
 def test_header_fields_of_odd_json_types_are_refused_cleanly(header: dict[str, Any]) -> None:
     """The token header is read before the signature is checked: anyone can send these."""
-    token = f"{segment(header)}.{segment({'sub': 'x', 'exp': 4102444800})}.c2ln"
+    token = f"{b64url_json(header)}.{b64url_json({'sub': 'x', 'exp': 4102444800})}.c2ln"
 
-    outcome = call(http_scope(headers=[(b"authorization", f"Bearer {token}".encode())]))
+    outcome = call(http_scope(headers=scope_headers(bearer(token))))
 
     assert outcome.status == 401
     assert outcome.headers[b"www-authenticate"] == INVALID_TOKEN_CHALLENGE

@@ -26,7 +26,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
-from tests.conftest import OTHER_SECRET, SECRET, build_app, mint_token
+from tests.helpers import OTHER_SECRET, SECRET, bearer, build_app, mint_token
 from tests.servers import serve
 
 PUBLIC = ["/health", "/static/*", "GET /posts/*"]
@@ -481,7 +481,7 @@ def behind_root_path(module_settings: JWTSettings) -> Iterator[str]:
         yield base
 
 
-AUTH = [("Authorization", f"Bearer {VALID}")]
+AUTH = [*bearer(VALID).items()]
 
 PREFIX_CASES = [
     pytest.param("/api/health", [], 200, None, "/api/health", id="public"),
@@ -552,11 +552,11 @@ def ws_server(request: pytest.FixtureRequest, module_settings: JWTSettings) -> I
 
 
 WS_ACCEPTED = [
-    pytest.param("/ws", [("Authorization", f"Bearer {VALID}")], "user-1", id="valid"),
+    pytest.param("/ws", AUTH, "user-1", id="valid"),
     pytest.param("/ws", [("Authorization", f"bearer {VALID}")], "user-1", id="lower-case-scheme"),
     pytest.param("/health-ws", [], None, id="public-without-token"),
     pytest.param("/health-ws", [("Authorization", "Bearer garbage")], None, id="public-bad-token"),
-    pytest.param("/health-ws", [("Authorization", f"Bearer {VALID}")], "user-1", id="public-valid"),
+    pytest.param("/health-ws", AUTH, "user-1", id="public-valid"),
 ]
 
 
@@ -579,7 +579,7 @@ WS_REFUSED = [
     pytest.param("/ws", [("Authorization", "Bearer x")], 401, "invalid_token", INVALID, id="bad"),
     pytest.param(
         "/ws",
-        [("Authorization", f"Bearer {EXPIRED_TOKEN}")],
+        [*bearer(EXPIRED_TOKEN).items()],
         401,
         "invalid_token",
         EXPIRED,

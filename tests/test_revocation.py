@@ -26,8 +26,8 @@ from jwt_middleware.errors import RevocationStoreFullError, RevocationStoreUnava
 from jwt_middleware.revocation import RevocationStore, SingleUseStore, revoke_token_claims
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
 from jwt_middleware.revocation.redis import RedisRevocationStore
-
-from .conftest import REDIS_URL, build_app, mint_token
+from tests.helpers import FakeClock, bearer, build_app, mint_token
+from tests.services import REDIS_URL
 
 REVOKED = (
     'Bearer realm="api", error="invalid_token", error_description="The access token was revoked."'
@@ -41,19 +41,6 @@ StoreFactory = Callable[..., Store]
 STORE_KINDS = ["memory", "redis-url", "redis-client"]
 #: The two ways to record a jti; they share one code path in each store.
 RECORDING_METHODS = ["revoke", "revoke_once"]
-
-
-class FakeClock:
-    """A wall clock that only moves when told to."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -111,10 +98,6 @@ def in_app(client: TestClient, function: Callable[..., Awaitable[Any]], *args: A
     """Await ``function`` on the app's event loop, where the store's Redis client lives."""
     assert client.portal is not None, "use TestClient as a context manager"
     return client.portal.call(function, *args)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- shared behaviour -----------------------------------------------------------------------

@@ -9,8 +9,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
-
-from .conftest import SECRET
+from tests.helpers import SECRET
 
 
 def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

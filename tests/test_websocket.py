@@ -10,13 +10,12 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
-
-from .conftest import build_app, mint_token
+from tests.helpers import bearer, build_app, mint_token
 
 
 def test_valid_token_is_accepted_and_sees_the_user(settings: JWTSettings) -> None:
     client = TestClient(build_app(settings))
-    headers = {"Authorization": f"Bearer {mint_token('wsuser')}"}
+    headers = bearer(mint_token("wsuser"))
     with client.websocket_connect("/ws", headers=headers) as ws:
         assert ws.receive_json() == {"user_id": "wsuser"}
 

@@ -31,10 +31,11 @@ from demo_app.models import User
 from demo_app.sessions import Sessions
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import OTHER_SECRET, REDIS_URL, SECRET, mint_token
+from tests.helpers import OTHER_SECRET, SECRET, bearer, mint_token
 from tests.servers import serve
+from tests.services import REDIS_URL
 
-from .conftest import Account, bearer, cheap_passwords, login_pair, register
+from .accounts import Account, cheap_passwords, login_pair, refresh, register
 from .databases import engine_with_tables
 
 REVOKED = {"detail": "The access token was revoked."}
@@ -62,10 +63,6 @@ def mint_refresh(
     claims.setdefault("jti", secrets.token_urlsafe(16))
     headers = {"typ": typ} if typ is not None else None
     return mint_token(sub, headers=headers, drop=drop, **claims)
-
-
-def refresh(client: TestClient | httpx.Client, token: str) -> Any:
-    return client.post("/auth/refresh", json={"refresh_token": token})
 
 
 def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
