@@ -1,4 +1,4 @@
-"""Asymmetric keys, rotation by kid, explicit token types and refresh tokens."""
+"""Asymmetric keys, rotation by kid, and explicit access token types."""
 
 from __future__ import annotations
 
@@ -15,24 +15,13 @@ from jwt_middleware import (
     ConfigurationError,
     InvalidTokenError,
     JWTSettings,
-    TokenExpiredError,
     create_jwt_token,
-    create_refresh_token,
     verify_jwt_token,
-    verify_refresh_token,
 )
 from jwt_middleware.jwk import key_thumbprint
 from jwt_middleware.keys import public_jwks
 from tests.helpers import OTHER_SECRET, SECRET, bearer, build_app, mint_token
-from tests.keypairs import (
-    EC_P256,
-    ED25519,
-    RSA,
-    RSA_1024,
-    RSA_OTHER,
-    private_pem,
-    public_pem,
-)
+from tests.keypairs import EC_P256, ED25519, RSA, RSA_1024, RSA_OTHER, private_pem, public_pem
 
 KEYS = [
     pytest.param("RS256", RSA, id="RS256"),
@@ -226,30 +215,3 @@ def test_access_token_typing(typ: str | None, strict: bool, accepted: bool) -> N
     client = TestClient(build_app(settings))
     response = client.get("/private", headers=bearer(token))
     assert (response.status_code == 200) is accepted
-
-
-def test_refresh_tokens_are_separate_from_access_tokens(settings: JWTSettings) -> None:
-    refresh = create_refresh_token("r", settings=settings)
-    access = create_jwt_token("r", settings=settings)
-    assert jwt.get_unverified_header(refresh)["typ"] == "refresh+jwt"
-    claims = verify_refresh_token(refresh, settings=settings)
-    assert claims["sub"] == "r"
-    assert claims["exp"] - claims["iat"] == 30 * 86400
-    assert isinstance(claims["fam"], str)
-    with pytest.raises(InvalidTokenError):
-        verify_jwt_token(refresh, settings=settings)
-    with pytest.raises(InvalidTokenError):
-        verify_refresh_token(access, settings=settings)
-    client = TestClient(build_app(settings))
-    assert client.get("/private", headers=bearer(refresh)).status_code == 401
-    same_family = create_refresh_token("r", family=claims["fam"], settings=settings)
-    assert verify_refresh_token(same_family, settings=settings)["fam"] == claims["fam"]
-
-
-def test_refresh_token_checks(settings: JWTSettings) -> None:
-    expired = mint_token("r", lifetime=-1, fam="f", headers={"typ": "refresh+jwt"})
-    with pytest.raises(TokenExpiredError):
-        verify_refresh_token(expired, settings=settings)
-    no_family = mint_token("r", headers={"typ": "refresh+jwt"})
-    with pytest.raises(InvalidTokenError):
-        verify_refresh_token(no_family, settings=settings)
