@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
-from jwt_middleware import JWTSettings, create_jwt_token
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, create_jwt_token
 from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, build_app, mint_token
 from tests.keypairs import RSA
 
@@ -108,7 +112,9 @@ INVALID_TOKENS = [
 
 
 @pytest.mark.parametrize("make_token", INVALID_TOKENS)
-def test_tokens_that_fail_verification_get_invalid_token(client: TestClient, make_token) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_that_fail_verification_get_invalid_token(
+    client: TestClient, make_token: Callable[[], str]
+) -> None:
     token = make_token()
     response = client.get("/private", headers=bearer(token))
     assert response.status_code == 401
@@ -144,7 +150,7 @@ def test_expired_token_says_it_expired(client: TestClient) -> None:
     ],
 )
 def test_issuer_and_audience_are_enforced_when_configured(
-    configured: dict[str, str], claims: dict[str, object], status: int
+    configured: dict[str, str], claims: dict[str, Any], status: int
 ) -> None:
     client = TestClient(build_app(JWTSettings(secret=SECRET, **configured)))
     token = mint_token(**claims)
@@ -292,20 +298,17 @@ def test_rs256_token_cannot_pass_an_hmac_deployment(client: TestClient) -> None:
 
 
 def test_lifespan_and_unknown_scope_types_pass_through(settings: JWTSettings) -> None:
-    from jwt_middleware import JWTAuthMiddleware
-
     seen: list[str] = []
 
-    async def inner(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["type"])
 
     middleware = JWTAuthMiddleware(inner, settings=settings)
-    import asyncio
 
-    async def nothing():  # type: ignore[no-untyped-def]
+    async def nothing() -> Message:
         return {}
 
-    async def ignore(message):  # type: ignore[no-untyped-def]
+    async def ignore(message: Message) -> None:
         return None
 
     for kind in ("lifespan", "custom-protocol"):

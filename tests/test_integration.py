@@ -144,6 +144,7 @@ def test_current_user_id_never_verifies_again(settings: JWTSettings) -> None:
         def __init__(self) -> None:
             self.scope = {"state": {"user_id": "already-verified", "claims": {}}}
 
+    # Not an HTTPConnection on purpose: all it has is the state the middleware wrote.
     assert current_user_id(FakeConnection()) == "already-verified"  # type: ignore[arg-type]
 
 

@@ -43,7 +43,7 @@ def _assert_clean(records: list[logging.LogRecord], *, refused: bool = True) -> 
         assert record.exc_info is None, f"traceback logged: {message}"
 
 
-def _hs(headers: dict[str, Any] | None = None, **claims: Any) -> str:
+def _hs(headers: dict[str, Any] | None = None, /, **claims: Any) -> str:
     return mint_token(claims.pop("sub", "alice"), headers=headers, **claims)
 
 

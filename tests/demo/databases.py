@@ -28,6 +28,7 @@ def engine_with_tables(url: str) -> Iterator[Engine]:
 
 def revocation_rows(engine: Engine) -> list[tuple[str, str, int]]:
     """Every row of the revocations table as (kind, jti_sha256, deadline_unix), sorted."""
+    # SQLModel sets __table__ on table models at run time; its stubs do not declare it.
     table = Revocation.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
         rows = connection.execute(
