@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,13 @@ class Answer:
         return json.loads(self.body)
 
 
+def scope_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """``headers`` as a scope carries them: lower-case names, latin-1 bytes."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
 def http_scope(
     path: str,
     *,
@@ -36,14 +44,16 @@ def http_scope(
     raw_path: bytes | None = OMITTED,
     query_string: bytes = b"",
     root_path: str = "",
+    scope_type: str = "http",
+    extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP scope; ``raw_path`` is left out unless given (``None`` is sent as ``None``)."""
+    """An HTTP scope, or a WebSocket one (``scope_type="websocket"``, which has no method);
+    ``raw_path`` is left out unless given (``None`` is sent as ``None``)."""
     scope: dict[str, Any] = {
-        "type": "http",
+        "type": scope_type,
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
+        "scheme": "http" if scope_type == "http" else "ws",
         "path": path,
         "query_string": query_string,
         "root_path": root_path,
@@ -51,8 +61,12 @@ def http_scope(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
     }
+    if scope_type == "http":
+        scope["method"] = method
     if raw_path is not OMITTED:
         scope["raw_path"] = raw_path
+    if extensions is not None:
+        scope["extensions"] = extensions
     return scope
 
 
@@ -98,9 +112,10 @@ def lifespan_startup(app: ASGIApp) -> Message:
         async def send(message: Message) -> None:
             await outbox.put(message)
 
-        task = asyncio.create_task(
-            app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
-        )
+        async def serve_lifespan() -> None:
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+
+        task = asyncio.create_task(serve_lifespan())
         reply = await asyncio.wait_for(outbox.get(), timeout=10)
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(task, timeout=10)

@@ -1,16 +1,28 @@
-"""A real uvicorn server on loopback for tests that a test client would normalise away."""
+"""Real servers on loopback, for what a test client would normalise away: uvicorn and
+hypercorn in a thread of the test process, granian (a Rust server that runs its own
+processes) as a child process."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import hypercorn.asyncio
+import hypercorn.config
 import uvicorn
 from starlette.types import ASGIApp
+
+from tests.processes import child_environment
+
+START_TIMEOUT_SECONDS = 15.0
 
 
 def free_port() -> int:
@@ -33,7 +45,7 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
@@ -43,3 +55,99 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def _wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections; raise if ``alive`` turns false
+    or the server does not start in time."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if not alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.02)
+
+
+@contextmanager
+def serve_hypercorn(app: ASGIApp) -> Iterator[str]:
+    """Run ``app`` with hypercorn (asyncio; HTTP/1.1 through h11) in a thread on 127.0.0.1;
+    yield its base URL. The server is shut down, and its thread joined, on exit."""
+    port = free_port()
+    config = hypercorn.config.Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.loglevel = "WARNING"
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        # hypercorn types an ASGI app with TypedDict scopes and messages; Starlette's
+        # ASGIApp is the same callable typed with plain mappings.
+        serving = hypercorn.asyncio.serve(
+            app,  # type: ignore[arg-type]
+            config,
+            shutdown_trigger=stop.wait,
+        )
+        try:
+            loop.run_until_complete(serving)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    _wait_for_port(port, thread.is_alive, "hypercorn")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=15)
+
+
+@contextmanager
+def serve_granian(factory: str, *, workdir: Path, lifespan: bool = True) -> Iterator[str]:
+    """Run ``granian`` as a child process on 127.0.0.1 with the app that ``factory`` (an
+    import string, ``module:function``) builds in the child; yield its base URL.
+
+    The child gets :func:`tests.processes.child_environment` and ``workdir`` (so no
+    ``.env``); what it printed is in the error if it does not start. ``lifespan=False``
+    serves an app that does not speak the lifespan protocol (ASGI without it, "asginl").
+    """
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi" if lifespan else "asginl",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        factory,
+    ]
+    log_path = workdir / f"granian-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, cwd=workdir, env=child_environment(), stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        try:
+            _wait_for_port(port, lambda: process.poll() is None, "granian")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{log_path.read_text(errors='replace')}") from None
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)

@@ -9,8 +9,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import PublicPathRule, PublicPaths, is_safe_path
-
-from .conftest import build_app
+from tests.helpers import build_app
 
 RULES = PublicPaths(
     [
@@ -117,11 +116,11 @@ def test_malformed_rules_fail_at_construction(spec: str) -> None:
 
 def test_rule_types_are_checked() -> None:
     with pytest.raises(TypeError):
-        PublicPaths([42])  # type: ignore[list-item]
+        PublicPaths([42])  # type: ignore[list-item]  # a wrong type, on purpose
 
 
 def test_a_single_string_is_one_rule_not_characters() -> None:
-    rules = PublicPaths("/health")  # type: ignore[arg-type]
+    rules = PublicPaths("/health")
     assert rules.is_public("GET", "/health")
     assert not rules.is_public("GET", "/h")
 

@@ -8,16 +8,7 @@ from starlette.testclient import TestClient
 from jwt_middleware import JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
 from jwt_middleware.types import freeze
-
-from .conftest import OTHER_SECRET, SECRET, build_app, mint_token
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import OTHER_SECRET, SECRET, FakeClock, bearer, build_app, mint_token
 
 
 @pytest.mark.parametrize(
@@ -34,7 +25,7 @@ class Clock:
 def test_entries_live_until_ttl_or_expiry(
     exp_in: int, ttl: float, leeway: float, advance: float, hit: bool
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     cache = VerifiedTokenCache(max_entries=10, ttl_seconds=ttl, leeway_seconds=leeway, clock=clock)
     cache.put("t", {"sub": "u", "exp": clock.now + exp_in})
     clock.now += advance
@@ -44,7 +35,7 @@ def test_entries_live_until_ttl_or_expiry(
 
 
 def test_least_recently_used_leave_first() -> None:
-    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
     for token in ("a", "b"):
         cache.put(token, {"sub": token, "exp": 2e9})
     assert cache.get("a") is not None  # "a" is now the most recent
@@ -56,13 +47,13 @@ def test_least_recently_used_leave_first() -> None:
 
 
 def test_claims_without_numeric_exp_are_not_cached() -> None:
-    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
     cache.put("t", {"sub": "u", "exp": "soon"})
     assert cache.get("t") is None
 
 
 def test_hits_hand_out_the_cached_read_only_claims() -> None:
-    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=Clock())
+    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
     cache.put("t", freeze({"sub": "u", "exp": 2e9, "scp": ["read"]}))
     first = cache.get("t")
     assert first is not None
@@ -107,7 +98,7 @@ def test_cached_requests_still_ask_the_revocation_hook(settings: JWTSettings) ->
         return claims["jti"] in revoked
 
     client = TestClient(build_app(settings, is_revoked=is_revoked))
-    headers = {"Authorization": f"Bearer {mint_token('c', jti='j1')}"}
+    headers = bearer(mint_token("c", jti="j1"))
     assert client.get("/private", headers=headers).status_code == 200
     revoked.add("j1")
     assert client.get("/private", headers=headers).status_code == 401

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
-from jwt_middleware import JWTSettings, create_jwt_token
-
-from .conftest import OTHER_SECRET, SECRET, build_app, mint_token
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, create_jwt_token
+from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, build_app, mint_token
+from tests.keypairs import RSA
 
 REALM = 'Bearer realm="api"'
 
@@ -21,13 +24,9 @@ def _invalid(description: str = "The access token is invalid.") -> str:
     return f'{REALM}, error="invalid_token", error_description="{description}"'
 
 
-def _b64(data: dict[str, object]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def _unsigned(alg: str = "none") -> str:
-    return f"{_b64({'alg': alg, 'typ': 'JWT'})}.{_b64({'sub': 'mallory', 'exp': 2**40})}."
+    header = b64url_json({"alg": alg, "typ": "JWT"})
+    return f"{header}.{b64url_json({'sub': 'mallory', 'exp': 2**40})}."
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def client(settings: JWTSettings) -> TestClient:
 
 def test_valid_token_fills_state_user_and_auth(client: TestClient) -> None:
     token = mint_token("alice", scope="read write")
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == 200
     assert response.json() == {
         "user_id": "alice",
@@ -49,7 +48,7 @@ def test_valid_token_fills_state_user_and_auth(client: TestClient) -> None:
 
 def test_token_from_our_own_helper_is_accepted(client: TestClient, settings: JWTSettings) -> None:
     token = create_jwt_token("42", "a@example.com", settings=settings)
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == 200
     assert response.json()["user_id"] == "42"
 
@@ -113,9 +112,11 @@ INVALID_TOKENS = [
 
 
 @pytest.mark.parametrize("make_token", INVALID_TOKENS)
-def test_tokens_that_fail_verification_get_invalid_token(client: TestClient, make_token) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_that_fail_verification_get_invalid_token(
+    client: TestClient, make_token: Callable[[], str]
+) -> None:
     token = make_token()
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == _invalid()
     assert response.json() == {"detail": "The access token is invalid."}
@@ -124,7 +125,7 @@ def test_tokens_that_fail_verification_get_invalid_token(client: TestClient, mak
 
 def test_expired_token_says_it_expired(client: TestClient) -> None:
     token = mint_token(lifetime=-60)
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == _invalid("The access token expired.")
     assert response.json() == {"detail": "The access token expired."}
@@ -149,11 +150,11 @@ def test_expired_token_says_it_expired(client: TestClient) -> None:
     ],
 )
 def test_issuer_and_audience_are_enforced_when_configured(
-    configured: dict[str, str], claims: dict[str, object], status: int
+    configured: dict[str, str], claims: dict[str, Any], status: int
 ) -> None:
     client = TestClient(build_app(JWTSettings(secret=SECRET, **configured)))
     token = mint_token(**claims)
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == status
 
 
@@ -161,7 +162,7 @@ def test_leeway_admits_small_clock_skew() -> None:
     token = mint_token(lifetime=-5)
     strict = TestClient(build_app(JWTSettings(secret=SECRET)))
     lenient = TestClient(build_app(JWTSettings(secret=SECRET, leeway_seconds=30)))
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token)
     assert strict.get("/private", headers=headers).status_code == 401
     assert lenient.get("/private", headers=headers).status_code == 200
 
@@ -246,7 +247,7 @@ def test_public_paths_pass_without_a_valid_token(
 
 
 def test_public_path_with_valid_token_still_fills_state(client: TestClient) -> None:
-    response = client.get("/health", headers={"Authorization": f"Bearer {mint_token('bob')}"})
+    response = client.get("/health", headers=bearer(mint_token("bob")))
     assert response.json()["user_id"] == "bob"
     assert response.json()["authenticated"] is True
 
@@ -287,33 +288,27 @@ def test_embedded_keys_and_key_urls_in_the_header_are_not_trusted(client: TestCl
         algorithm="HS256",
         headers={"jwk": jwk, "jku": "http://127.0.0.1:1/jwks", "x5u": "http://127.0.0.1:1/x"},
     )
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == 401
 
 
 def test_rs256_token_cannot_pass_an_hmac_deployment(client: TestClient) -> None:
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    token = jwt.encode({"sub": "mallory", "exp": _now() + 60}, key, algorithm="RS256")
-    assert client.get("/private", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    token = jwt.encode({"sub": "mallory", "exp": _now() + 60}, RSA, algorithm="RS256")
+    assert client.get("/private", headers=bearer(token)).status_code == 401
 
 
 def test_lifespan_and_unknown_scope_types_pass_through(settings: JWTSettings) -> None:
-    from jwt_middleware import JWTAuthMiddleware
-
     seen: list[str] = []
 
-    async def inner(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["type"])
 
     middleware = JWTAuthMiddleware(inner, settings=settings)
-    import asyncio
 
-    async def nothing():  # type: ignore[no-untyped-def]
+    async def nothing() -> Message:
         return {}
 
-    async def ignore(message):  # type: ignore[no-untyped-def]
+    async def ignore(message: Message) -> None:
         return None
 
     for kind in ("lifespan", "custom-protocol"):
@@ -342,7 +337,7 @@ def test_revocation_hook(
 
     client = TestClient(build_app(settings, is_revoked=is_revoked))
     token = mint_token(jti="token-1")
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert response.status_code == status
     assert seen == ["token-1"]
     if challenge is not None:

@@ -20,8 +20,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
 from jwt_middleware.types import FrozenDict, FrozenList, freeze, thaw
-
-from .conftest import mint_token
+from tests.helpers import bearer, mint_token
 
 Mutation = Callable[[Any], object]
 
@@ -86,7 +85,7 @@ def test_a_handler_cannot_change_what_the_next_request_sees(
     settings: JWTSettings, mutation: Mutation
 ) -> None:
     client = TestClient(_app(settings, mutation))
-    headers = {"Authorization": f"Bearer {mint_token('alice', **CLAIMS)}"}
+    headers = bearer(mint_token("alice", **CLAIMS))
     before = client.get("/look", headers=headers).json()
 
     assert client.get("/tamper", headers=headers).json() == {"changed": False}
@@ -110,7 +109,7 @@ def test_scopes_a_handler_adds_stay_in_its_own_request(settings: JWTSettings) ->
     app = Starlette(routes=[Route("/grant", grant), Route("/admin", admin)])
     app.add_middleware(JWTAuthMiddleware, settings=settings)
     client = TestClient(app)
-    headers = {"Authorization": f"Bearer {mint_token('alice', scope='read')}"}
+    headers = bearer(mint_token("alice", scope="read"))
     assert client.get("/grant", headers=headers).json()["scopes"][-1] == "admin"
     assert client.get("/admin", headers=headers).status_code == 403
 

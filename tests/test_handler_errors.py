@@ -28,9 +28,8 @@ from jwt_middleware import (
     current_user_id,
 )
 from jwt_middleware.fastapi import CurrentClaims, CurrentUserId
-
-from .asgi import call, http_scope
-from .conftest import SECRET, mint_token
+from tests.asgi import call, http_scope, scope_headers
+from tests.helpers import SECRET, bearer, mint_token
 
 REALM = "orders"
 PUBLIC = ["/whoami", "/claims", "/invalid", "/expired", "/scope", "/state", "/streamed"]
@@ -166,7 +165,7 @@ def test_errors_raised_in_handlers_get_the_challenge(
     make_app: Any, with_handler: bool, path: str, status: int, challenge: str, detail: str
 ) -> None:
     client = TestClient(make_app(with_handler=with_handler))
-    reply = client.get(path, headers={"Authorization": f"Bearer {mint_token()}"})
+    reply = client.get(path, headers=bearer(mint_token()))
     assert _shape(reply) == (
         status,
         f'Bearer realm="{REALM}", {challenge}',
@@ -178,7 +177,7 @@ def test_errors_raised_in_handlers_get_the_challenge(
 @pytest.mark.parametrize(("make_app", "with_handler"), APPS)
 def test_the_user_is_there_with_a_token(make_app: Any, with_handler: bool) -> None:
     client = TestClient(make_app(with_handler=with_handler))
-    reply = client.get("/whoami", headers={"Authorization": f"Bearer {mint_token('alice')}"})
+    reply = client.get("/whoami", headers=bearer(mint_token("alice")))
     assert reply.json() == {"user_id": "alice"}
 
 
@@ -192,7 +191,7 @@ def test_state_claims_is_none_on_a_public_path_without_a_token(settings: JWTSett
     assert client.get("/state").json() == {"user_id": None, "claims": None}
     bad = client.get("/state", headers={"Authorization": "Bearer not.a.token"})
     assert bad.json() == {"user_id": None, "claims": None}
-    good = client.get("/state", headers={"Authorization": f"Bearer {mint_token('bo')}"})
+    good = client.get("/state", headers=bearer(mint_token("bo")))
     assert good.json()["user_id"] == "bo"
     assert good.json()["claims"]["sub"] == "bo"
 
@@ -210,7 +209,7 @@ def test_an_error_after_the_response_started_is_not_answered_twice(
     app = JWTAuthMiddleware(Starlette(routes=[Route("/streamed", streamed)]), settings=settings)
     token = mint_token()
     with pytest.raises(InvalidTokenError):
-        call(app, http_scope("/streamed", headers=[(b"authorization", f"Bearer {token}".encode())]))
+        call(app, http_scope("/streamed", headers=scope_headers(bearer(token))))
 
 
 @pytest.mark.parametrize("accept_first", [False, True], ids=["before-accept", "after-accept"])

@@ -18,12 +18,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings, current_user_id
 from jwt_middleware.fastapi import CurrentClaims, CurrentUserId
-
-from .conftest import build_app, mint_token
-
-
-def _bearer(sub: str = "user-1", **claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(sub, **claims)}"}
+from tests.helpers import bearer, build_app, mint_token
 
 
 @requires("orders:read")
@@ -52,7 +47,9 @@ def test_starlette_requires_reads_token_scopes(
 ) -> None:
     app = Starlette(routes=[Route("/orders", read_orders)])
     app.add_middleware(JWTAuthMiddleware, settings=settings)
-    response = TestClient(app).get("/orders", headers=_bearer("u", email="u@example.com", **claims))
+    response = TestClient(app).get(
+        "/orders", headers=bearer(mint_token("u", email="u@example.com", **claims))
+    )
     assert response.status_code == status
     if status == 200:
         assert response.json() == {"user": "u@example.com"}
@@ -63,7 +60,7 @@ def test_requires_authenticated_on_a_public_route(settings: JWTSettings) -> None
     app.add_middleware(JWTAuthMiddleware, settings=settings, public=["/me"])
     client = TestClient(app)
     assert client.get("/me").status_code == 401
-    assert client.get("/me", headers=_bearer("dora")).text == "dora"
+    assert client.get("/me", headers=bearer(mint_token("dora"))).text == "dora"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +80,7 @@ def test_mounted_sub_app_matches_relative_paths(
         routes=[Route("/health", lambda r: PlainTextResponse("outer")), Mount("/api", app=inner)]
     )
     client = TestClient(outer)
-    response = client.get(path, headers=_bearer() if headers == "bearer" else headers)
+    response = client.get(path, headers=bearer(mint_token()) if headers == "bearer" else headers)
     assert response.status_code == status
 
 
@@ -136,7 +133,7 @@ def test_fastapi_handlers_read_the_verified_user(
     settings: JWTSettings, path: str, headers: Any, status: int, body: dict[str, Any]
 ) -> None:
     client = TestClient(_fastapi_app(settings))
-    sent = _bearer("fa", email="fa@x.io") if headers == "bearer" else headers
+    sent = bearer(mint_token("fa", email="fa@x.io")) if headers == "bearer" else headers
     response = client.get(path, headers=sent)
     assert response.status_code == status
     assert response.json() == body
@@ -147,6 +144,7 @@ def test_current_user_id_never_verifies_again(settings: JWTSettings) -> None:
         def __init__(self) -> None:
             self.scope = {"state": {"user_id": "already-verified", "claims": {}}}
 
+    # Not an HTTPConnection on purpose: all it has is the state the middleware wrote.
     assert current_user_id(FakeConnection()) == "already-verified"  # type: ignore[arg-type]
 
 
@@ -187,7 +185,7 @@ def test_lifespan_state_reaches_handlers_next_to_the_user(settings: JWTSettings)
     app = Starlette(routes=[Route("/x", handler)], lifespan=lifespan)
     app.add_middleware(JWTAuthMiddleware, settings=settings)
     with TestClient(app) as client:
-        assert client.get("/x", headers=_bearer("lu")).json() == {
+        assert client.get("/x", headers=bearer(mint_token("lu"))).json() == {
             "db": "connected",
             "user_id": "lu",
         }

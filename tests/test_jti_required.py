@@ -11,8 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from jwt_middleware import InMemoryRevocationStore, JWTSettings
-
-from .conftest import SECRET, build_app, mint_token
+from tests.helpers import SECRET, bearer, build_app, mint_token
 
 NO_JTI = (
     'Bearer realm="api", error="invalid_token", error_description="The access token is invalid."'
@@ -41,7 +40,7 @@ def test_tokens_without_jti(
         options["is_revoked"] = InMemoryRevocationStore().is_revoked
     client = TestClient(build_app(settings, **options))
     claims = {} if jti is None else {"jti": jti}
-    reply = client.get("/private", headers={"Authorization": f"Bearer {mint_token(**claims)}"})
+    reply = client.get("/private", headers=bearer(mint_token(**claims)))
     assert reply.status_code == status
     if status == 401:
         assert reply.headers["www-authenticate"] == NO_JTI
@@ -60,6 +59,6 @@ def test_the_setting_comes_from_the_environment(
 def test_a_token_without_jti_on_a_public_path_stays_anonymous(settings: JWTSettings) -> None:
     store = InMemoryRevocationStore()
     client = TestClient(build_app(settings, is_revoked=store.is_revoked))
-    reply = client.get("/health", headers={"Authorization": f"Bearer {mint_token()}"})
+    reply = client.get("/health", headers=bearer(mint_token()))
     assert reply.status_code == 200
     assert reply.json()["user_id"] is None

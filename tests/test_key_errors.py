@@ -13,37 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
 from jwt_middleware.algorithms import load_private_key, load_public_key
+from tests.asgi import lifespan_startup
+from tests.keypairs import EC_P256, RSA, private_pem, public_pem
 
-from .asgi import lifespan_startup
-
-RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-EC = ec.generate_private_key(ec.SECP256R1())
 FRAGMENT = 8
 _ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z ]+-----")
-
-
-def _private_pem(key: Any = RSA, password: bytes | None = None) -> str:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    ).decode()
-
-
-def _public_pem(key: Any = RSA) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 def _body(pem: str) -> str:
@@ -51,8 +28,8 @@ def _body(pem: str) -> str:
     return "".join(line for line in pem.splitlines() if not line.startswith("-----"))
 
 
-PRIVATE = _private_pem()
-PUBLIC = _public_pem()
+PRIVATE = private_pem(RSA)
+PUBLIC = public_pem(RSA)
 
 #: (id, value, what the message must say); each value is malformed for JWT_PRIVATE_KEY.
 BAD_PRIVATE = [
@@ -68,9 +45,9 @@ BAD_PRIVATE = [
     pytest.param("x" + PRIVATE, "neither inline PEM", id="text-before-armour"),
     pytest.param(PUBLIC, "not an unencrypted PEM private key", id="public-for-private"),
     pytest.param(
-        _private_pem(password=b"hunter2-hunter2"), "not an unencrypted PEM", id="encrypted"
+        private_pem(RSA, password=b"hunter2-hunter2"), "not an unencrypted PEM", id="encrypted"
     ),
-    pytest.param(_private_pem(EC), "must be an RSA key", id="ec-for-rs256"),
+    pytest.param(private_pem(EC_P256), "must be an RSA key", id="ec-for-rs256"),
     pytest.param(
         PRIVATE.replace(PRIVATE.splitlines()[2], "!" * 64), "not an unencrypted", id="corrupted"
     ),
@@ -82,7 +59,7 @@ BAD_PUBLIC = [
     pytest.param(PRIVATE.replace("\n", "\\n"), "not a PEM public key", id="private-escaped"),
     pytest.param(_body(PUBLIC), "neither inline PEM", id="headerless"),
     pytest.param(PUBLIC[:100], "not a PEM public key", id="truncated"),
-    pytest.param(_public_pem(EC), "must be an RSA key", id="ec-for-rs256"),
+    pytest.param(public_pem(EC_P256), "must be an RSA key", id="ec-for-rs256"),
 ]
 
 

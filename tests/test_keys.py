@@ -1,4 +1,4 @@
-"""Asymmetric keys, rotation by kid, explicit token types and refresh tokens."""
+"""Asymmetric keys, rotation by kid, and explicit access token types."""
 
 from __future__ import annotations
 
@@ -9,59 +9,32 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from starlette.testclient import TestClient
 
 from jwt_middleware import (
     ConfigurationError,
     InvalidTokenError,
     JWTSettings,
-    TokenExpiredError,
     create_jwt_token,
-    create_refresh_token,
     verify_jwt_token,
-    verify_refresh_token,
 )
 from jwt_middleware.jwk import key_thumbprint
 from jwt_middleware.keys import public_jwks
-
-from .conftest import OTHER_SECRET, SECRET, build_app, mint_token
-
-
-def _pem_private(key: Any) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def _pem_public(key: Any) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-RSA_OTHER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-EC = ec.generate_private_key(ec.SECP256R1())
-ED = ed25519.Ed25519PrivateKey.generate()
+from tests.helpers import OTHER_SECRET, SECRET, bearer, build_app, mint_token
+from tests.keypairs import EC_P256, ED25519, RSA, RSA_1024, RSA_OTHER, private_pem, public_pem
 
 KEYS = [
     pytest.param("RS256", RSA, id="RS256"),
     pytest.param("PS256", RSA, id="PS256"),
-    pytest.param("ES256", EC, id="ES256"),
-    pytest.param("EdDSA", ED, id="EdDSA"),
+    pytest.param("ES256", EC_P256, id="ES256"),
+    pytest.param("EdDSA", ED25519, id="EdDSA"),
 ]
 
 
 @pytest.mark.parametrize(("algorithm", "key"), KEYS)
 def test_signer_and_verifier_only_configurations(algorithm: str, key: Any) -> None:
-    signer = JWTSettings(algorithm=algorithm, private_key=_pem_private(key))
-    verifier = JWTSettings(algorithm=algorithm, public_key=_pem_public(key))
+    signer = JWTSettings(algorithm=algorithm, private_key=private_pem(key))
+    verifier = JWTSettings(algorithm=algorithm, public_key=public_pem(key))
     token = create_jwt_token("asym", settings=signer)
     header = jwt.get_unverified_header(token)
     assert header["alg"] == algorithm
@@ -76,9 +49,9 @@ def test_signer_and_verifier_only_configurations(algorithm: str, key: Any) -> No
 
 def test_keys_may_be_file_paths_and_escaped_env_values(tmp_path: Path) -> None:
     path = tmp_path / "private.pem"
-    path.write_text(_pem_private(EC))
+    path.write_text(private_pem(EC_P256))
     signer = JWTSettings(algorithm="ES256", private_key=str(path))
-    escaped = _pem_public(EC).replace("\n", "\\n")
+    escaped = public_pem(EC_P256).replace("\n", "\\n")
     verifier = JWTSettings(algorithm="ES256", public_key=escaped)
     assert verify_jwt_token(create_jwt_token("f", settings=signer), settings=verifier)["sub"] == "f"
 
@@ -86,7 +59,7 @@ def test_keys_may_be_file_paths_and_escaped_env_values(tmp_path: Path) -> None:
 def test_asymmetric_settings_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (tmp_path / "pub.pem").write_text(_pem_public(RSA))
+    (tmp_path / "pub.pem").write_text(public_pem(RSA))
     monkeypatch.setenv("JWT_ALGORITHM", "RS256")
     monkeypatch.setenv("JWT_PUBLIC_KEY", str(tmp_path / "pub.pem"))
     monkeypatch.setenv("JWT_PUBLIC_KEYS", '{"old": "' + str(tmp_path / "pub.pem") + '"}')
@@ -100,18 +73,18 @@ def test_asymmetric_settings_from_the_environment(
     [
         pytest.param({"algorithm": "RS256"}, "needs keys", id="no-keys"),
         pytest.param(
-            {"algorithm": "RS256", "public_key": _pem_public(EC)}, "RSA key", id="ec-for-rsa"
+            {"algorithm": "RS256", "public_key": public_pem(EC_P256)}, "RSA key", id="ec-for-rsa"
         ),
         pytest.param(
-            {"algorithm": "ES256", "public_key": _pem_public(RSA)}, "P-256", id="rsa-for-ec"
+            {"algorithm": "ES256", "public_key": public_pem(RSA)}, "P-256", id="rsa-for-ec"
         ),
         pytest.param(
-            {"algorithm": "EdDSA", "public_key": _pem_public(EC)}, "Ed25519", id="ec-for-eddsa"
+            {"algorithm": "EdDSA", "public_key": public_pem(EC_P256)}, "Ed25519", id="ec-for-eddsa"
         ),
         pytest.param(
             {
                 "algorithm": "RS256",
-                "public_key": _pem_public(rsa.generate_private_key(65537, 1024)),  # noqa: S505
+                "public_key": public_pem(RSA_1024),
             },
             "2048",
             id="weak-rsa",
@@ -125,14 +98,14 @@ def test_asymmetric_settings_from_the_environment(
             id="garbage-pem",
         ),
         pytest.param(
-            {"algorithm": "RS256", "secret": SECRET, "public_key": _pem_public(RSA)},
+            {"algorithm": "RS256", "secret": SECRET, "public_key": public_pem(RSA)},
             "JWT_SECRET is for",
             id="secret-with-rsa",
         ),
         pytest.param(
-            {"secret": SECRET, "public_key": _pem_public(RSA)}, "asymmetric", id="pem-with-hmac"
+            {"secret": SECRET, "public_key": public_pem(RSA)}, "asymmetric", id="pem-with-hmac"
         ),
-        pytest.param({"secret": _pem_public(RSA)}, "PEM", id="public-key-as-hmac-secret"),
+        pytest.param({"secret": public_pem(RSA)}, "PEM", id="public-key-as-hmac-secret"),
         pytest.param(
             {"secret": SECRET, "previous_secrets": ["short"]},
             "JWT_PREVIOUS_SECRETS",
@@ -140,7 +113,7 @@ def test_asymmetric_settings_from_the_environment(
         ),
         pytest.param({"algorithm": "RS256", "jwks_url": "ftp://x"}, "http", id="jwks-not-http"),
         pytest.param(
-            {"algorithm": "RS256", "jwks_url": "https://id/jwks", "public_key": _pem_public(RSA)},
+            {"algorithm": "RS256", "jwks_url": "https://id/jwks", "public_key": public_pem(RSA)},
             "replaces",
             id="jwks-and-public-key",
         ),
@@ -158,25 +131,25 @@ def test_key_misconfiguration_fails_at_start_up(overrides: dict[str, Any], messa
 
 def test_asymmetric_public_key_is_never_an_hmac_secret() -> None:
     # The classic confusion: an HS256 token "signed" with the RSA public key's PEM as secret.
-    verifier = JWTSettings(algorithm="RS256", public_key=_pem_public(RSA))
+    verifier = JWTSettings(algorithm="RS256", public_key=public_pem(RSA))
     b64 = jwt.utils.base64url_encode
     signing_input = (
         b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(b'{"sub":"m","exp":9999999999}')
     )
-    mac = hmac.new(_pem_public(RSA).encode(), signing_input, hashlib.sha256).digest()
+    mac = hmac.new(public_pem(RSA).encode(), signing_input, hashlib.sha256).digest()
     forged = (signing_input + b"." + b64(mac)).decode()
     with pytest.raises(InvalidTokenError):
         verify_jwt_token(forged, settings=verifier)
 
 
 def test_rotation_by_kid_for_key_pairs() -> None:
-    old_signer = JWTSettings(algorithm="RS256", private_key=_pem_private(RSA_OTHER), key_id="2025")
-    new_signer = JWTSettings(algorithm="RS256", private_key=_pem_private(RSA), key_id="2026")
+    old_signer = JWTSettings(algorithm="RS256", private_key=private_pem(RSA_OTHER), key_id="2025")
+    new_signer = JWTSettings(algorithm="RS256", private_key=private_pem(RSA), key_id="2026")
     verifier = JWTSettings(
         algorithm="RS256",
-        private_key=_pem_private(RSA),
+        private_key=private_pem(RSA),
         key_id="2026",
-        public_keys={"2025": _pem_public(RSA_OTHER)},
+        public_keys={"2025": public_pem(RSA_OTHER)},
     )
     for signer in (old_signer, new_signer):
         token = create_jwt_token("rot", settings=signer)
@@ -202,9 +175,9 @@ def test_hmac_rotation_with_previous_secrets() -> None:
 def test_public_jwks_document_lists_public_parts_only() -> None:
     settings = JWTSettings(
         algorithm="RS256",
-        private_key=_pem_private(RSA),
+        private_key=private_pem(RSA),
         key_id="k1",
-        public_keys={"k0": _pem_public(RSA_OTHER)},
+        public_keys={"k0": public_pem(RSA_OTHER)},
     )
     document = public_jwks(settings)
     assert [k["kid"] for k in document["keys"]] == ["k0", "k1"]
@@ -240,32 +213,5 @@ def test_access_token_typing(typ: str | None, strict: bool, accepted: bool) -> N
     if typ is None:
         assert "typ" not in jwt.get_unverified_header(token)
     client = TestClient(build_app(settings))
-    response = client.get("/private", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/private", headers=bearer(token))
     assert (response.status_code == 200) is accepted
-
-
-def test_refresh_tokens_are_separate_from_access_tokens(settings: JWTSettings) -> None:
-    refresh = create_refresh_token("r", settings=settings)
-    access = create_jwt_token("r", settings=settings)
-    assert jwt.get_unverified_header(refresh)["typ"] == "refresh+jwt"
-    claims = verify_refresh_token(refresh, settings=settings)
-    assert claims["sub"] == "r"
-    assert claims["exp"] - claims["iat"] == 30 * 86400
-    assert isinstance(claims["fam"], str)
-    with pytest.raises(InvalidTokenError):
-        verify_jwt_token(refresh, settings=settings)
-    with pytest.raises(InvalidTokenError):
-        verify_refresh_token(access, settings=settings)
-    client = TestClient(build_app(settings))
-    assert client.get("/private", headers={"Authorization": f"Bearer {refresh}"}).status_code == 401
-    same_family = create_refresh_token("r", family=claims["fam"], settings=settings)
-    assert verify_refresh_token(same_family, settings=settings)["fam"] == claims["fam"]
-
-
-def test_refresh_token_checks(settings: JWTSettings) -> None:
-    expired = mint_token("r", lifetime=-1, fam="f", headers={"typ": "refresh+jwt"})
-    with pytest.raises(TokenExpiredError):
-        verify_refresh_token(expired, settings=settings)
-    no_family = mint_token("r", headers={"typ": "refresh+jwt"})
-    with pytest.raises(InvalidTokenError):
-        verify_refresh_token(no_family, settings=settings)

@@ -9,25 +9,21 @@ record at any level may contain either, or a traceback.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from jwt_middleware import InvalidTokenError, JWTSettings, StaticKeys, TokenVerifier
-from jwt_middleware.types import BoundKey
-
-from .asgi import call, http_scope
-from .conftest import SECRET, build_app, mint_token
+from tests.asgi import call, http_scope, scope_headers
+from tests.helpers import SECRET, b64url_json, bearer, build_app, hs256_key, mint_token
+from tests.keypairs import RSA
 
 MARK = "INJECTED\r\n2026-01-01 00:00:00 CRITICAL fake line"
-RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture
@@ -35,10 +31,6 @@ def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every record, from every logger, at every level."""
     caplog.set_level(logging.DEBUG)
     return caplog
-
-
-def _hs256(secret: str, kid: str | None = None) -> BoundKey:
-    return BoundKey("HS256", secret.encode(), kid)
 
 
 def _assert_clean(records: list[logging.LogRecord], *, refused: bool = True) -> None:
@@ -51,11 +43,7 @@ def _assert_clean(records: list[logging.LogRecord], *, refused: bool = True) -> 
         assert record.exc_info is None, f"traceback logged: {message}"
 
 
-def _b64(document: dict[str, Any]) -> str:
-    return jwt.utils.base64url_encode(json.dumps(document).encode()).decode()
-
-
-def _hs(headers: dict[str, Any] | None = None, **claims: Any) -> str:
+def _hs(headers: dict[str, Any] | None = None, /, **claims: Any) -> str:
     return mint_token(claims.pop("sub", "alice"), headers=headers, **claims)
 
 
@@ -76,7 +64,13 @@ TOKENS = [
     pytest.param(_hs(scope=MARK), id="scope"),
     pytest.param(mint_token("alice", secret="x" * 40) + "", id="bad-signature"),
     pytest.param(
-        ".".join([_b64({"alg": MARK, "typ": "JWT"}), _b64({"sub": "a", "exp": 2**40}), "c2ln"]),
+        ".".join(
+            [
+                b64url_json({"alg": MARK, "typ": "JWT"}),
+                b64url_json({"sub": "a", "exp": 2**40}),
+                "c2ln",
+            ]
+        ),
         id="alg-claimed",
     ),
     pytest.param(
@@ -100,7 +94,7 @@ def test_no_token_text_reaches_a_log_record(
     settings = JWTSettings(secret=SECRET, **overrides)
     answer = call(
         build_app(settings),
-        http_scope("/private", headers=[(b"authorization", f"Bearer {token}".encode())]),
+        http_scope("/private", headers=scope_headers(bearer(token))),
     )
     assert answer.status in (200, 401)
     _assert_clean(caplog.records, refused=answer.status != 200)
@@ -109,7 +103,7 @@ def test_no_token_text_reaches_a_log_record(
 def test_keys_chosen_by_kid_log_no_header_text(caplog: pytest.LogCaptureFixture) -> None:
     settings = JWTSettings(secret=SECRET)
     verifier = TokenVerifier(
-        settings, keys=StaticKeys(_hs256(SECRET), named=[_hs256(SECRET, "k1")])
+        settings, keys=StaticKeys(hs256_key(SECRET), named=[hs256_key(SECRET, "k1")])
     )
     for token in (_hs({"kid": MARK}), _hs({"kid": "k1", "crit": [MARK]})):
         with contextlib.suppress(InvalidTokenError):  # what matters is what was logged
@@ -151,9 +145,7 @@ def test_an_exception_from_the_revocation_check_is_logged_by_class_only(
     app = build_app(settings, is_revoked=is_revoked)
     token = mint_token(MARK, jti="j")
     for _ in range(3):
-        answer = call(
-            app, http_scope("/private", headers=[(b"authorization", f"Bearer {token}".encode())])
-        )
+        answer = call(app, http_scope("/private", headers=scope_headers(bearer(token))))
         assert answer.status == 503
     _assert_clean(caplog.records)
     failures = [r for r in caplog.records if "revocation check failed" in r.getMessage()]

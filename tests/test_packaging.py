@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 import jwt_middleware
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.processes import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

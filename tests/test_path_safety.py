@@ -4,7 +4,7 @@ ASGI makes ``raw_path`` optional, and some adapters (Mangum for AWS Lambda) alwa
 ``None``. Then only the decoded path is left, and a ``%`` still in it means the wire had an
 encoded ``%`` (``%252e`` decodes to ``%2e``, which anything that decodes once more reads as
 ``.``). These cases are driven through hand-written ASGI scopes; the real-server tests
-(``test_real_server.py``) send the same kinds of paths byte for byte.
+(``tests/wire/test_paths.py``) send the same kinds of paths byte for byte.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import pytest
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import is_safe_path
-
-from .asgi import OMITTED, call, http_scope
-from .conftest import build_app
+from tests.asgi import OMITTED, call, http_scope
+from tests.helpers import build_app
 
 #: Decoded paths (as a server hands them over) that must not be public under "/static/*".
 NEVER_PUBLIC = [

@@ -14,8 +14,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.user import scopes_of
-
-from .conftest import build_app, mint_token
+from tests.helpers import bearer, build_app, mint_token
 
 
 @pytest.mark.parametrize(
@@ -55,6 +54,6 @@ def test_no_whitespace_but_space_grants_a_scope_through_the_middleware(
     settings: JWTSettings, scope: str
 ) -> None:
     client = TestClient(build_app(settings))
-    reply = client.get("/private", headers={"Authorization": f"Bearer {mint_token(scope=scope)}"})
+    reply = client.get("/private", headers=bearer(mint_token(scope=scope)))
     assert reply.status_code == 200
     assert "admin" not in reply.json()["scopes"]

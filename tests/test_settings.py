@@ -9,8 +9,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
-
-from .conftest import SECRET
+from tests.helpers import SECRET
 
 
 def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +140,7 @@ def test_middleware_reads_the_environment_at_construction(
 def test_settings_are_immutable() -> None:
     settings = JWTSettings(secret=SECRET)
     with pytest.raises(ValidationError):
-        settings.realm = "changed"  # type: ignore[misc]
+        settings.realm = "changed"  # type: ignore[misc]  # frozen: the point of the test
 
 
 def test_an_unknown_algorithm_lists_the_accepted_ones(monkeypatch: pytest.MonkeyPatch) -> None:

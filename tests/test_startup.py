@@ -7,7 +7,6 @@ without a lifespan of the app's own.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import SECRET
-from .servers import free_port
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import SECRET
+from tests.processes import child_environment
+from tests.servers import free_port
 
 FASTAPI_APP = """
 from fastapi import FastAPI
@@ -92,14 +90,6 @@ def _write_app(folder: Path, template: str, own_lifespan: bool) -> None:
     (folder / "service.py").write_text(textwrap.dedent(source))
 
 
-def _environment(**variables: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    env.update(variables)
-    # The app module in the working folder, and the checkout this test belongs to.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [".", str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def _uvicorn(*options: str) -> list[str]:
     return [sys.executable, "-m", "uvicorn", "service:app", "--port", str(free_port()), *options]
 
@@ -121,7 +111,7 @@ def test_a_missing_secret_stops_the_server(
     tmp_path: Path, template: str, own_lifespan: bool
 ) -> None:
     _write_app(tmp_path, template, own_lifespan)
-    result = _run_to_exit(tmp_path, _environment())
+    result = _run_to_exit(tmp_path, child_environment())
     assert result.returncode != 0
     assert "JWTAuthMiddleware cannot start: JWT_SECRET is not set" in result.stderr
     assert "Application startup failed" in result.stderr
@@ -134,7 +124,7 @@ def test_every_configuration_error_stops_the_server_and_says_what_to_set(
     tmp_path: Path, variables: dict[str, str], says: str
 ) -> None:
     _write_app(tmp_path, FASTAPI_APP, own_lifespan=False)
-    result = _run_to_exit(tmp_path, _environment(**variables))
+    result = _run_to_exit(tmp_path, child_environment(**variables))
     assert result.returncode != 0
     assert says in result.stderr
     for value in variables.values():
@@ -144,7 +134,7 @@ def test_every_configuration_error_stops_the_server_and_says_what_to_set(
 
 def test_a_server_without_lifespan_fails_closed_with_503(tmp_path: Path) -> None:
     _write_app(tmp_path, STARLETTE_APP, own_lifespan=False)
-    env = _environment()
+    env = child_environment()
     command = _uvicorn("--lifespan", "off")
     port = command[command.index("--port") + 1]
     process = subprocess.Popen(  # noqa: S603

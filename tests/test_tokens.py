@@ -25,12 +25,7 @@ from jwt_middleware import (
 )
 from jwt_middleware.tokens import get_token_expiry_seconds, reset_default_settings
 from jwt_middleware.types import BoundKey
-
-from .conftest import OTHER_SECRET, SECRET, mint_token
-
-
-def _hs256(secret: str, kid: str | None = None) -> BoundKey:
-    return BoundKey("HS256", secret.encode(), kid)
+from tests.helpers import OTHER_SECRET, SECRET, hs256_key, mint_token
 
 
 def test_created_token_has_the_standard_claims(settings: JWTSettings) -> None:
@@ -120,7 +115,7 @@ def test_get_token_expiry_seconds(settings: JWTSettings) -> None:
 
 
 def test_named_keys_are_chosen_by_kid(settings: JWTSettings) -> None:
-    keys = StaticKeys(named=[_hs256(OTHER_SECRET, "old"), _hs256(SECRET, "new")])
+    keys = StaticKeys(named=[hs256_key(OTHER_SECRET, "old"), hs256_key(SECRET, "new")])
     verifier = TokenVerifier(settings, keys=keys)
     assert (
         verifier.verify(mint_token("a", secret=OTHER_SECRET, headers={"kid": "old"}))["sub"] == "a"
@@ -133,7 +128,7 @@ def test_named_keys_are_chosen_by_kid(settings: JWTSettings) -> None:
 
 
 def test_several_unnamed_keys_are_tried_in_turn(settings: JWTSettings) -> None:
-    verifier = TokenVerifier(settings, keys=StaticKeys(_hs256(SECRET), _hs256(OTHER_SECRET)))
+    verifier = TokenVerifier(settings, keys=StaticKeys(hs256_key(SECRET), hs256_key(OTHER_SECRET)))
     assert verifier.verify(mint_token("a", secret=OTHER_SECRET))["sub"] == "a"
     with pytest.raises(TokenExpiredError):
         verifier.verify(mint_token("a", secret=OTHER_SECRET, lifetime=-1))
@@ -150,7 +145,7 @@ def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
         async def keys(self, algorithm: str | None, kid: str | None) -> list[BoundKey]:
             Remote.calls += 1
             await asyncio.sleep(0)
-            return [_hs256(SECRET)]
+            return [hs256_key(SECRET)]
 
         async def prefetch(self) -> None:
             return None
@@ -199,10 +194,10 @@ def test_rejections_are_logged_without_the_token(
 
 
 def test_static_keys_repr_hides_keys() -> None:
-    keys = StaticKeys(_hs256(SECRET), named=[_hs256(OTHER_SECRET, "k")])
+    keys = StaticKeys(hs256_key(SECRET), named=[hs256_key(OTHER_SECRET, "k")])
     assert SECRET not in repr(keys)
     assert OTHER_SECRET not in repr(keys)
-    assert SECRET not in repr(_hs256(SECRET))
+    assert SECRET not in repr(hs256_key(SECRET))
     with pytest.raises(ValueError, match="at least one key"):
         StaticKeys()
 

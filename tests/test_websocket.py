@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
-
-from .conftest import build_app, mint_token
+from tests.helpers import bearer, build_app, mint_token
 
 
 def test_valid_token_is_accepted_and_sees_the_user(settings: JWTSettings) -> None:
     client = TestClient(build_app(settings))
-    headers = {"Authorization": f"Bearer {mint_token('wsuser')}"}
+    headers = bearer(mint_token("wsuser"))
     with client.websocket_connect("/ws", headers=headers) as ws:
         assert ws.receive_json() == {"user_id": "wsuser"}
 
@@ -54,17 +53,17 @@ def test_denied_with_http_response_when_the_server_offers_it(
 def test_closed_with_1008_when_the_server_has_no_denial_extension(settings: JWTSettings) -> None:
     reached: list[bool] = []
 
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         reached.append(True)
 
     middleware = JWTAuthMiddleware(inner, settings=settings)
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
     scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(middleware(scope, receive, send))

@@ -1,80 +1,28 @@
 """Demo fixtures: an app per test on its own SQLite file (or a fresh PostgreSQL database),
-a client that runs its lifespan and accounts made through the API itself. Tests that share
-state through the real Redis on loopback use the root conftest's ``redis_prefix``.
+a client that runs its lifespan and accounts made through the API itself
+(:mod:`tests.demo.accounts`). Tests that share state through the real Redis on loopback use
+the root conftest's ``redis_prefix``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine
 from sqlmodel import SQLModel, create_engine
 
 from demo_app.app import create_app
-from demo_app.security import Passwords
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import SECRET, fresh_postgres_database
+from tests.helpers import SECRET
+from tests.services import fresh_postgres_database
 
-PASSWORD = "correct horse battery staple"
-
-
-@dataclass(frozen=True)
-class Account:
-    """A registered user and a token for it, made through the API."""
-
-    id: int
-    email: str
-    password: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def cheap_passwords() -> Passwords:
-    """Real argon2id, with parameters cheap enough for many accounts per test run."""
-    return Passwords(PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
-
-
-def register(client: httpx.Client | TestClient, email: str, password: str = PASSWORD) -> Any:
-    reply = client.post("/auth/register", json={"email": email, "password": password})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
-def login(client: httpx.Client | TestClient, email: str, password: str = PASSWORD) -> str:
-    return login_pair(client, email, password)[0]
-
-
-def login_pair(
-    client: httpx.Client | TestClient, email: str, password: str = PASSWORD
-) -> tuple[str, str]:
-    """The access and refresh token of a new login."""
-    reply = client.post("/auth/login", json={"email": email, "password": password})
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    return body["access_token"], body["refresh_token"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def make_account(client: httpx.Client | TestClient, email: str) -> Account:
-    user = register(client, email)
-    return Account(id=user["id"], email=email, password=PASSWORD, token=login(client, email))
+from .accounts import Account, cheap_passwords, make_account
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Helpers for tests that look at the demo's database directly: an engine with the demo's
-tables, the rows of the revocations table, and a clock that moves only when told to.
+tables, and the rows of the revocations table.
 """
 
 from __future__ import annotations
@@ -12,20 +12,7 @@ from sqlalchemy import Engine, select
 from demo_app.db import create_db_engine, create_tables
 from demo_app.models import Revocation
 
-__all__ = ["FakeClock", "engine_with_tables", "revocation_rows"]
-
-
-class FakeClock:
-    """A wall clock in unix seconds that only moves when told to."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+__all__ = ["engine_with_tables", "revocation_rows"]
 
 
 @contextmanager
@@ -41,6 +28,7 @@ def engine_with_tables(url: str) -> Iterator[Engine]:
 
 def revocation_rows(engine: Engine) -> list[tuple[str, str, int]]:
     """Every row of the revocations table as (kind, jti_sha256, deadline_unix), sorted."""
+    # SQLModel sets __table__ on table models at run time; its stubs do not declare it.
     table = Revocation.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
         rows = connection.execute(

@@ -1,12 +1,11 @@
-"""``python -m demo_app`` as a real child process: its environment, readiness and output.
+"""``python -m demo_app`` as a real child process: its readiness and its output.
 
-The child sees none of the developer's (or the test run's) demo configuration: only what
-each test passes.
+Give it :func:`tests.processes.child_environment`, so that the child sees none of the
+developer's (or the test run's) configuration: only what each test passes.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -16,24 +15,7 @@ from typing import IO
 
 import httpx
 
-__all__ = ["DemoProcess", "child_env"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """This process's environment without JWT_*, DEMO_*, DATABASE_URL, REDIS_URL and PORT,
-    plus ``extra``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("JWT_", "DEMO_"))
-        and name not in ("DATABASE_URL", "REDIS_URL", "PORT")
-    }
-    # The demo runs from the checkout (it is not installed), wherever the child's cwd is.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
+__all__ = ["DemoProcess"]
 
 
 class DemoProcess:

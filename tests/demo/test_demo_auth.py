@@ -16,9 +16,9 @@ from demo_app.app import create_app
 from demo_app.models import User
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import mint_token
+from tests.helpers import bearer, mint_token
 
-from .conftest import PASSWORD, Account, cheap_passwords, login, register
+from .accounts import PASSWORD, Account, cheap_passwords, login, register
 
 
 def _stored_hash(db: Engine, email: str) -> str:
@@ -165,7 +165,7 @@ def test_login_answers_a_bearer_token_for_the_user(
     assert body["refresh_token"] != body["access_token"]
     assert body["user"]["email"] == "alice@example.com"
     assert PASSWORD not in reply.text
-    me = client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = client.get("/auth/me", headers=bearer(body["access_token"]))
     assert me.json()["id"] == alice.id
 
 
@@ -343,7 +343,7 @@ def test_token_of_a_deleted_user_stops_working(
 def test_validly_signed_token_for_no_user_is_401(
     client: TestClient, alice: Account, sub: str
 ) -> None:
-    headers = {"Authorization": f"Bearer {mint_token(sub)}"}
+    headers = bearer(mint_token(sub))
 
     reply = client.get("/auth/me", headers=headers)
 

@@ -23,9 +23,10 @@ from demo_app.db import create_db_engine, create_tables
 from demo_app.models import User
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
+from tests.helpers import bearer
 from tests.servers import serve
 
-from .conftest import PASSWORD, cheap_passwords, make_account
+from .accounts import PASSWORD, cheap_passwords, make_account
 
 NOT_FOUND = {"detail": "To-do not found."}
 
@@ -179,7 +180,7 @@ def test_any_title_is_stored_exactly_or_refused_with_422(
         token = backend_client.post(
             "/auth/login", json={"email": "fuzz@example.com", "password": PASSWORD}
         )
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    headers = bearer(token.json()["access_token"])
 
     reply = backend_client.post("/todos", json={"title": title}, headers=headers)
 

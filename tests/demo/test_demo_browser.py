@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
-from tests.conftest import require_service
 from tests.servers import serve
+from tests.services import require_service
 
-from .conftest import PASSWORD
+from .accounts import PASSWORD
 
 pytestmark = pytest.mark.browser
 

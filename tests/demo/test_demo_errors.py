@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.servers import serve
 
-from .conftest import Account
+from .accounts import Account
 
 MAX_BODY = 64 * 1024  # DemoSettings' default
 

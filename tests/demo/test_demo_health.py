@@ -24,10 +24,11 @@ from demo_app.app import create_app
 from demo_app.health import REDIS_PING_TIMEOUT_SECONDS, redis_address
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import REDIS_URL
+from tests.helpers import bearer
 from tests.servers import serve
+from tests.services import REDIS_URL
 
-from .conftest import bearer, cheap_passwords, login_pair, register
+from .accounts import cheap_passwords, login_pair, register
 
 OK = {"status": "ok", "database": "ok", "redis": "not configured"}
 REDIS_OK = {"status": "ok", "database": "ok", "redis": "ok"}

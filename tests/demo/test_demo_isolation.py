@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import Account
+from .accounts import Account
 
 NOT_FOUND = {"detail": "To-do not found."}
 

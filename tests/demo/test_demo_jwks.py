@@ -7,47 +7,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from fastapi.testclient import TestClient
 
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from tests.conftest import SECRET
+from tests.helpers import SECRET, bearer
+from tests.keypairs import EC_P256, ED25519, RSA, private_pem
 
-from .conftest import bearer, cheap_passwords, login_pair, register
+from .accounts import cheap_passwords, login_pair, register
 
 #: JWK members that only a private key has (RFC 7518 sections 6.2.2 and 6.3.2, RFC 8037).
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-def _private_pem(key: Any) -> bytes:
-    pem: bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return pem
-
-
 KEY_PAIRS = [
-    pytest.param(("RS256", lambda: rsa.generate_private_key(65537, 2048)), id="RS256"),
-    pytest.param(("ES256", lambda: ec.generate_private_key(ec.SECP256R1())), id="ES256"),
-    pytest.param(("EdDSA", ed25519.Ed25519PrivateKey.generate), id="EdDSA"),
+    pytest.param(("RS256", RSA), id="RS256"),
+    pytest.param(("ES256", EC_P256), id="ES256"),
+    pytest.param(("EdDSA", ED25519), id="EdDSA"),
 ]
 
 
 @pytest.fixture(params=KEY_PAIRS)
 def signing(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
-    """An algorithm and a fresh private key for it, in a file (JWT_PRIVATE_KEY as a path)."""
-    algorithm, generate = request.param
+    """An algorithm and a private key for it, in a file (JWT_PRIVATE_KEY as a path)."""
+    algorithm, key = request.param
     path = tmp_path / "signing.pem"
-    path.write_bytes(_private_pem(generate()))
+    path.write_text(private_pem(key))
     path.chmod(0o600)
     return algorithm, path
 

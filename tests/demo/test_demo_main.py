@@ -17,11 +17,12 @@ import httpx
 import pytest
 
 from demo_app.__main__ import ensure_jwt_secret
-from tests.conftest import SECRET
+from tests.helpers import SECRET, bearer
+from tests.processes import child_environment
 from tests.servers import free_port, serve
 
-from .conftest import PASSWORD
-from .processes import DemoProcess, child_env
+from .accounts import PASSWORD
+from .processes import DemoProcess
 
 StartDemo = Callable[..., tuple[str, DemoProcess]]
 
@@ -119,7 +120,7 @@ def run_demo(tmp_path: Path) -> Iterator[StartDemo]:
     processes: list[DemoProcess] = []
 
     def start(port: int, **env: str) -> tuple[str, DemoProcess]:
-        demo = DemoProcess(cwd=tmp_path, env=child_env(PORT=str(port), **env))
+        demo = DemoProcess(cwd=tmp_path, env=child_environment(PORT=str(port), **env))
         processes.append(demo)
         base_url = f"http://127.0.0.1:{port}"
         demo.wait_ready(base_url)
@@ -153,7 +154,7 @@ def test_python_m_demo_app_writes_a_secret_and_serves(tmp_path: Path, run_demo: 
         json={"email": "first@example.com", "password": PASSWORD},
         timeout=10,
     ).json()["access_token"]
-    me = httpx.get(base_url + "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    me = httpx.get(base_url + "/auth/me", headers=bearer(token))
     assert me.json()["email"] == "first@example.com"
 
 
@@ -180,7 +181,7 @@ def test_a_taken_port_is_named_before_anything_else(tmp_path: Path, env: dict[st
         result = subprocess.run(
             [sys.executable, "-m", "demo_app"],
             cwd=tmp_path,
-            env=child_env(PORT=str(port), **env),
+            env=child_environment(PORT=str(port), **env),
             capture_output=True,
             text=True,
             timeout=60,
@@ -213,10 +214,7 @@ def test_log_lines_carry_time_level_and_logger_name(run_demo: StartDemo) -> None
     token = httpx.post(
         base_url + "/auth/login", json={"email": "log@example.com", "password": PASSWORD}
     ).json()["access_token"]
-    assert (
-        httpx.get(base_url + "/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
-        == 503
-    )
+    assert httpx.get(base_url + "/auth/me", headers=bearer(token)).status_code == 503
 
     output = demo.stop()
 
@@ -238,7 +236,7 @@ def test_python_m_demo_app_explains_bad_configuration(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "demo_app"],
         cwd=tmp_path,
-        env=child_env(JWT_SECRET="too-short", PORT="8000"),
+        env=child_environment(JWT_SECRET="too-short", PORT="8000"),
         capture_output=True,
         text=True,
         timeout=60,

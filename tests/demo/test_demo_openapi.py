@@ -18,7 +18,7 @@ from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import PublicPaths
 
-from .conftest import cheap_passwords
+from .accounts import cheap_passwords
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 REQUIREMENT: list[dict[str, list[str]]] = [{"OAuth2Password": []}, {"BearerToken": []}]

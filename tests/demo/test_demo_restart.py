@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
+from tests.helpers import bearer
 
-from .conftest import bearer, cheap_passwords, login_pair, register
+from .accounts import cheap_passwords, login_pair, refresh, register
 
 EMAIL = "restart@example.com"
 REVOKED = (401, {"detail": "The access token was revoked."})
@@ -31,10 +32,6 @@ def instance(database_url: str, jwt_settings: JWTSettings) -> TestClient:
         DemoSettings(database_url=database_url), jwt_settings, passwords=cheap_passwords()
     )
     return TestClient(app)
-
-
-def refresh(client: TestClient, token: str) -> Any:
-    return client.post("/auth/refresh", json={"refresh_token": token})
 
 
 def logged_out_access_token(client: TestClient) -> str:

@@ -25,8 +25,9 @@ from demo_app.revocation_sql import SQLRevocationStore
 from jwt_middleware import InMemoryRevocationStore
 from jwt_middleware.errors import RevocationStoreUnavailableError
 from jwt_middleware.revocation import RevocationStore, SingleUseStore
+from tests.helpers import FakeClock
 
-from .databases import FakeClock, engine_with_tables, revocation_rows
+from .databases import engine_with_tables, revocation_rows
 
 Store = SQLRevocationStore | InMemoryRevocationStore
 #: Builds the store under test: ``make_store(kind=..., leeway_seconds=..., clock=...)``.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import Account
+from .accounts import Account
 
 
 def _create(client: TestClient, account: Account, title: str, **fields: Any) -> Any:

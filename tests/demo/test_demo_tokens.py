@@ -15,13 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jwt_middleware import JWTSettings, create_jwt_token
-from tests.conftest import OTHER_SECRET, SECRET, mint_token
+from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, mint_token
 
-from .conftest import Account
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+from .accounts import Account
 
 
 def _with_payload(token: str, **changes: object) -> str:
@@ -29,7 +25,7 @@ def _with_payload(token: str, **changes: object) -> str:
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims.update(changes)
-    return ".".join([header, _b64(json.dumps(claims).encode()), signature])
+    return ".".join([header, b64url_json(claims), signature])
 
 
 def _flip_last_signature_char(token: str) -> str:
@@ -39,7 +35,7 @@ def _flip_last_signature_char(token: str) -> str:
 
 def test_minted_token_for_a_user_is_accepted(client: TestClient, alice: Account) -> None:
     token = mint_token(str(alice.id), jti="minted")
-    reply = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    reply = client.get("/auth/me", headers=bearer(token))
 
     assert reply.status_code == 200
     assert reply.json()["email"] == alice.email
@@ -47,7 +43,7 @@ def test_minted_token_for_a_user_is_accepted(client: TestClient, alice: Account)
 
 def test_minted_token_without_jti_is_refused(client: TestClient, alice: Account) -> None:
     # The demo checks revocation, so a token that could never be revoked is refused.
-    reply = client.get("/auth/me", headers={"Authorization": f"Bearer {mint_token(str(alice.id))}"})
+    reply = client.get("/auth/me", headers=bearer(mint_token(str(alice.id))))
 
     assert reply.status_code == 401
 
@@ -57,13 +53,13 @@ def test_token_made_by_the_library_helper_is_accepted(
 ) -> None:
     token = create_jwt_token(alice.id, settings=jwt_settings)
 
-    assert client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 200
 
 
 def test_expired_token_is_refused_as_expired(client: TestClient, alice: Account) -> None:
     token = mint_token(str(alice.id), lifetime=-60)
 
-    reply = client.get("/todos", headers={"Authorization": f"Bearer {token}"})
+    reply = client.get("/todos", headers=bearer(token))
 
     assert reply.status_code == 401
     assert reply.json() == {"detail": "The access token expired."}
@@ -93,7 +89,7 @@ BAD_TOKENS: list[tuple[str, Callable[[Account], str]]] = [
 def test_bad_tokens_are_refused_everywhere_protected(
     client: TestClient, alice: Account, bob: Account, make_token: Callable[[Account], str]
 ) -> None:
-    headers = {"Authorization": f"Bearer {make_token(alice)}"}
+    headers = bearer(make_token(alice))
 
     for method, path in [("GET", "/auth/me"), ("GET", "/todos"), ("DELETE", "/todos/1")]:
         reply = client.request(method, path, headers=headers)
@@ -129,7 +125,7 @@ def test_other_schemes_count_as_no_credentials(client: TestClient, authorization
 
 def test_a_bad_token_on_a_public_route_is_ignored(client: TestClient) -> None:
     """Public routes answer as if no token were sent, so a stale token cannot lock you out."""
-    stale = {"Authorization": f"Bearer {mint_token('1', lifetime=-60)}"}
+    stale = bearer(mint_token("1", lifetime=-60))
 
     assert client.get("/health", headers=stale).status_code == 200
     reply = client.post(

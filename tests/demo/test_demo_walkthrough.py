@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRET
+from tests.helpers import SECRET
+from tests.processes import child_environment
 from tests.servers import free_port
 
-from .processes import DemoProcess, child_env
+from .processes import DemoProcess
 from .walkthrough import (
     Outcome,
     Step,
@@ -50,7 +51,7 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     demo = DemoProcess(
         cwd=tmp_path,
-        env=child_env(
+        env=child_environment(
             PORT=str(port),
             JWT_SECRET=SECRET,
             DATABASE_URL=f"sqlite:///{tmp_path / 'walkthrough.db'}",

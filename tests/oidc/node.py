@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 # The one import of the skip-or-fail rule; repoint it here if it moves.
-from tests.conftest import require_service
+from tests.services import require_service
 
 OIDC_DIR: Final = Path(__file__).resolve().parent
 MINIMUM_NODE: Final = (20, 19)  # oidc-provider 9's (it recommends 22 and warns on 20)

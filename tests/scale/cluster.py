@@ -1,14 +1,13 @@
 """Separate uvicorn processes on loopback: start several at once, wait until they answer,
 and always stop them.
 
-Each process gets a clean environment (none of the developer's ``JWT_*``, ``DEMO_*``,
-``DATABASE_URL``, ``REDIS_URL``), a working folder without a ``.env`` and a log file,
+Each process gets the environment it is given (:func:`tests.processes.child_environment`:
+none of the developer's configuration), a working folder without a ``.env`` and a log file,
 which a failing test shows.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,11 +21,8 @@ import httpx
 
 from tests.servers import free_port
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
-_INHERITED_NOT: Final = ("JWT_", "DEMO_")
-_INHERITED_NOT_NAMES: Final = frozenset({"DATABASE_URL", "REDIS_URL", "PORT"})
 
 
 @dataclass
@@ -62,20 +58,6 @@ class Instance:
                 self.process.kill()
                 self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         self.log_file.close()
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without any demo or JWT configuration, plus ``extra``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(_INHERITED_NOT) and name not in _INHERITED_NOT_NAMES
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    # The demo runs from the checkout (it is not installed), wherever the child's cwd is.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
 
 
 def start(

@@ -25,24 +25,20 @@ import httpx
 import jwt
 import pytest
 import redis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jwt_middleware.jwk import key_thumbprint
-from tests.conftest import (
-    REDIS_URL,
-    SECRET,
-    fresh_postgres_database,
-    redis_key_prefix,
-)
+from tests.demo.accounts import PASSWORD
+from tests.helpers import SECRET, bearer
+from tests.keypairs import RSA, RSA_OTHER, private_pem
+from tests.processes import REPO_ROOT, child_environment
+from tests.services import REDIS_URL, fresh_postgres_database, redis_key_prefix
 
-from .cluster import REPO_ROOT, Instance, child_environment, start, wait_ready
+from .cluster import Instance, start, wait_ready
 
 pytestmark = [pytest.mark.scale, pytest.mark.postgres]
 
 DEMO_APP = "demo_app.main:app"
 VERIFIER_APP = "tests.scale.verifier_app:app"
-PASSWORD = "correct horse battery staple"
 REVOKED = {"detail": "The access token was revoked."}
 REFRESH_REVOKED = {"detail": "The refresh token was revoked."}
 INVALID = {"detail": "The access token is invalid."}
@@ -95,12 +91,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def private_key_file(workdir: Path) -> tuple[Path, bytes]:
     """An RS256 signing key in a file only the owner may read, as a deployment keeps it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = private_pem(RSA).encode()
     path = workdir / "signing.pem"
     path.write_bytes(pem)
     path.chmod(0o600)
@@ -169,10 +160,6 @@ def log_in(instance: Instance, email: str) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def me(instance: Instance, token: str) -> httpx.Response:
@@ -364,7 +351,7 @@ def test_killing_an_instance_under_load_loses_no_request_on_the_others(
 
 
 def _other_key_token(sub: str, *, kid: str | None) -> str:
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = RSA_OTHER
     now = int(time.time())
     claims = {"sub": sub, "iat": now, "exp": now + 600, "jti": secrets.token_urlsafe(8)}
     headers = {

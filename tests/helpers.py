@@ -1,0 +1,124 @@
+"""What the tests use to talk to the middleware: the secrets, a token minter that uses PyJWT
+directly, the ``Authorization`` header for a token, a small app behind the middleware, and a
+clock that only moves when told to.
+
+Imported by name (``from tests.helpers import mint_token``); ``conftest.py`` holds fixtures
+only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware.rules import RuleSpec
+from jwt_middleware.types import BoundKey
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-987654"
+
+
+def mint_token(
+    sub: Any = "user-1",
+    *,
+    secret: Any = SECRET,
+    algorithm: str = "HS256",
+    lifetime: int = 3600,
+    headers: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    """A token made with PyJWT directly, independent of our own create_jwt_token.
+
+    ``secret`` is whatever PyJWT signs with for ``algorithm``: a shared secret, or a private
+    key object for the asymmetric algorithms.
+    """
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + lifetime}
+    payload.update(claims)
+    for name in drop:
+        payload.pop(name, None)
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header that carries ``token``, as a client sends it."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def b64url_json(value: Any) -> str:
+    """``value`` as JSON in unpadded base64url: one segment of a token written by hand."""
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def hs256_key(secret: str, kid: str | None = None) -> BoundKey:
+    """An HMAC secret bound to HS256, as a key source hands it to the verifier."""
+    return BoundKey("HS256", secret.encode(), kid)
+
+
+def whoami(request: Request) -> JSONResponse:
+    """What the handler sees of the request: the user, the scopes, the path."""
+    state = request.scope.get("state", {})
+    return JSONResponse(
+        {
+            "user_id": state.get("user_id"),
+            "authenticated": request.user.is_authenticated,
+            "scopes": list(request.auth.scopes),
+            "path": request.url.path,
+        }
+    )
+
+
+async def ws_echo(websocket: WebSocket) -> None:
+    """Accept, say who the user is, close."""
+    await websocket.accept()
+    await websocket.send_json({"user_id": websocket.state.user_id})
+    await websocket.close()
+
+
+def build_app(
+    settings: JWTSettings,
+    *,
+    public: Iterable[RuleSpec] = ("/health", "/static/*"),
+    **options: Any,
+) -> Starlette:
+    """A plain Starlette app with a few routes, wrapped by the middleware."""
+    routes = [
+        Route("/health", whoami),
+        Route("/private", whoami, methods=["GET", "POST", "OPTIONS"]),
+        Route("/static/{rest:path}", whoami),
+        Route("/staticfoo", whoami),
+        Route("/posts", whoami, methods=["GET", "POST", "HEAD"]),
+        Route("/posts/{rest:path}", whoami, methods=["GET", "POST", "DELETE"]),
+        WebSocketRoute("/ws", ws_echo),
+        WebSocketRoute("/health-ws", ws_echo),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(JWTAuthMiddleware, public=public, settings=settings, **options)
+    return app
+
+
+class FakeClock:
+    """A clock in seconds that only moves when told to (wall or monotonic, as the caller
+    uses it); it may be shared with server threads."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

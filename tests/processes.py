@@ -1,0 +1,29 @@
+"""Child processes of the test run (``python -m demo_app``, ``uvicorn``, ``granian``): the
+checkout they run from and the environment they get.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+#: Configuration a child must never inherit from the developer or the test run.
+_NOT_INHERITED_PREFIXES: Final = ("JWT_", "DEMO_")
+_NOT_INHERITED_NAMES: Final = frozenset({"DATABASE_URL", "REDIS_URL", "PORT"})
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without JWT_*, DEMO_*, DATABASE_URL, REDIS_URL and PORT,
+    plus ``extra``; output unbuffered, and the checkout on PYTHONPATH (the demo and the
+    tests' apps run from it, not installed, wherever the child's working folder is)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_NOT_INHERITED_PREFIXES) and name not in _NOT_INHERITED_NAMES
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env

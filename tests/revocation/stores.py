@@ -1,0 +1,71 @@
+"""The revocation stores under test, and how a test drives one: on one event loop (a Redis
+client belongs to one), closed afterwards, looked at from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from starlette.testclient import TestClient
+
+from jwt_middleware.revocation.memory import InMemoryRevocationStore
+from jwt_middleware.revocation.redis import RedisRevocationStore
+
+REVOKED = (
+    'Bearer realm="api", error="invalid_token", error_description="The access token was revoked."'
+)
+UNAVAILABLE = {"detail": "Authentication is temporarily unavailable."}
+# A safety bound so a broken timeout fails the test instead of hanging it; not a benchmark.
+MAX_WAIT_SECONDS = 3.0
+
+Store = InMemoryRevocationStore | RedisRevocationStore
+StoreFactory = Callable[..., Store]
+STORE_KINDS = ["memory", "redis-url", "redis-client"]
+#: The two ways to record a jti; they share one code path in each store.
+RECORDING_METHODS = ["revoke", "revoke_once"]
+
+
+async def close(store: Store) -> None:
+    """Close the store, and a client the test handed it (the store leaves that to its owner)."""
+    if isinstance(store, RedisRevocationStore):
+        owned = store._owns_client
+        await store.aclose()
+        if not owned:
+            await store.client.aclose()
+
+
+def run(store: Store, scenario: Callable[[Store], Awaitable[Any]]) -> Any:
+    """Run ``scenario`` on one event loop (a Redis client belongs to one) and close the store."""
+
+    async def main() -> Any:
+        try:
+            return await scenario(store)
+        finally:
+            await close(store)
+
+    return asyncio.run(main())
+
+
+def holds(store: Store, jti: str, sync_redis: redis.Redis | None = None) -> bool:
+    """Whether the store still keeps an entry for ``jti`` (expired or not)."""
+    if isinstance(store, InMemoryRevocationStore):
+        return jti in store._by_jti
+    assert sync_redis is not None
+    return bool(sync_redis.exists(store.key(jti)))
+
+
+def in_app(client: TestClient, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """Await ``function`` on the app's event loop, where the store's Redis client lives."""
+    assert client.portal is not None, "use TestClient as a context manager"
+    return client.portal.call(function, *args)
+
+
+def sync_redis_for(request: pytest.FixtureRequest) -> redis.Redis:
+    """The session's plain Redis client, for a test that needs it only for some stores."""
+    client: redis.Redis = request.getfixturevalue("sync_redis")
+    return client
