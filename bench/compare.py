@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.applications import Starlette
@@ -49,7 +50,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys, TokenVerifier
+from jwt_middleware.issuers import IssuerPolicy, Issuers
+from jwt_middleware.types import BoundKey
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
 ALGORITHMS = ["HS256"]
@@ -267,6 +270,7 @@ def verification_alone(settings: JWTSettings, token: str, calls: int, repeats: i
         ("TokenVerifier.verify", lambda: verifier.verify(token)),
         ("TokenVerifier.verify, cache off", lambda: uncached.verify(token)),
     ]
+    checks += issuer_checks(calls)
     print("\nVerification alone (no framework)")
     print(f"{'call':<40} {'us/call':>11}")
     print("-" * 52)
@@ -282,6 +286,42 @@ def verification_alone(settings: JWTSettings, token: str, calls: int, repeats: i
             finally:
                 gc.enable()
         print(f"{name:<40} {best / 1000:>11.1f}")
+
+
+def issuer_checks(calls: int) -> list[tuple[str, Callable[[], object]]]:
+    """First-sight RS256 verification with one issuer, and with three whose keys all share
+    one kid (the token comes from the third): the cold-path cost of several issuers."""
+    names = ["https://a.example", "https://b.example", "https://c.example"]
+    keys = {name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in names}
+    now = int(time.time())
+
+    def token_of(issuer: str) -> str:
+        claims = {"sub": "user-1", "iss": issuer, "iat": now, "exp": now + 3600}
+        return jwt.encode(claims, keys[issuer], "RS256", headers={"kid": "k1"})
+
+    def verifier_for(issuers: list[str]) -> TokenVerifier:
+        settings = JWTSettings(
+            issuer=issuers, jwks_url="https://unused.example/jwks", verified_cache_size=0
+        )
+        policies = [
+            IssuerPolicy(
+                name,
+                None,
+                frozenset({"RS256"}),
+                StaticKeys(named=[BoundKey("RS256", keys[name].public_key(), "k1")]),
+            )
+            for name in issuers
+        ]
+        return TokenVerifier(settings, issuers=Issuers(policies))
+
+    one, three = verifier_for(names[2:]), verifier_for(names)
+    token = token_of(names[2])
+    public = keys[names[2]].public_key()
+    return [
+        ("jwt.decode, RS256", lambda: jwt.decode(token, public, algorithms=["RS256"])),
+        ("TokenVerifier, RS256, one issuer", lambda: one.verify(token)),
+        ("TokenVerifier, RS256, third of three", lambda: three.verify(token)),
+    ]
 
 
 def main() -> None:

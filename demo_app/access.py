@@ -20,6 +20,8 @@ PUBLIC_RULES: Final[tuple[str, ...]] = (
     "POST /auth/token",
     "POST /auth/refresh",  # the refresh token in the body is the credential
     "GET /.well-known/jwks.json",
+    "GET /.well-known/openid-configuration",
+    "GET /.well-known/oauth-authorization-server",
 )
 
 

@@ -60,6 +60,7 @@ def create_app(
         passwords=passwords if passwords is not None else Passwords(),
         sessions=Sessions.from_settings(settings, jwt_settings, engine=engine),
         jwks=routes_keys.jwks_document(jwt_settings),
+        metadata=routes_keys.metadata_document(jwt_settings),
     )
 
     @asynccontextmanager

@@ -26,6 +26,8 @@ class DemoContext:
     sessions: Sessions
     #: The JWKS document of the public keys, or ``None`` when tokens are signed with a secret.
     jwks: dict[str, list[dict[str, Any]]] | None
+    #: The discovery metadata, or ``None`` without an issuer URL or published keys.
+    metadata: dict[str, Any] | None
 
 
 def get_context(request: Request) -> DemoContext:

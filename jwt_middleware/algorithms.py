@@ -10,12 +10,16 @@ refuses it.
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from .errors import ConfigurationError
@@ -28,11 +32,15 @@ __all__ = [
     "Algorithm",
     "PrivateKey",
     "PublicKey",
+    "SignatureCheck",
+    "algorithm_for_key",
     "check_key_fits",
     "key_fits",
     "load_private_key",
     "load_public_key",
+    "read_key",
     "secret_hint",
+    "signature_check",
 ]
 
 #: Every algorithm a token may be signed or verified with (RFC 7518, RFC 8037). ``none``
@@ -80,6 +88,75 @@ _MAX_PATH_CHARACTERS: Final = 1024
 _MAX_KEY_FILE_BYTES: Final = 1 << 16
 
 
+#: ``check(signing_input, signature) -> bool`` for one key and one algorithm.
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+_HASHES: Final[dict[str, hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+}
+_HMAC_DIGESTS: Final = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+
+
+def signature_check(algorithm: str, key: Any) -> SignatureCheck:
+    """The signature check of ``algorithm`` with ``key``, built once per key.
+
+    Signatures are verified by the standard library's ``hmac`` and by ``cryptography``,
+    never by code of ours: this only picks the padding, hash and encoding RFC 7518 names.
+    ``key`` is the HMAC secret (bytes) or a public key that :func:`key_fits` the algorithm;
+    anything else is a programming error and raises ``TypeError`` here, not at a request.
+    """
+    if algorithm in _HMAC_DIGESTS:
+        if not isinstance(key, bytes):
+            raise TypeError("an HMAC key is bytes")
+        digest_name = _HMAC_DIGESTS[algorithm]
+
+        def check_hmac(signing_input: bytes, signature: bytes) -> bool:
+            return hmac.compare_digest(hmac.digest(key, signing_input, digest_name), signature)
+
+        return check_hmac
+    if not key_fits(key, algorithm):
+        raise TypeError(f"this key does not fit {algorithm}")
+    if algorithm == "EdDSA":
+        return _checked(lambda signing_input, signature: key.verify(signature, signing_input))
+    digest = _HASHES[algorithm[2:]]
+    if algorithm.startswith("RS"):
+        pkcs1 = padding.PKCS1v15()
+        return _checked(lambda data, signature: key.verify(signature, data, pkcs1, digest))
+    if algorithm.startswith("PS"):
+        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        return _checked(lambda data, signature: key.verify(signature, data, pss, digest))
+    # ECDSA: JWS carries r and s as two fixed-size big-endian integers (RFC 7518 3.4);
+    # cryptography wants them DER-encoded.
+    size = (key.curve.key_size + 7) // 8
+    ecdsa = ec.ECDSA(digest)
+
+    def check_ecdsa(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        try:
+            key.verify(encode_dss_signature(r, s), signing_input, ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check_ecdsa
+
+
+def _checked(verify: Callable[[bytes, bytes], object]) -> SignatureCheck:
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            verify(signing_input, signature)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
 def secret_hint(algorithm: str = "HS256") -> str:
     """The command that prints a strong enough secret for ``algorithm``."""
     nbytes = MIN_SECRET_LENGTH.get(algorithm, 32)
@@ -115,26 +192,40 @@ def check_key_fits(key: object, algorithm: str, name: str) -> None:
 
 def load_private_key(value: str, algorithm: str, name: str = "JWT_PRIVATE_KEY") -> Any:
     """Load a PEM private key (inline, or a file path) and check it fits ``algorithm``."""
-    return _load(value, algorithm, name, private=True)
+    key = read_key(value, name, private=True)
+    check_key_fits(key.public_key(), algorithm, name)
+    return key
 
 
 def load_public_key(value: str, algorithm: str, name: str = "JWT_PUBLIC_KEY") -> Any:
     """Load a PEM public key (inline, or a file path) and check it fits ``algorithm``."""
-    return _load(value, algorithm, name, private=False)
+    key = read_key(value, name, private=False)
+    check_key_fits(key, algorithm, name)
+    return key
+
+
+def algorithm_for_key(key: Any) -> str:
+    """The usual algorithm for a (public or private) key when none is configured."""
+    public = key.public_key() if hasattr(key, "public_key") else key
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        by_curve = {curve: alg for alg, curve in _CURVES.items()}
+        return by_curve.get(public.curve.name, "ES256")
+    if isinstance(public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "EdDSA"
+    return "RS256"
 
 
 @lru_cache(maxsize=32)
-def _load(value: str, algorithm: str, name: str, *, private: bool) -> Any:
+def read_key(value: str, name: str, *, private: bool) -> Any:
+    """Read a PEM key (inline, or a file path) without checking what it may be used for."""
     if not isinstance(value, str):
         raise ConfigurationError(f"{name} must be a string: inline PEM or a file path")
     pem = _pem_bytes(value, name)
     kind = "an unencrypted PEM private key" if private else "a PEM public key"
     try:
-        key: Any = load_pem_private_key(pem, password=None) if private else load_pem_public_key(pem)
+        return load_pem_private_key(pem, password=None) if private else load_pem_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ConfigurationError(f"{name} is not {kind} (value not shown)") from None
-    check_key_fits(key.public_key() if private else key, algorithm, name)
-    return key
 
 
 def _pem_bytes(value: str, name: str) -> bytes:

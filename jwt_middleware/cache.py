@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .types import Claims
+from .types import VerifiedToken
 
 __all__ = ["VerifiedTokenCache"]
 
@@ -33,36 +33,33 @@ class VerifiedTokenCache:
         *,
         max_entries: int,
         ttl_seconds: float,
-        leeway_seconds: float = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_entries < 1 or ttl_seconds <= 0:
             raise ValueError("max_entries must be at least 1 and ttl_seconds positive")
-        self._entries: OrderedDict[str, tuple[float, Claims]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, VerifiedToken]] = OrderedDict()
         self._max_entries = max_entries
         self._ttl = ttl_seconds
-        self._leeway = leeway_seconds
         self._clock = clock
 
-    def get(self, token: str) -> Claims | None:
-        """The cached (read-only) claims, or ``None`` when absent or past its deadline."""
+    def get(self, token: str) -> VerifiedToken | None:
+        """The cached verification (read-only claims), or ``None`` when absent or past its
+        deadline."""
         entry = self._entries.get(token)
         if entry is None:
             return None
-        deadline, claims = entry
+        deadline, verified = entry
         if self._clock() >= deadline:
             self._entries.pop(token, None)
             return None
         self._entries.move_to_end(token)
-        return claims
+        return verified
 
-    def put(self, token: str, claims: Claims) -> None:
-        """Remember verified ``claims`` until ``ttl`` passes or the token expires."""
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float):
-            return
-        deadline = min(self._clock() + self._ttl, exp + self._leeway)
-        self._entries[token] = (deadline, claims)
+    def put(self, token: str, verified: VerifiedToken, *, expires_at: float) -> None:
+        """Remember ``verified`` until ``ttl`` passes or ``expires_at`` (wall-clock seconds,
+        the moment the token stops verifying: its ``exp`` plus the leeway, or earlier)."""
+        deadline = min(self._clock() + self._ttl, expires_at)
+        self._entries[token] = (deadline, verified)
         self._entries.move_to_end(token)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

@@ -17,6 +17,7 @@ __all__ = [
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "KeysUnavailableError",
     "MissingTokenError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
@@ -84,6 +85,18 @@ class AuthenticationUnavailableError(AuthenticationError):
 
     status_code = 503
     default_description = "Authentication is temporarily unavailable."
+
+
+class KeysUnavailableError(AuthenticationUnavailableError):
+    """The keys that could verify the token are not available: the identity provider (its
+    metadata or JWKS) has not answered since start-up, or only with a key set older than
+    ``JWT_JWKS_MAX_STALE_SECONDS``.
+
+    A 503 with ``Retry-After``: the token may be perfectly valid, and a 401 would make the
+    client throw it away.
+    """
+
+    default_description = "The token's signing keys are temporarily unavailable."
 
 
 class InsufficientScopeError(AuthenticationError):

@@ -9,9 +9,16 @@ the network. A token naming an unknown ``kid`` waits for one refetch, but refetc
 most once per ``min_refetch_interval_seconds`` whatever triggers them, so a client spraying
 random ``kid`` values cannot make us hammer the endpoint. Concurrent requests share one fetch.
 
+The defaults pick up a key the provider starts signing with within seconds (a refetch is
+allowed every 5 s) while a flood of random ``kid`` values still costs at most one fetch per
+5 s.
+
 Failures (endpoint down, slow, non-200, oversized, not a JWK Set, nothing usable in it) are
-logged at WARNING and never raised: the last good key set stays in use, however old, and a
-token we hold no key for gets no key, which the verifier answers with 401.
+logged at WARNING: the last good key set stays in use (as long as ``max_stale_seconds``
+allows, forever by default), and a token we hold no key for gets none, which the verifier
+answers with 401. With no usable key set at all (never fetched, or too old), asking for
+keys raises :class:`~.errors.KeysUnavailableError`, answered with 503: the token may well
+be valid.
 
 What is trusted, and why: keys come only from the configured URL, never from a token's
 ``jku``, ``x5u``, ``jwk`` or ``x5c``; which members of the set are used, and with which
@@ -36,7 +43,9 @@ from typing import Final
 import httpx
 
 from .algorithms import ALGORITHMS, HMAC_ALGORITHMS
+from .errors import KeysUnavailableError
 from .jwk import JWKSetError, parse_jwk_set
+from .refetch import SingleFlight
 from .types import BoundKey
 
 __all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys"]
@@ -90,6 +99,8 @@ class JWKSKeys:
         min_refetch_interval_seconds: the least time between two fetches, whatever asks
             for them (expiry, an unknown ``kid``, a failed fetch being retried).
         timeout_seconds: the whole fetch (connect, headers and body) must fit in this.
+        max_stale_seconds: a key set older than this (all refreshes having failed) is no
+            longer used; ``None`` keeps the last good one for ever.
         max_response_bytes: a larger body (after decompression) is refused.
         client: an ``httpx.AsyncClient`` to fetch with, left open by :meth:`aclose`; one is
             created on first use otherwise. Redirects are never followed.
@@ -98,15 +109,14 @@ class JWKSKeys:
 
     __slots__ = (
         "_algorithms",
-        "_attempted_at",
         "_client",
         "_clock",
-        "_fetch_task",
         "_fetched_at",
+        "_flight",
         "_key_set",
         "_log_url",
         "_max_bytes",
-        "_min_interval",
+        "_max_stale",
         "_owned_client",
         "_timeout",
         "_ttl",
@@ -119,8 +129,9 @@ class JWKSKeys:
         *,
         algorithms: Sequence[str],
         ttl_seconds: float = 300,
-        min_refetch_interval_seconds: float = 30,
+        min_refetch_interval_seconds: float = 5,
         timeout_seconds: float = 5,
+        max_stale_seconds: float | None = None,
         max_response_bytes: int = 1_000_000,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -131,8 +142,10 @@ class JWKSKeys:
         )
         self._algorithms = _checked_algorithms(algorithms)
         self._ttl = _positive("ttl_seconds", ttl_seconds)
-        self._min_interval = _positive("min_refetch_interval_seconds", min_refetch_interval_seconds)
         self._timeout = _positive("timeout_seconds", timeout_seconds)
+        self._max_stale = (
+            None if max_stale_seconds is None else _positive("max_stale_seconds", max_stale_seconds)
+        )
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
             raise TypeError("max_response_bytes must be an int")
         if max_response_bytes <= 0:
@@ -143,8 +156,14 @@ class JWKSKeys:
         self._clock = clock
         self._key_set = _KeySet()
         self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._fetch_task: asyncio.Task[None] | None = None
+        self._flight = SingleFlight(
+            self._fetch,
+            min_interval_seconds=_positive(
+                "min_refetch_interval_seconds", min_refetch_interval_seconds
+            ),
+            clock=clock,
+            name=self._log_url,
+        )
         if self._url.scheme == "http" and self._url.host not in _LOOPBACK_HOSTS:
             logger.warning(
                 "JWKS URL %s is plain http: keys can be substituted in transit", self._log_url
@@ -168,8 +187,11 @@ class JWKSKeys:
         if self._fetched_at is None or (kid is not None and kid not in self._key_set.kids):
             return None
         now = self._clock()
-        if now - self._fetched_at >= self._ttl and self._may_fetch(now):
-            self._start_fetch()
+        age = now - self._fetched_at
+        if self._max_stale is not None and age > self._max_stale:
+            return None  # too old to trust without trying a fetch first
+        if age >= self._ttl and self._flight.allowed(now):
+            self._flight.start()
         return self._key_set.select(kid, algorithm)
 
     async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
@@ -182,11 +204,22 @@ class JWKSKeys:
         if known is not None:
             return known
         assert algorithm is not None
-        if self._may_fetch(self._clock()):
-            await self._join(self._start_fetch())
+        if self._flight.allowed():
+            await self._flight.wait()
         else:
             logger.debug("no key for this token; JWKS refetch not allowed yet")
+        if not self.available:
+            # Nothing usable was ever fetched, or only too long ago: the token may be
+            # perfectly valid, so this is "try again" (503), not "bad token" (401).
+            raise KeysUnavailableError
         return self._key_set.select(kid, algorithm)
+
+    @property
+    def available(self) -> bool:
+        """Whether a key set is held that is young enough to use."""
+        if self._fetched_at is None or not self._key_set.size:
+            return False
+        return self._max_stale is None or self._clock() - self._fetched_at <= self._max_stale
 
     async def prefetch(self) -> None:
         """Fetch the key set now (or wait for the fetch in flight).
@@ -195,7 +228,7 @@ class JWKSKeys:
         fetch fails (that is logged): the app starts and keeps retrying; :attr:`has_keys`
         says whether any keys are held.
         """
-        await self._join(self._start_fetch())
+        await self._flight.wait()
 
     @property
     def has_keys(self) -> bool:
@@ -204,10 +237,7 @@ class JWKSKeys:
 
     async def aclose(self) -> None:
         """Cancel a fetch in flight and close the HTTP client this instance created."""
-        task = self._fetch_task
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})
+        await self._flight.cancel()
         if self._owned_client is not None:
             client, self._owned_client = self._owned_client, None
             await client.aclose()
@@ -218,38 +248,10 @@ class JWKSKeys:
             f"<{self._key_set.size} keys>)"
         )
 
-    def _may_fetch(self, now: float) -> bool:
-        return (
-            self._fetch_task is not None
-            or self._attempted_at is None
-            or now - self._attempted_at >= self._min_interval
-        )
-
-    def _start_fetch(self) -> asyncio.Task[None]:
-        """The fetch in flight, or a new one: there is never more than one at a time."""
-        if self._fetch_task is None:
-            self._attempted_at = self._clock()
-            task = asyncio.create_task(self._fetch())
-            task.add_done_callback(self._fetch_done)
-            self._fetch_task = task
-        return self._fetch_task
-
-    def _fetch_done(self, task: asyncio.Task[None]) -> None:
-        if self._fetch_task is task:
-            self._fetch_task = None
-        if not task.cancelled() and (error := task.exception()) is not None:
-            # A bug, not a bad endpoint: those are handled inside _fetch.
-            logger.error("JWKS fetch from %s crashed", self._log_url, exc_info=error)
-
-    async def _join(self, task: asyncio.Task[None]) -> None:
-        # Shielded: a request that gives up (client gone) does not cancel the shared fetch.
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            # The fetch itself was cancelled (aclose): answer with the keys we have.
+    @property
+    def fetches(self) -> int:
+        """Fetches started, successful or not (for monitoring, and the kid-flood tests)."""
+        return self._flight.fetches
 
     async def _fetch(self) -> None:
         try:

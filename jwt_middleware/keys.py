@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from .algorithms import PrivateKey, PublicKey, key_fits, load_private_key, load_public_key
+from .algorithms import PrivateKey, PublicKey, key_fits, load_private_key, read_key
 from .errors import ConfigurationError
 from .jwk import key_thumbprint, public_jwk
 from .types import BoundKey
@@ -102,7 +102,7 @@ class StaticKeys:
         if settings.private_key is not None:
             primary = _load_private(settings).public_key()
         if settings.public_key is not None:
-            primary = load_public_key(settings.public_key, settings.algorithm)
+            primary = read_key(settings.public_key, "JWT_PUBLIC_KEY", private=False)
         by_kid: list[BoundKey] = []
         fallback: list[BoundKey] = []
         if primary is not None:
@@ -110,7 +110,7 @@ class StaticKeys:
             by_kid += bound
             fallback += bound
         for kid, pem in settings.public_keys.items():
-            key = load_public_key(pem, settings.algorithm, f"JWT_PUBLIC_KEYS[{kid!r}]")
+            key = read_key(pem, f"JWT_PUBLIC_KEYS[{kid!r}]", private=False)
             by_kid += _bind(key, algorithms, kid)
         return cls(*fallback, named=by_kid)
 

@@ -32,7 +32,7 @@ from .rules import PublicPaths, RuleSpec
 from .settings import JWTSettings
 from .tokens import TokenVerifier
 from .types import Claims
-from .user import JWTUser, scopes_of
+from .user import JWTUser
 
 __all__ = [
     "Answers",
@@ -72,6 +72,13 @@ class JWTAuthMiddleware:
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors).
+        check_claims: ``(claims) -> bool``, asked once per token after every other check
+            (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
+            the verifier the middleware builds (a ``verifier=`` has its own).
+
+    The middleware loads remote keys (JWKS, discovery) when the server starts, through the
+    ``lifespan`` protocol, and closes their HTTP client when it stops; a server without
+    lifespan loads them at the first request instead.
 
     A configuration error (a missing or weak secret, a bad key, a malformed rule) does not
     raise here: Starlette builds its middleware lazily, inside the server's ``lifespan``
@@ -95,6 +102,7 @@ class JWTAuthMiddleware:
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
         is_revoked: RevocationCheck | None = None,
+        check_claims: Callable[[Claims], bool] | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -104,7 +112,11 @@ class JWTAuthMiddleware:
         self._unconfigured_logged = False
         try:
             self.settings = settings if settings is not None else JWTSettings()
-            self.verifier = verifier if verifier is not None else TokenVerifier(self.settings)
+            self.verifier = (
+                verifier
+                if verifier is not None
+                else TokenVerifier(self.settings, check_claims=check_claims)
+            )
             try:
                 self.public = PublicPaths(public)
             except (TypeError, ValueError) as exc:
@@ -127,17 +139,20 @@ class JWTAuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
-            if self._configuration_error is not None and scope["type"] == "lifespan":
+            if scope["type"] != "lifespan":
+                await self.app(scope, receive, send)
+            elif self._configuration_error is not None:
                 await self._refuse_startup(receive, send)
-                return
-            await self.app(scope, receive, send)
+            else:
+                await self._lifespan(scope, receive, send)
             return
         if self._configuration_error is not None:
             await self._unconfigured(scope, receive, send)
             return
         scope["jwt_middleware"] = self._answers
         try:
-            claims = await self.verifier.verify_async(self._token(scope))
+            verified = await self.verifier.authenticate(self._token(scope))
+            claims = verified.claims
             if self._require_jti and not _has_jti(claims):
                 logger.info("rejected token: no jti, so it could never be revoked")
                 raise InvalidTokenError
@@ -154,11 +169,28 @@ class JWTAuthMiddleware:
             await self._deny(exc, scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["user_id"] = claims["sub"]
+        state["user_id"] = verified.subject
         state["claims"] = claims
         scope["user"] = JWTUser(claims)
-        scope["auth"] = AuthCredentials(scopes_of(claims))
+        scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
         await self._call_app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the lifespan through, loading remote keys before the app starts and
+        closing their client once the app has shut down."""
+
+        async def starting() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.verifier.prefetch()  # never raises: a provider down is logged
+            return message
+
+        async def stopping(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.verifier.aclose()
+            await send(message)
+
+        await self.app(scope, starting, stopping)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: str | None = None

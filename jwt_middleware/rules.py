@@ -4,8 +4,12 @@ Rule forms (see the README):
 
 * ``"/health"``: exactly that path.
 * ``"/static/*"``: every path below ``/static/`` (never ``/static`` or ``/staticfoo``).
+* ``"/todos/{id}"``: one segment of any value there (``{rest:path}``, last: everything below).
 * ``"GET /posts"``, ``"GET /posts/*"``: the same, for one method (GET also admits HEAD).
 * a compiled :class:`re.Pattern`: every path it full-matches.
+
+Rules are indexed by path segment (:class:`RuleIndex`), so matching a request costs what
+its path's length costs, however many rules there are.
 
 Paths are matched relative to the wrapped app (``root_path`` removed). A path that can
 mean something else to a proxy, the router or a file server than it does to the allowlist
@@ -25,10 +29,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, TypeVar
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["PublicPathRule", "PublicPaths", "RuleSpec", "is_safe_path"]
+__all__ = [
+    "PathRule",
+    "PublicPathRule",
+    "PublicPaths",
+    "RuleIndex",
+    "RuleSpec",
+    "is_safe_path",
+]
 
 RuleSpec = str | re.Pattern[str]
 
@@ -36,85 +47,253 @@ _METHOD: Final = re.compile(r"[A-Z]+")
 # RFC 3986 pchar, minus "%" (rules are written decoded) and with "/" as the separator.
 _PCHARS = r"[A-Za-z0-9\-._~!$&'()+,;=:@]+"
 _RULE_PATH: Final = re.compile(rf"/(?:{_PCHARS}(?:/{_PCHARS})*)?")
+#: A template segment: ``{name}``, ``{name:int}`` (one segment) or ``{name:path}`` (the rest).
+_PARAMETER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(str|int|float|uuid|path))?\}")
 # Encoded "/", ".", "\" and "%" in a raw path, in either case.
 _ENCODED_SEPARATOR: Final = re.compile(rb"%(?:2[fFeE5]|5[cC])")
 # Control characters, "\\", and "%" (a decoded path keeps a "%" only if it was encoded twice).
 _UNSAFE_DECODED: Final = re.compile(r"[\x00-\x1f\x7f\\%]")
+#: A regex's leading literal path, up to its last "/" before any special character.
+_LITERAL_PREFIX: Final = re.compile(r"(?:/[A-Za-z0-9_~!&',;=:@-]+)*/")
+
+_ONE: Final = object()  # a trie edge for one segment of any value
+_REST: Final = "*"  # a trie key for "this segment and everything below"
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
-class PublicPathRule:
-    """One parsed allowlist entry. ``prefix`` rules match everything below ``path``."""
+class PathRule:
+    """One parsed rule.
 
-    path: str | None = None
-    prefix: bool = False
+    ``segments`` is the path split on ``/``, where a segment is a literal string, ``None``
+    for a template parameter (``{id}``: any one segment) or :data:`_REST` as the last one
+    (``/static/*`` or ``{rest:path}``: this segment and everything below, never the path
+    without it). ``pattern`` is a regex rule instead; ``methods`` ``None`` for any method
+    (and WebSocket).
+    """
+
+    spec: str
+    segments: tuple[str | None, ...] | None = None
     methods: frozenset[str] | None = None
     pattern: re.Pattern[str] | None = None
 
+    @property
+    def path(self) -> str | None:
+        """The literal path of an exact rule, ``None`` otherwise."""
+        if self.segments is None or any(seg is None or seg == _REST for seg in self.segments):
+            return None
+        return "/" + "/".join(s for s in self.segments if s is not None)
+
+    @property
+    def prefix(self) -> bool:
+        return bool(self.segments) and self.segments[-1] == _REST  # type: ignore[index]
+
     @classmethod
-    def parse(cls, spec: RuleSpec) -> PublicPathRule:
+    def parse(cls, spec: RuleSpec, *, kind: str = "public") -> PathRule:
         """Parse one rule; a malformed rule is a configuration error, raised at once."""
         if isinstance(spec, re.Pattern):
-            return cls(pattern=spec)
+            return cls(spec=spec.pattern, pattern=spec)
         if not isinstance(spec, str):
-            raise TypeError(f"public rules are strings or compiled patterns, not {type(spec)}")
+            raise TypeError(f"{kind} rules are strings or compiled patterns, not {type(spec)}")
         method, _, path = spec.strip().rpartition(" ")
         methods: frozenset[str] | None = None
         if method:
             method = method.strip()
             if not _METHOD.fullmatch(method):
-                raise ValueError(f"public rule {spec!r}: method must be upper-case, like 'GET'")
+                raise ValueError(f"{kind} rule {spec!r}: method must be upper-case, like 'GET'")
             methods = frozenset({"GET", "HEAD"}) if method == "GET" else frozenset({method})
-        prefix = path.endswith("/*")
-        if prefix:
-            path = path[:-1]  # keep the trailing "/" so "/static/*" never matches "/staticfoo"
-        bare = path.rstrip("/") if prefix else path
-        if (
-            not path.startswith("/")
-            or not _RULE_PATH.fullmatch(bare or "/")
-            or any(seg in {".", ".."} for seg in bare.split("/"))
-        ):
+        segments = _segments(path)
+        if segments is None:
             raise ValueError(
-                f"public rule {spec!r}: expected '/path', '/path/*' or 'METHOD /path', "
-                "with no '*' elsewhere, no dot segments and no empty segments"
+                f"{kind} rule {spec!r}: expected '/path', '/path/*', '/path/{{id}}' or "
+                "'METHOD /path', with no '*' elsewhere, no dot segments and no empty segments"
             )
-        return cls(path=path, prefix=prefix, methods=methods)
+        return cls(spec=spec, segments=segments, methods=methods)
 
     def matches(self, method: str | None, path: str) -> bool:
-        """Whether this rule makes ``path`` public for ``method`` (``None`` for WebSocket)."""
+        """Whether this rule covers ``path`` for ``method`` (``None`` for WebSocket)."""
         if self.methods is not None and method not in self.methods:
             return False
         if self.pattern is not None:
             return self.pattern.fullmatch(path) is not None
-        assert self.path is not None
-        return path.startswith(self.path) if self.prefix else path == self.path
+        assert self.segments is not None
+        parts = path[1:].split("/") if path.startswith("/") else None
+        if parts is None:
+            return False
+        for index, segment in enumerate(self.segments):
+            if segment == _REST:
+                return index < len(parts)
+            if index >= len(parts) or (segment is not None and parts[index] != segment):
+                return False
+            if segment is None and not parts[index]:
+                return False
+        return len(parts) == len(self.segments)
+
+
+#: The older name of :class:`PathRule`.
+PublicPathRule = PathRule
+
+
+def _segments(path: str) -> tuple[str | None, ...] | None:
+    """A rule's path as trie segments, or ``None`` when it is malformed."""
+    if not path.startswith("/"):
+        return None
+    if path == "/":
+        return ("",)
+    parts = path[1:].split("/")
+    out: list[str | None] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "*" and last:
+            out.append(_REST)
+            continue
+        parameter = _PARAMETER.fullmatch(part)
+        if parameter is not None:
+            if parameter.group(2) == "path":
+                if not last:
+                    return None
+                out.append(_REST)
+            else:
+                out.append(None)
+            continue
+        if part == "" and last and index > 0:
+            out.append("")  # a trailing slash is its own (empty) last segment
+            continue
+        if not re.fullmatch(_PCHARS, part) or part in {".", ".."}:
+            return None
+        out.append(part)
+    return tuple(out)
+
+
+class RuleIndex(Generic[V]):
+    """Rules indexed by path segments, so a lookup costs what the path's length costs, not
+    what the number of rules does: literal segments are dict lookups, template parameters
+    one wildcard edge, and each node keeps its rules by method. Regex rules hang on the
+    node of their literal leading path (``/v``, ``/api/v2/``...), so only the ones that
+    share a prefix with the request's path are tried.
+    """
+
+    __slots__ = ("_root", "size")
+
+    def __init__(self) -> None:
+        self._root = _Node[V]()
+        self.size = 0
+
+    def add(self, rule: PathRule, value: V) -> None:
+        """Index ``rule``; a request it matches yields ``value``."""
+        self.size += 1
+        node = self._root
+        if rule.pattern is not None:
+            literal = _LITERAL_PREFIX.match(rule.pattern.pattern)
+            prefix = literal.group(0)[1:-1] if literal else ""
+            for literal_segment in prefix.split("/") if prefix else ():
+                node = node.child(literal_segment)
+            node.patterns.append((rule, value))
+            return
+        assert rule.segments is not None
+        for segment in rule.segments:
+            if segment == _REST:
+                node.below.add(rule.methods, value)
+                return
+            node = node.child(_ONE if segment is None else segment)
+        node.here.add(rule.methods, value)
+
+    def match(self, method: str | None, path: str) -> list[V]:
+        """The values of every rule that matches ``path`` for ``method``."""
+        found: list[V] = []
+        if not path.startswith("/"):
+            return found
+        parts = path[1:].split("/")
+        frontier = [self._root]
+        for index, part in enumerate(parts):
+            following: list[_Node[V]] = []
+            for node in frontier:
+                for rule, value in node.patterns:
+                    if rule.matches(method, path):
+                        found.append(value)
+                node.below.collect(method, found)
+                literal = node.children.get(part)
+                if literal is not None:
+                    following.append(literal)
+                if part:
+                    wildcard = node.children.get(_ONE)
+                    if wildcard is not None:
+                        following.append(wildcard)
+            frontier = following
+            if not frontier:
+                return found
+            if index == len(parts) - 1:
+                for node in frontier:
+                    node.here.collect(method, found)
+                    for rule, value in node.patterns:
+                        if rule.matches(method, path):
+                            found.append(value)
+        return found
+
+
+class _ByMethod(Generic[V]):
+    __slots__ = ("any", "methods")
+
+    def __init__(self) -> None:
+        self.any: list[V] = []
+        self.methods: dict[str, list[V]] = {}
+
+    def add(self, methods: frozenset[str] | None, value: V) -> None:
+        if methods is None:
+            self.any.append(value)
+            return
+        for method in methods:
+            self.methods.setdefault(method, []).append(value)
+
+    def collect(self, method: str | None, into: list[V]) -> None:
+        into.extend(self.any)
+        if method is not None and self.methods:
+            into.extend(self.methods.get(method, ()))
+
+
+class _Node(Generic[V]):
+    __slots__ = ("below", "children", "here", "patterns")
+
+    def __init__(self) -> None:
+        self.children: dict[object, _Node[V]] = {}
+        self.here = _ByMethod[V]()
+        self.below = _ByMethod[V]()
+        self.patterns: list[tuple[PathRule, V]] = []
+
+    def child(self, key: object) -> _Node[V]:
+        node = self.children.get(key)
+        if node is None:
+            node = self.children[key] = _Node[V]()
+        return node
 
 
 class PublicPaths:
-    """The whole allowlist, indexed at construction so a lookup is a set or prefix check."""
+    """The allowlist, indexed at construction (:class:`RuleIndex`); unsafe paths are never
+    public, whatever the rules say."""
 
-    __slots__ = ("_exact", "_others", "_prefixes", "rules")
+    __slots__ = ("_index", "rules")
 
-    def __init__(self, specs: Iterable[RuleSpec] = ()) -> None:
+    def __init__(self, specs: Iterable[RuleSpec] = (), *, kind: str = "public") -> None:
         if isinstance(specs, str | re.Pattern):
             specs = [specs]
-        self.rules: tuple[PublicPathRule, ...] = tuple(PublicPathRule.parse(s) for s in specs)
-        self._exact = frozenset(
-            r.path for r in self.rules if r.path and not r.prefix and not r.methods
-        )
-        self._prefixes = tuple(r.path for r in self.rules if r.path and r.prefix and not r.methods)
-        self._others = tuple(r for r in self.rules if r.methods or r.pattern is not None)
+        self.rules: tuple[PathRule, ...] = tuple(PathRule.parse(s, kind=kind) for s in specs)
+        self._index = RuleIndex[PathRule]()
+        for rule in self.rules:
+            self._index.add(rule, rule)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def matching(self, method: str | None, path: str) -> list[PathRule]:
+        """The rules that cover a request, safe path or not."""
+        return self._index.match(method, path)
 
     def is_public(self, method: str | None, path: str, raw_path: bytes | None = None) -> bool:
         """Whether a request is public. ``path`` is the decoded path relative to the app."""
         if not self.rules or not is_safe_path(path, raw_path):
             return False
-        if path in self._exact or path.startswith(self._prefixes):
-            return True
-        return any(rule.matches(method, path) for rule in self._others)
+        return bool(self._index.match(method, path))
 
 
 def is_safe_path(path: str, raw_path: bytes | None = None) -> bool:

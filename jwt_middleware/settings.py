@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Final, Self
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from .algorithms import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
     MIN_SECRET_LENGTH,
     Algorithm,
+    algorithm_for_key,
+    check_key_fits,
+    key_fits,
     load_private_key,
-    load_public_key,
+    read_key,
     secret_hint,
 )
 from .errors import ConfigurationError
 
-__all__ = ["JWTSettings", "parse_duration"]
+__all__ = ["IssuerSettings", "JWTSettings", "parse_duration"]
 
 _SETTINGS_ERROR_FIELD: Final = re.compile(r'field "([a-z_]+)"')
 # RFC 7230 quoted-string content we are willing to emit in WWW-Authenticate.
@@ -52,6 +58,52 @@ def parse_duration(value: object) -> object:
 Lifetime = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _one_or_list(value: object) -> object:
+    """``JWT_ISSUER`` and ``JWT_AUDIENCE`` are one value, or a JSON list of them."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("not valid JSON") from None
+    return value
+
+
+class IssuerSettings(BaseModel):
+    """One accepted issuer, with what is particular to it.
+
+    ``audience`` and ``algorithms`` replace the global ``JWT_AUDIENCE`` and
+    ``JWT_ALGORITHMS`` for tokens of this issuer; ``jwks_url`` replaces discovery. Written
+    in ``JWT_ISSUER`` as a JSON object in the list, e.g.
+    ``[{"issuer": "https://login.microsoftonline.com/<tenant>/v2.0", "audience": "api://x"}]``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(min_length=1)
+    audience: str | list[str] | None = None
+    algorithms: list[Algorithm] | None = Field(default=None, min_length=1)
+    jwks_url: str | None = None
+
+    @property
+    def audiences(self) -> tuple[str, ...] | None:
+        return _as_tuple(self.audience)
+
+
+def _as_tuple(value: str | list[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+Issuers = Annotated[
+    str | list[str | IssuerSettings] | None, NoDecode, BeforeValidator(_one_or_list)
+]
+Audiences = Annotated[str | list[str] | None, NoDecode, BeforeValidator(_one_or_list)]
+#: A claim named by a dotted path (``realm_access.roles``) or a list of keys for names that
+#: contain dots themselves (``["resource_access", "my.client", "roles"]``).
+ClaimPath = str | tuple[str, ...]
+
+
 class JWTSettings(BaseSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
@@ -60,6 +112,11 @@ class JWTSettings(BaseSettings):
     names each environment variable to fix (``JWT_EXPIRY_DAYS``, not ``expiry_days``) and
     never includes the offending input, so a secret that is too short is not echoed into a
     log.
+
+    Where the verification keys come from follows from what is set: ``JWT_SECRET`` (HMAC);
+    ``JWT_PUBLIC_KEY``/``JWT_PUBLIC_KEYS``/``JWT_PRIVATE_KEY`` (static key pairs);
+    ``JWT_JWKS_URL``; or, with none of those, ``JWT_ISSUER`` alone: each issuer's keys are
+    discovered from its metadata (OpenID Connect discovery, else RFC 8414).
     """
 
     model_config = SettingsConfigDict(
@@ -78,7 +135,12 @@ class JWTSettings(BaseSettings):
         default=(), description="Retired HMAC secrets that still verify during a rotation."
     )
     algorithm: Algorithm = Field(
-        default="HS256", description="The one algorithm tokens are signed and verified with."
+        default="HS256",
+        description="The algorithm tokens are signed with (and verified with, by default).",
+    )
+    algorithms: tuple[Algorithm, ...] = Field(
+        default=(),
+        description="The algorithms tokens may be verified with; the signing one by default.",
     )
     private_key: SecretStr | None = Field(
         default=None, description="PEM signing key, inline or a file path (asymmetric)."
@@ -95,12 +157,27 @@ class JWTSettings(BaseSettings):
     jwks_url: str | None = Field(
         default=None, description="Take verification keys from this JWKS URL instead."
     )
+    jwks_cache_seconds: float = Field(
+        default=300, gt=0, le=86400, description="How long fetched keys and metadata are used."
+    )
+    jwks_min_refetch_seconds: float = Field(
+        default=5, gt=0, le=3600, description="Least time between two fetches of one JWKS."
+    )
+    jwks_max_stale_seconds: float | None = Field(
+        default=None, gt=0, description="Oldest key set still used when refreshes fail."
+    )
+    jwks_timeout_seconds: float = Field(
+        default=5, gt=0, le=60, description="A whole fetch must fit in this."
+    )
     access_token_lifetime: Lifetime | None = Field(
         default=None,
         description="Lifetime of created access tokens: 900, 900s, 15m, 12h, 7d or PT15M.",
     )
     refresh_token_lifetime: Lifetime | None = Field(
         default=None, description="Lifetime of created refresh tokens, written the same way."
+    )
+    expiry_days: float | None = Field(
+        default=None, gt=0, description="Lifetime of access tokens in days (older form)."
     )
     refresh_expiry_days: float | None = Field(
         default=None, gt=0, description="Lifetime of refresh tokens in days (older form)."
@@ -118,12 +195,23 @@ class JWTSettings(BaseSettings):
         default=None,
         description="Refuse tokens without `jti`; unset means: when a revocation check is on.",
     )
-    expiry_days: float | None = Field(
-        default=None, gt=0, description="Lifetime of access tokens in days (older form)."
+    required_claims: tuple[str, ...] = Field(
+        default=(), description="Claims every token must carry (besides exp and sub)."
     )
-    issuer: str | None = Field(default=None, min_length=1, description="Required `iss`.")
-    audience: str | None = Field(default=None, min_length=1, description="Required `aud`.")
-    leeway_seconds: int = Field(default=0, ge=0, le=300, description="Allowed clock skew.")
+    max_token_age_seconds: int | None = Field(
+        default=None, gt=0, description="Refuse tokens issued (iat) longer ago than this."
+    )
+    scope_claims: tuple[ClaimPath, ...] = Field(
+        default=("scope", "scp"),
+        description="Claims whose values become request.auth.scopes (dotted paths allowed).",
+    )
+    issuer: Issuers = Field(
+        default=None, description="Required `iss`: one issuer, or a JSON list of them."
+    )
+    audience: Audiences = Field(
+        default=None, description="Required `aud`: one value, or a JSON list (any matches)."
+    )
+    leeway_seconds: int = Field(default=30, ge=0, le=300, description="Allowed clock skew.")
     realm: str = Field(default="api", description="Realm named in WWW-Authenticate.")
     max_token_bytes: int = Field(
         default=8192, ge=256, le=65536, description="Longer tokens are refused unparsed."
@@ -150,14 +238,78 @@ class JWTSettings(BaseSettings):
             raise ValueError("JWT_REALM must be printable ASCII without '\"' or '\\'")
         return value
 
+    @field_validator("audience")
+    @classmethod
+    def _audiences_are_not_empty(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value is not None and (not value or any(not item for item in value)):
+            raise ValueError("JWT_AUDIENCE must not be empty")
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuers_are_not_empty(
+        cls, value: str | list[str | IssuerSettings] | None
+    ) -> str | list[str | IssuerSettings] | None:
+        if isinstance(value, list):
+            names = [item if isinstance(item, str) else item.issuer for item in value]
+            if not names or not all(names):
+                raise ValueError("JWT_ISSUER must not be empty")
+            if len(set(names)) != len(names):
+                raise ValueError("JWT_ISSUER names an issuer twice")
+        elif value is not None and not value:
+            raise ValueError("JWT_ISSUER must not be empty")
+        return value
+
     @model_validator(mode="after")
     def _keys_fit_the_algorithm(self) -> Self:
+        self._choose_algorithms()
         if self.algorithm in HMAC_ALGORITHMS:
             self._check_hmac()
         else:
             self._check_asymmetric()
         self._check_lifetimes()
         return self
+
+    def _choose_algorithms(self) -> None:
+        """Fill in the signing algorithm and the verification list where they were left
+        out, and refuse a list that mixes HMAC with asymmetric algorithms."""
+        explicit = "algorithm" in self.model_fields_set
+        if not explicit:
+            inferred = self._inferred_algorithm()
+            if inferred is not None:
+                object.__setattr__(self, "algorithm", inferred)
+        if not self.algorithms:
+            object.__setattr__(self, "algorithms", (self.algorithm,))
+        elif explicit and self.algorithm not in self.algorithms and self._signs():
+            raise ValueError(
+                f"JWT_ALGORITHM ({self.algorithm}) must be one of JWT_ALGORITHMS: tokens this "
+                "service signs must verify"
+            )
+        families = {name in HMAC_ALGORITHMS for name in self.algorithms}
+        for issuer in self.issuer_settings:
+            families |= {name in HMAC_ALGORITHMS for name in issuer.algorithms or ()}
+        if len(families) > 1:
+            raise ValueError(
+                "JWT_ALGORITHMS mixes HMAC (HS*) and asymmetric algorithms; one verifier "
+                "takes one family, so a public key can never be taken for a shared secret"
+            )
+
+    def _inferred_algorithm(self) -> str | None:
+        if self.algorithms:
+            return self.algorithms[0]
+        if self.secret is not None:
+            return "HS256"
+        if self.private_key is not None:
+            value = self.private_key.get_secret_value()
+            return algorithm_for_key(read_key(value, "JWT_PRIVATE_KEY", private=True))
+        if self.public_key is not None:
+            return algorithm_for_key(read_key(self.public_key, "JWT_PUBLIC_KEY", private=False))
+        if self.jwks_url or self.public_keys or self.issuer:
+            return "RS256"
+        return None
+
+    def _signs(self) -> bool:
+        return self.secret is not None or self.private_key is not None
 
     def _check_lifetimes(self) -> None:
         for new, old in [
@@ -178,20 +330,23 @@ class JWTSettings(BaseSettings):
                 f"JWT_PRIVATE_KEY, JWT_PUBLIC_KEY(S) and JWT_JWKS_URL need an asymmetric "
                 f"JWT_ALGORITHM ({', '.join(ASYMMETRIC_ALGORITHMS)}), not {self.algorithm}"
             )
+        if any(issuer.jwks_url for issuer in self.issuer_settings):
+            raise ValueError("a jwks_url in JWT_ISSUER needs asymmetric JWT_ALGORITHMS")
         if self.secret is None or not self.secret.get_secret_value():
             raise ValueError(
                 "JWT_SECRET is not set. Set it in the environment or in .env; generate one "
                 f"with: {secret_hint(self.algorithm)}"
             )
-        minimum = MIN_SECRET_LENGTH[self.algorithm]
+        minimum = max(MIN_SECRET_LENGTH[name] for name in self.algorithms)
         for name, secret in [("JWT_SECRET", self.secret)] + [
             ("JWT_PREVIOUS_SECRETS", old) for old in self.previous_secrets
         ]:
             value = secret.get_secret_value()
             if len(value) < minimum:
+                strongest = max(self.algorithms, key=MIN_SECRET_LENGTH.__getitem__)
                 raise ValueError(
-                    f"{name} must be at least {minimum} characters for {self.algorithm}; "
-                    f"generate one with: {secret_hint(self.algorithm)}"
+                    f"{name} must be at least {minimum} characters for {strongest}; "
+                    f"generate one with: {secret_hint(strongest)}"
                 )
             if "-----BEGIN" in value:
                 raise ValueError(f"{name} looks like a PEM key; an HMAC secret must not be one")
@@ -200,27 +355,45 @@ class JWTSettings(BaseSettings):
         if self.secret is not None or self.previous_secrets:
             raise ValueError(
                 f"JWT_SECRET is for HS256/HS384/HS512; {self.algorithm} uses JWT_PRIVATE_KEY "
-                "to sign and JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS or JWT_JWKS_URL to verify"
+                "to sign and JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS, JWT_JWKS_URL or JWT_ISSUER "
+                "(discovery) to verify"
             )
-        if not (self.private_key or self.public_key or self.public_keys or self.jwks_url):
+        if not (
+            self.private_key or self.public_key or self.public_keys or self.jwks_url or self.issuer
+        ):
             raise ValueError(
                 f"{self.algorithm} needs keys: JWT_PRIVATE_KEY (PEM, inline or a file path) to "
-                "sign, and/or JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS or JWT_JWKS_URL to verify"
+                "sign, and/or JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS, JWT_JWKS_URL or JWT_ISSUER "
+                "(keys found by discovery) to verify"
             )
-        if self.jwks_url is not None:
-            if not self.jwks_url.startswith(("https://", "http://")):
-                raise ValueError("JWT_JWKS_URL must be an http(s) URL")
-            if self.public_key or self.public_keys:
+        for name, url in [("JWT_JWKS_URL", self.jwks_url)] + [
+            ("JWT_ISSUER jwks_url", issuer.jwks_url) for issuer in self.issuer_settings
+        ]:
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise ValueError(f"{name} must be an http(s) URL")
+        if self.jwks_url is not None and (self.public_key or self.public_keys):
+            raise ValueError(
+                "JWT_JWKS_URL replaces JWT_PUBLIC_KEY(S): verification keys come from one place"
+            )
+        for issuer in self.discovered_issuers:
+            if not issuer.startswith(("https://", "http://")):
                 raise ValueError(
-                    "JWT_JWKS_URL replaces JWT_PUBLIC_KEY(S): verification keys come from one place"
+                    "JWT_ISSUER must be an http(s) URL for its keys to be discovered "
+                    "(or set JWT_JWKS_URL or JWT_PUBLIC_KEY)"
                 )
         # Load every key now, so a bad one stops the app at start-up with its variable's name.
         if self.private_key is not None:
             load_private_key(self.private_key.get_secret_value(), self.algorithm, "JWT_PRIVATE_KEY")
-        if self.public_key is not None:
-            load_public_key(self.public_key, self.algorithm, "JWT_PUBLIC_KEY")
-        for kid, pem in self.public_keys.items():
-            load_public_key(pem, self.algorithm, f"JWT_PUBLIC_KEYS[{kid!r}]")
+        for name, pem in [("JWT_PUBLIC_KEY", self.public_key)] + [
+            (f"JWT_PUBLIC_KEYS[{kid!r}]", value) for kid, value in self.public_keys.items()
+        ]:
+            if pem is None:
+                continue
+            key = read_key(pem, name, private=False)
+            if not any(key_fits(key, algorithm) for algorithm in self.algorithms):
+                # The message of the algorithm it was meant for says what is wrong.
+                expected = self.algorithm if self.algorithm in self.algorithms else None
+                check_key_fits(key, expected or self.algorithms[0], name)
 
     @property
     def is_hmac(self) -> bool:
@@ -228,9 +401,34 @@ class JWTSettings(BaseSettings):
         return self.algorithm in HMAC_ALGORITHMS
 
     @property
-    def algorithms(self) -> tuple[str, ...]:
-        """The algorithms tokens may be verified with."""
-        return (self.algorithm,)
+    def issuer_settings(self) -> tuple[IssuerSettings, ...]:
+        """Every accepted issuer with what is particular to it (empty: ``iss`` unchecked)."""
+        if self.issuer is None:
+            return ()
+        items = [self.issuer] if isinstance(self.issuer, str) else self.issuer
+        return tuple(
+            IssuerSettings(issuer=item) if isinstance(item, str) else item for item in items
+        )
+
+    @property
+    def token_issuer(self) -> str | None:
+        """The ``iss`` of tokens this service creates: the first issuer configured."""
+        issuers = self.issuer_settings
+        return issuers[0].issuer if issuers else None
+
+    @property
+    def audiences(self) -> tuple[str, ...] | None:
+        """The accepted audiences (any one matches), or ``None``: no ``aud`` accepted."""
+        return _as_tuple(self.audience)
+
+    @property
+    def discovered_issuers(self) -> tuple[str, ...]:
+        """The issuers whose keys are found by discovery (asymmetric, no other source)."""
+        if self.is_hmac or self.public_key or self.public_keys or self.private_key:
+            return ()
+        if self.jwks_url is not None:
+            return ()
+        return tuple(i.issuer for i in self.issuer_settings if i.jwks_url is None)
 
     @property
     def expiry_seconds(self) -> int:

@@ -1,26 +1,33 @@
-"""Create and verify tokens: the only module that signs or decodes tokens with PyJWT.
+"""Verify and create tokens.
 
 Verification is pinned: the keys come from a :class:`~jwt_middleware.keys.KeySource`, each
 bound to one algorithm by configuration; the token's header selects among them by ``alg``
-and ``kid`` and can choose nothing else. Every failure becomes one of our
-:mod:`~jwt_middleware.errors`, with a fixed description.
+and ``kid`` and can choose nothing else. It does not go through PyJWT's generic ``decode``:
+:mod:`.jws` parses, each key checks its signature with ``hmac`` or ``cryptography``, and the
+claims are checked here, by PyJWT's rules or stricter ones (a differential property test
+holds it to that). Creating tokens is PyJWT's ``encode``. Every failure becomes one of our
+:mod:`~jwt_middleware.errors`, with a fixed description, and is logged with a fixed reason.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
-from collections.abc import Collection, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Collection
+from typing import Any, Final, NoReturn
 
 import jwt
 
+from . import jws
 from .cache import VerifiedTokenCache
-from .errors import ConfigurationError, InvalidTokenError, TokenExpiredError
-from .keys import KeySource, StaticKeys, signing_key
+from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
+from .issuers import IssuerPolicy, Issuers
+from .keys import KeySource, signing_key
 from .settings import JWTSettings
-from .types import BoundKey, Claims, freeze
+from .types import BoundKey, Claims, VerifiedToken, freeze
+from .user import scopes_from
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -40,8 +47,6 @@ logger = logging.getLogger("jwt_middleware")
 #: Claims that :func:`create_jwt_token` sets itself and will not take from ``extra_claims``.
 RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "fam"})
 
-_REQUIRED_CLAIMS: Final = ["exp", "sub"]
-
 #: The ``typ`` header of access tokens we create (RFC 9068) and of refresh tokens. Explicit
 #: typing (RFC 8725 section 3.11) is what keeps a refresh token from passing as an access token.
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
@@ -53,11 +58,21 @@ _UNTYPED: Final = frozenset({"jwt", "application/jwt", None})
 class TokenVerifier:
     """Verifies tokens for one configuration; build it once and reuse it.
 
-    ``keys`` defaults to the keys configured in ``settings``. Any :class:`KeySource` may be
-    given instead (use :meth:`verify_async` for one that waits, such as a JWKS endpoint).
-    ``token_types`` are the accepted ``typ`` headers, compared case-insensitively; by
-    default access tokens (``at+jwt``) and, unless ``require_explicit_type`` is set,
-    untyped ones (``JWT`` or none). A refresh token is never an access token.
+    The keys, issuers, audiences and algorithms come from ``settings``; ``keys`` replaces
+    the static key source with one of your own (use :meth:`verify_async` for a source that
+    waits, such as a JWKS endpoint). ``token_types`` are the accepted ``typ`` headers,
+    compared case-insensitively; by default access tokens (``at+jwt``) and, unless
+    ``require_explicit_type`` is set, untyped ones (``JWT`` or none). A refresh token is
+    never an access token. ``check_claims`` is asked about every token that passed all
+    other checks; ``False`` refuses it (Cognito's ``token_use``, Entra's ``tid``...).
+    ``issuers`` replaces the issuers, audiences and key sources of the settings with
+    policies of your own (:class:`~.issuers.Issuers`).
+
+    How a token is verified, in this order, so that a forged token costs no more than its
+    signature check and is never parsed as JSON: its size; its three segments and header
+    (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
+    ``alg`` and ``kid`` select (:mod:`.issuers`); the signature over the raw bytes; only
+    then the payload, and its claims against the policy of the issuer whose key verified it.
 
     Tokens that verify are remembered (``verified_cache_size`` entries, at most
     ``verified_cache_seconds`` and never past their ``exp``), so a client's repeated
@@ -67,14 +82,16 @@ class TokenVerifier:
 
     __slots__ = (
         "_algorithms",
-        "_audience",
         "_cache",
-        "_fixed_keys",
-        "_issuer",
-        "_jwt",
-        "_keys",
+        "_check_claims",
+        "_fixed",
+        "_issuers",
         "_leeway",
+        "_max_age",
         "_max_len",
+        "_required",
+        "_scope_claims",
+        "_sources",
         "_types",
     )
 
@@ -85,141 +102,286 @@ class TokenVerifier:
         keys: KeySource | None = None,
         token_types: Collection[str | None] | None = None,
         cache_verified: bool = True,
+        check_claims: Callable[[Claims], bool] | None = None,
+        issuers: Issuers | None = None,
     ) -> None:
-        self._keys: KeySource = keys if keys is not None else _key_source(settings)
-        # Keys that do not depend on the header spare parsing the token twice.
-        self._fixed_keys = None if self._keys.depends_on_header else self._keys.keys_now(None, None)
+        if issuers is not None and keys is not None:
+            raise ValueError("give keys or issuers, not both")
+        self._issuers = (
+            issuers if issuers is not None else Issuers.from_settings(settings, keys=keys)
+        )
+        policies = self._issuers.policies
+        self._algorithms = frozenset().union(*(p.algorithms for p in policies))
+        #: For each key source, the policies it serves.
+        self._sources: tuple[tuple[KeySource, tuple[IssuerPolicy, ...]], ...] = tuple(
+            (source, tuple(p for p in policies if p.keys is source))
+            for source in self._issuers.sources
+        )
+        # One source whose keys do not depend on the header: ask it once, now.
+        self._fixed: tuple[BoundKey, ...] | None = None
+        if len(self._sources) == 1 and not self._sources[0][0].depends_on_header:
+            fixed = self._sources[0][0].keys_now(None, None)
+            self._fixed = tuple(fixed) if fixed is not None else None
         if token_types is None:
             token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
         self._types = frozenset(t.lower() if t is not None else None for t in token_types)
-        self._algorithms = list(settings.algorithms)
-        self._audience = settings.audience
-        self._issuer = settings.issuer
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
+        self._max_age = settings.max_token_age_seconds
+        self._required = tuple(settings.required_claims)
+        self._scope_claims = settings.scope_claims
+        self._check_claims = check_claims
         self._cache = (
             VerifiedTokenCache(
                 max_entries=settings.verified_cache_size,
                 ttl_seconds=settings.verified_cache_seconds,
-                leeway_seconds=settings.leeway_seconds,
             )
             if cache_verified and settings.verified_cache_size
             else None
         )
-        self._jwt = jwt.PyJWT(
-            options={
-                "require": _REQUIRED_CLAIMS,
-                "verify_signature": True,
-                "verify_exp": True,
-                "verify_nbf": True,
-                "verify_iat": True,
-                "verify_aud": True,
-                "verify_iss": True,
-                "verify_sub": True,
-                "verify_jti": True,
-                "strict_aud": False,
-                "enforce_minimum_key_length": True,
-            }
-        )
+
+    @property
+    def policies(self) -> tuple[IssuerPolicy, ...]:
+        """The issuers this verifier accepts, with their audiences, algorithms and keys."""
+        return self._issuers.policies
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
-        if self._cache is not None and (claims := self._cache.get(token)) is not None:
-            return claims
-        self._check_size(token)
-        keys = self._fixed_keys
-        if keys is None:
-            algorithm, kid = self._selectors(token)
-            keys = self._keys.keys_now(algorithm, kid)
-            if keys is None:
-                raise TypeError("this key source has to wait; use verify_async()")
-        return self._decode(token, keys)
+        cached = self._cached(token)
+        if cached is not None:
+            return cached.claims
+        parsed = self._parse(token)
+        candidates = self._candidates_now(parsed)
+        if candidates is None:
+            raise TypeError("this key source has to wait; use verify_async()")
+        return self._finish(token, parsed, candidates).claims
 
     async def verify_async(self, token: str) -> Claims:
         """Verify ``token``, waiting on the key source if it needs to; return its claims."""
-        if self._cache is not None and (claims := self._cache.get(token)) is not None:
-            return claims
-        self._check_size(token)
-        keys = self._fixed_keys
-        if keys is None:
-            algorithm, kid = self._selectors(token)
-            keys = self._keys.keys_now(algorithm, kid)
-            if keys is None:
-                keys = await self._keys.keys(algorithm, kid)
-        return self._decode(token, keys)
+        return (await self.authenticate(token)).claims
+
+    async def authenticate(self, token: str) -> VerifiedToken:
+        """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
+        puts in the request)."""
+        cached = self._cached(token)
+        if cached is not None:
+            return cached
+        parsed = self._parse(token)
+        candidates = self._candidates_now(parsed)
+        if candidates is None:
+            candidates = await self._candidates_waiting(parsed)
+        return self._finish(token, parsed, candidates)
 
     async def prefetch(self) -> None:
         """Load remote keys now (e.g. in the app's lifespan) instead of at the first request."""
-        await self._keys.prefetch()
+        await self._issuers.prefetch()
 
     async def aclose(self) -> None:
-        """Release what the key source holds open (the JWKS HTTP client)."""
-        await self._keys.aclose()
+        """Release what the key sources hold open (the JWKS HTTP client)."""
+        await self._issuers.aclose()
 
-    def _check_size(self, token: str) -> None:
-        if len(token) > self._max_len:
-            logger.info("rejected token: longer than %d bytes", self._max_len)
-            raise InvalidTokenError
+    # --- the steps ---------------------------------------------------------------------------
 
-    def _selectors(self, token: str) -> tuple[str, str | None]:
-        """The unverified ``alg`` and ``kid``, read only when the keys depend on them."""
+    def _cached(self, token: str) -> VerifiedToken | None:
+        return self._cache.get(token) if self._cache is not None else None
+
+    def _parse(self, token: str) -> jws.Token:
+        if not isinstance(token, str) or len(token) > self._max_len:
+            _refuse("longer than the limit, or not text")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            logger.info("rejected token: %s", type(exc).__name__)
-            raise InvalidTokenError from None
-        algorithm, kid = header.get("alg"), header.get("kid")
-        if algorithm not in self._algorithms:
-            logger.info("rejected token: algorithm not allowed")
-            raise InvalidTokenError
-        if kid is not None and not isinstance(kid, str):
-            logger.info("rejected token: malformed kid")
-            raise InvalidTokenError
-        return algorithm, kid
+            parsed = jws.parse(token)
+        except jws.MalformedTokenError as exc:
+            _refuse(str(exc))
+        if parsed.algorithm not in self._algorithms:
+            _refuse("algorithm not allowed")
+        typ = parsed.typ.lower() if parsed.typ is not None else None
+        if typ not in self._types:
+            _refuse("type not accepted here")
+        return parsed
 
-    def _decode(self, token: str, keys: Sequence[BoundKey]) -> Claims:
-        if not keys:
-            logger.info("rejected token: no key for its header")
-            raise InvalidTokenError
-        for index, key in enumerate(keys):
-            try:
-                decoded = self._jwt.decode_complete(
-                    token,
-                    key.key,
-                    algorithms=[key.algorithm],
-                    audience=self._audience,
-                    issuer=self._issuer,
-                    leeway=self._leeway,
-                )
-            except jwt.InvalidSignatureError:
-                if index + 1 < len(keys):
+    def _candidates_now(self, parsed: jws.Token) -> list[_Candidate] | None:
+        """The keys that may have signed the token, by the sources that answer at once;
+        ``None`` when a source has to be awaited."""
+        if self._fixed is not None:
+            policies = self._sources[0][1]
+            return [(key, policies) for key in self._fixed if key.algorithm == parsed.algorithm]
+        candidates: list[_Candidate] = []
+        waiting = False
+        for source, policies in self._sources:
+            keys = source.keys_now(parsed.algorithm, parsed.kid)
+            if keys is None:
+                waiting = True
+                continue
+            candidates.extend((key, policies) for key in keys)
+        if waiting and not self._verifies_any(parsed, candidates):
+            return None
+        return candidates
+
+    async def _candidates_waiting(self, parsed: jws.Token) -> list[_Candidate]:
+        """The candidates after the sources that have to be awaited answered.
+
+        With several issuers, only the sources of the issuer the token names are awaited
+        (its unverified ``iss`` only picks whom to ask; the signature decides), so a
+        flood of unknown ``kid`` values does not make every issuer refetch.
+        """
+        named = self._unverified_issuer(parsed) if len(self._sources) > 1 else None
+        candidates: list[_Candidate] = []
+        unavailable = False
+        for source, policies in self._sources:
+            keys = source.keys_now(parsed.algorithm, parsed.kid)
+            if keys is None:
+                if named is not None and all(p.issuer != named for p in policies):
                     continue
-                logger.info("rejected token: InvalidSignatureError")
-                raise InvalidTokenError from None
-            except jwt.ExpiredSignatureError:
-                logger.info("rejected token: expired")
-                raise TokenExpiredError from None
-            except jwt.PyJWTError as exc:
-                # The class name only: PyJWT's messages quote the token (its `crit`, its
-                # claims), and a log line must never carry text a client chose.
-                logger.info("rejected token: %s", type(exc).__name__)
-                raise InvalidTokenError from None
-            break
-        typ = decoded["header"].get("typ")
-        if typ is not None and not isinstance(typ, str):
-            logger.info("rejected token: malformed type")
-            raise InvalidTokenError
-        if (typ.lower() if typ is not None else None) not in self._types:
-            logger.info("rejected token: type not accepted here")
-            raise InvalidTokenError
-        claims: Claims = freeze(decoded["payload"])
-        subject = claims.get("sub")
+                try:
+                    keys = await source.keys(parsed.algorithm, parsed.kid)
+                except KeysUnavailableError:
+                    unavailable = True
+                    continue
+            candidates.extend((key, policies) for key in keys)
+        if unavailable and not self._verifies_any(parsed, candidates):
+            logger.warning("refused token: its issuer's keys are unavailable")
+            raise KeysUnavailableError
+        return candidates
+
+    def _verifies_any(self, parsed: jws.Token, candidates: list[_Candidate]) -> bool:
+        return any(key.check(parsed.signing_input, parsed.signature) for key, _ in candidates)
+
+    def _unverified_issuer(self, parsed: jws.Token) -> str | None:
+        try:
+            payload = parsed.payload()
+        except jws.MalformedTokenError:
+            return None
+        issuer = payload.get("iss") if isinstance(payload, dict) else None
+        return issuer if isinstance(issuer, str) else None
+
+    def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
+        if len(self._sources) > 1 and len({id(policies) for _, policies in candidates}) > 1:
+            # Several issuers offer keys for this header: only those of the issuer the token
+            # names can ever be accepted (its iss is checked against the key's issuers below),
+            # so the others are not even tried. The unverified iss only narrows the search.
+            named = self._unverified_issuer(parsed)
+            candidates = [
+                (key, policies)
+                for key, policies in candidates
+                if any(p.issuer is None or p.issuer == named for p in policies)
+            ]
+        if not candidates:
+            _refuse("no key for its header")
+        payload: Any = None
+        checked: dict[int, bool] = {}
+        for key, policies in candidates:
+            verified = checked.get(id(key))
+            if verified is None:
+                verified = checked[id(key)] = key.check(parsed.signing_input, parsed.signature)
+            if not verified:
+                continue
+            if payload is None:
+                try:
+                    payload = parsed.payload()
+                except jws.MalformedTokenError as exc:
+                    _refuse(str(exc))
+                if not isinstance(payload, dict):
+                    _refuse("payload is not an object")
+            policy = _policy_for(policies, payload.get("iss"))
+            if policy is None or parsed.algorithm not in policy.algorithms:
+                continue  # signed by a key that issuer does not own
+            return self._accept(token, payload, policy)
+        _refuse("InvalidSignatureError" if payload is None else "issuer does not match its key")
+
+    def _accept(self, token: str, payload: dict[str, Any], policy: IssuerPolicy) -> VerifiedToken:
+        now = time.time()
+        leeway = self._leeway
+        exp = _time_claim(payload, "exp", required=True)
+        if exp <= now - leeway:
+            logger.info("rejected token: expired")
+            raise TokenExpiredError
+        nbf = _time_claim(payload, "nbf")
+        if nbf is not None and nbf > now + leeway:
+            _refuse("not valid yet (nbf)")
+        iat = _time_claim(payload, "iat", required=self._max_age is not None)
+        if iat is not None and iat > now + leeway:
+            _refuse("issued in the future (iat)")
+        deadline = exp + leeway
+        if self._max_age is not None:
+            assert iat is not None
+            oldest = iat + self._max_age + leeway
+            if oldest <= now:
+                logger.info("rejected token: older than the maximum token age")
+                raise TokenExpiredError
+            deadline = min(deadline, oldest)
+        _check_audience(payload, policy.audiences)
+        subject = payload.get("sub")
         if not isinstance(subject, str) or not subject.strip():
-            logger.info("rejected token: empty subject")
-            raise InvalidTokenError
+            _refuse("missing or empty subject")
+        jti = payload.get("jti")
+        if jti is not None and not isinstance(jti, str):
+            _refuse("jti is not a string")
+        for name in self._required:
+            if payload.get(name) is None:
+                _refuse("a required claim is missing")
+        claims: Claims = freeze(payload)
+        if self._check_claims is not None and not self._check_claims(claims):
+            _refuse("the claims check refused it")
+        verified = VerifiedToken(
+            claims=claims,
+            subject=subject,
+            scopes=tuple(scopes_from(claims, self._scope_claims)),
+            issuer=policy.issuer,
+        )
         if self._cache is not None:
-            self._cache.put(token, claims)
-        return claims
+            self._cache.put(token, verified, expires_at=deadline)
+        return verified
+
+
+#: A key that may have signed a token, and the issuer policies its source serves.
+_Candidate = tuple[BoundKey, tuple[IssuerPolicy, ...]]
+
+
+def _refuse(reason: str) -> NoReturn:
+    """Log a fixed reason (never text from the token) and refuse with 401."""
+    logger.info("rejected token: %s", reason)
+    raise InvalidTokenError
+
+
+def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy | None:
+    for policy in policies:
+        if policy.issuer is None or policy.issuer == iss:
+            return policy
+    return None
+
+
+def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -> Any:
+    """A NumericDate claim as PyJWT reads it (``int()`` of it), or ``None`` when absent.
+
+    Stricter than PyJWT: only JSON numbers count (PyJWT also takes ``true`` and numeric
+    strings), never NaN or infinity.
+    """
+    value = payload.get(name)
+    if value is None:
+        if required:
+            _refuse(f"no {name}")
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        _refuse(f"{name} is not a number")
+    return int(value)
+
+
+def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) -> None:
+    """PyJWT's audience rule: with none configured, a token that names one was meant for
+    someone else; with some configured, the token must name one of them."""
+    claimed = payload.get("aud")
+    if audiences is None:
+        if claimed:
+            _refuse("it names an audience and none is accepted")
+        return
+    if not claimed:
+        _refuse("no audience")
+    if isinstance(claimed, str):
+        claimed = [claimed]
+    if not isinstance(claimed, list) or any(not isinstance(item, str) for item in claimed):
+        _refuse("malformed audience")
+    if not any(audience in claimed for audience in audiences):
+        _refuse("audience does not match")
 
 
 def create_jwt_token(
@@ -303,8 +465,8 @@ def _claims(
         "exp": now + lifetime,
         "jti": secrets.token_urlsafe(16),
     }
-    if settings.issuer is not None:
-        payload["iss"] = settings.issuer
+    if settings.token_issuer is not None:
+        payload["iss"] = settings.token_issuer
     if settings.audience is not None:
         payload["aud"] = settings.audience
     payload.update(extra)
@@ -346,18 +508,6 @@ def _one_shot_verifier(settings: JWTSettings, token_type: str) -> TokenVerifier:
         _one_shot_verifiers.pop(next(iter(_one_shot_verifiers)))
     _one_shot_verifiers[key] = (settings, verifier)
     return verifier
-
-
-def _key_source(settings: JWTSettings) -> KeySource:
-    if settings.jwks_url is None:
-        return StaticKeys.from_settings(settings)
-    try:
-        from .jwks import JWKSKeys
-    except ImportError:
-        raise ConfigurationError(
-            'JWT_JWKS_URL needs the jwks extra (httpx): pip install "jwt-middleware-asgi[jwks]"'
-        ) from None
-    return JWKSKeys(settings.jwks_url, algorithms=settings.algorithms)
 
 
 def _sign(payload: dict[str, Any], typ: str, settings: JWTSettings) -> str:

@@ -1,7 +1,7 @@
 """The value types everything else shares: verified claims, and the read-only JSON they are.
 
-A leaf module: it imports nothing of the package, so importing it (or :mod:`.user`) loads
-neither PyJWT nor httpx.
+Near the ground: it imports only :mod:`.algorithms` (for a key's signature check), so
+importing it (or :mod:`.user`) loads neither PyJWT nor httpx.
 
 Verified claims are handed to every request that presents the same token, and the
 verified-token cache hands out the very same object again, so they are read-only all the
@@ -17,32 +17,54 @@ nested lists such as ``scp`` between requests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, SupportsIndex
 
-__all__ = ["BoundKey", "Claims", "FrozenDict", "FrozenList", "freeze", "thaw"]
+from .algorithms import SignatureCheck, signature_check
+
+__all__ = ["BoundKey", "Claims", "FrozenDict", "FrozenList", "VerifiedToken", "freeze", "thaw"]
 
 #: The verified payload of a token: a read-only JSON object (a :class:`FrozenDict`).
 Claims = Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class BoundKey:
     """A verification key and the one algorithm it may ever be used with.
 
     The binding is made from configuration (or the key's own ``alg`` in a JWK Set), never
     from a token: a token's header only selects among bound keys by ``alg`` and ``kid``, so
     an RSA public key can never be offered to an HMAC check, nor an HS256 secret to HS512.
-    ``key`` is the HMAC secret (bytes) or a ``cryptography`` public key object.
+    ``key`` is the HMAC secret (bytes) or a ``cryptography`` public key object; ``check``
+    verifies a signature with exactly this key and algorithm (built once, here).
     """
 
     algorithm: str
     key: Any
     kid: str | None = None
+    check: SignatureCheck = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", signature_check(self.algorithm, self.key))
 
     def __repr__(self) -> str:
         # Never the key: for HMAC it is the secret.
         return f"BoundKey({self.algorithm!r}, kid={self.kid!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """What a verified token says, in the shapes the middleware hands to a request.
+
+    ``scopes`` are the token's scopes (and roles, by ``JWT_SCOPE_CLAIMS``) without
+    Starlette's ``"authenticated"``; ``issuer`` is the accepted issuer that signed it, or
+    ``None`` where ``iss`` is not checked.
+    """
+
+    claims: Claims
+    subject: str
+    scopes: tuple[str, ...]
+    issuer: str | None
 
 
 def _refuse(*_args: object, **_kwargs: object) -> NoReturn:

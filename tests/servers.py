@@ -39,9 +39,9 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
     ``app`` may be an import string (``"demo_app.main:app"``). Extra keyword arguments go to
     ``uvicorn.Config``. The server is stopped, and its thread joined, on exit.
     """
-    port = free_port()
-    options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "log_level": "warning"}
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": free_port(), "log_level": "warning"}
     options.update(config)
+    port = options["port"]
     server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

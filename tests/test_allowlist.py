@@ -126,10 +126,17 @@ def test_a_single_string_is_one_rule_not_characters() -> None:
 
 
 def test_parsed_rules_are_inspectable() -> None:
-    assert PublicPathRule.parse("GET /posts/*") == PublicPathRule(
-        path="/posts/", prefix=True, methods=frozenset({"GET", "HEAD"})
+    prefix = PublicPathRule.parse("GET /posts/*")
+    assert (prefix.path, prefix.prefix, prefix.methods) == (
+        None,
+        True,
+        frozenset({"GET", "HEAD"}),
     )
-    assert PublicPathRule.parse("/") == PublicPathRule(path="/")
+    exact = PublicPathRule.parse("/health")
+    assert (exact.path, exact.prefix, exact.methods) == ("/health", False, None)
+    assert PublicPathRule.parse("/").path == "/"
+    template = PublicPathRule.parse("/todos/{id}")
+    assert (template.path, template.segments) == (None, ("todos", None))
 
 
 def test_empty_allowlist_protects_everything(settings: JWTSettings) -> None:

@@ -7,27 +7,29 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
-from jwt_middleware.types import freeze
+from jwt_middleware.types import VerifiedToken, freeze
 from tests.helpers import OTHER_SECRET, SECRET, FakeClock, bearer, build_app, mint_token
 
 
+def _verified(sub: str = "u", **claims: object) -> VerifiedToken:
+    return VerifiedToken(claims=freeze({"sub": sub, **claims}), subject=sub, scopes=(), issuer=None)
+
+
 @pytest.mark.parametrize(
-    ("exp_in", "ttl", "leeway", "advance", "hit"),
+    ("expires_in", "ttl", "advance", "hit"),
     [
-        pytest.param(3600, 60, 0, 59, True, id="within-ttl"),
-        pytest.param(3600, 60, 0, 60, False, id="ttl-reached"),
-        pytest.param(10, 60, 0, 9, True, id="before-exp"),
-        pytest.param(10, 60, 0, 10, False, id="exp-reached-before-ttl"),
-        pytest.param(10, 60, 5, 14, True, id="exp-plus-leeway"),
-        pytest.param(10, 60, 5, 15, False, id="past-leeway"),
+        pytest.param(3600, 60, 59, True, id="within-ttl"),
+        pytest.param(3600, 60, 60, False, id="ttl-reached"),
+        pytest.param(10, 60, 9, True, id="before-the-token-stops-verifying"),
+        pytest.param(10, 60, 10, False, id="the-token-stops-verifying-before-ttl"),
     ],
 )
-def test_entries_live_until_ttl_or_expiry(
-    exp_in: int, ttl: float, leeway: float, advance: float, hit: bool
+def test_entries_live_until_ttl_or_the_token_stops_verifying(
+    expires_in: int, ttl: float, advance: float, hit: bool
 ) -> None:
     clock = FakeClock(1_000_000.0)
-    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=ttl, leeway_seconds=leeway, clock=clock)
-    cache.put("t", {"sub": "u", "exp": clock.now + exp_in})
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=ttl, clock=clock)
+    cache.put("t", _verified(), expires_at=clock.now + expires_in)
     clock.now += advance
     assert (cache.get("t") is not None) is hit
     if not hit:
@@ -37,29 +39,25 @@ def test_entries_live_until_ttl_or_expiry(
 def test_least_recently_used_leave_first() -> None:
     cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
     for token in ("a", "b"):
-        cache.put(token, {"sub": token, "exp": 2e9})
+        cache.put(token, _verified(token), expires_at=2e9)
     assert cache.get("a") is not None  # "a" is now the most recent
-    cache.put("c", {"sub": "c", "exp": 2e9})
+    cache.put("c", _verified("c"), expires_at=2e9)
     assert cache.get("b") is None
     assert cache.get("a") is not None
     assert cache.get("c") is not None
     assert len(cache) == 2
 
 
-def test_claims_without_numeric_exp_are_not_cached() -> None:
-    cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
-    cache.put("t", {"sub": "u", "exp": "soon"})
-    assert cache.get("t") is None
-
-
 def test_hits_hand_out_the_cached_read_only_claims() -> None:
     cache = VerifiedTokenCache(max_entries=2, ttl_seconds=60, clock=FakeClock(1_000_000.0))
-    cache.put("t", freeze({"sub": "u", "exp": 2e9, "scp": ["read"]}))
+    cache.put("t", _verified(scp=["read"]), expires_at=2e9)
     first = cache.get("t")
     assert first is not None
     with pytest.raises(TypeError):
-        first["scp"].append("admin")
-    assert cache.get("t") == {"sub": "u", "exp": 2e9, "scp": ["read"]}
+        first.claims["scp"].append("admin")
+    second = cache.get("t")
+    assert second is not None
+    assert second.claims == {"sub": "u", "scp": ["read"]}
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def test_refresh_tokens_are_separate_from_access_tokens(settings: JWTSettings) -
 
 
 def test_refresh_token_checks(settings: JWTSettings) -> None:
-    expired = mint_token("r", lifetime=-1, fam="f", headers={"typ": "refresh+jwt"})
+    expired = mint_token("r", lifetime=-120, fam="f", headers={"typ": "refresh+jwt"})
     with pytest.raises(TokenExpiredError):
         verify_refresh_token(expired, settings=settings)
     no_family = mint_token("r", headers={"typ": "refresh+jwt"})

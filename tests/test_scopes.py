@@ -38,7 +38,7 @@ from tests.helpers import bearer, build_app, mint_token
         pytest.param({"scp": ["read", "write"]}, ["read", "write"], id="scp-list"),
         pytest.param({"scp": ["read admin", "x\u00a0y", 7, None]}, [], id="scp-list-bad-items"),
         pytest.param({"scp": "read write"}, ["read", "write"], id="scp-string"),
-        pytest.param({"scope": "a", "scp": ["b"]}, ["a"], id="scope-wins"),
+        pytest.param({"scope": "a", "scp": ["b"]}, ["a", "b"], id="both-claims-count"),
         pytest.param({"scope": 42}, [], id="not-a-string"),
         pytest.param({}, [], id="none"),
     ],

@@ -44,7 +44,7 @@ def test_defaults() -> None:
     assert settings.refresh_expiry_seconds == 30 * 86400
     assert settings.issuer is None
     assert settings.audience is None
-    assert settings.leeway_seconds == 0
+    assert settings.leeway_seconds == 30  # ordinary clock skew between a provider and us
     assert settings.realm == "api"
     assert settings.max_token_bytes == 8192
 

@@ -81,7 +81,7 @@ def test_verify_accepts_tokens_minted_by_pyjwt(settings: JWTSettings) -> None:
 @pytest.mark.parametrize(
     ("token", "error"),
     [
-        pytest.param(mint_token(lifetime=-1), TokenExpiredError, id="expired"),
+        pytest.param(mint_token(lifetime=-120), TokenExpiredError, id="expired"),
         pytest.param(mint_token(secret=OTHER_SECRET), InvalidTokenError, id="bad-signature"),
         pytest.param("nonsense", InvalidTokenError, id="nonsense"),
     ],
@@ -131,7 +131,7 @@ def test_several_unnamed_keys_are_tried_in_turn(settings: JWTSettings) -> None:
     verifier = TokenVerifier(settings, keys=StaticKeys(hs256_key(SECRET), hs256_key(OTHER_SECRET)))
     assert verifier.verify(mint_token("a", secret=OTHER_SECRET))["sub"] == "a"
     with pytest.raises(TokenExpiredError):
-        verifier.verify(mint_token("a", secret=OTHER_SECRET, lifetime=-1))
+        verifier.verify(mint_token("a", secret=OTHER_SECRET, lifetime=-120))
 
 
 def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
@@ -215,7 +215,8 @@ def test_helpers_read_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_jwks_url_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, "jwt_middleware.jwks", raising=False)
+    for module in ("jwt_middleware.jwks", "jwt_middleware.discovery"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
     settings = JWTSettings(algorithm="RS256", jwks_url="https://idp.example/jwks.json")
     with pytest.raises(ConfigurationError, match=r"jwt-middleware-asgi\[jwks\]"):
         TokenVerifier(settings)

@@ -36,7 +36,7 @@ from jwt_middleware import JWTAuthMiddleware
 from ..asgi import lifespan_startup
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-PAGES: Final = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+PAGES: Final = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
 _FENCE: Final = re.compile(r"^```(\w*)\s*$")
 _DIRECTIVE: Final = re.compile(r"^<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 _RUNNABLE_SHELL: Final = frozenset({"export", "openssl", "chmod"})

@@ -66,9 +66,9 @@ def signed(key: Any, algorithm: Algorithm = "RS256", kid: str | None = "a", **he
 
 
 def settings_for(algorithm: Algorithm) -> JWTSettings:
-    # Unvalidated, so these tests do not depend on how JWTSettings checks key configuration;
-    # the verifier only reads the algorithm and claim options from it, as keys are given.
-    return JWTSettings.model_construct(algorithm=algorithm)
+    """Settings for verifying ``algorithm`` with keys the test gives the verifier itself (the
+    JWKS URL named here is never fetched: the given key source replaces it)."""
+    return JWTSettings(algorithms=[algorithm], jwks_url="https://unused.example/jwks.json")
 
 
 def public_numbers(key: Any) -> Any:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from jwt_middleware import InvalidTokenError, TokenVerifier
+from jwt_middleware.errors import KeysUnavailableError
 from jwt_middleware.jwks import JWKSKeys
 from tests.helpers import FakeClock
 from tests.jwks.endpoint import Endpoint, Run, header, public_jwk, resolve, settings_for, signed
@@ -90,6 +91,21 @@ def test_unknown_kid_spray_refetches_at_most_once_per_interval(
             assert endpoint.requests == 1 + round_number
         assert len(await resolve(keys, header("a"))) == 1
 
+    run(scenario, min_refetch_interval_seconds=30)
+
+
+def test_the_default_interval_picks_up_a_new_key_within_seconds(
+    endpoint: Endpoint, run: Run, clock: FakeClock
+) -> None:
+    async def scenario(keys: JWKSKeys) -> None:
+        await keys.prefetch()
+        endpoint.publish(public_jwk(RSA, "a"), public_jwk(RSA_OTHER, "b"))
+        clock.advance(1)
+        assert await resolve(keys, header("b")) == ()  # too soon after the last fetch
+        clock.advance(4)  # the default interval: 5 s
+        assert len(await resolve(keys, header("b"))) == 1
+        assert endpoint.requests == 2
+
     run(scenario)
 
 
@@ -100,16 +116,18 @@ def test_failed_fetch_is_retried_only_after_the_interval(
 
     async def scenario(keys: JWKSKeys) -> None:
         for _ in range(10):
-            assert await resolve(keys, header("a")) == ()
+            with pytest.raises(KeysUnavailableError):
+                await resolve(keys, header("a"))
         assert endpoint.requests == 1
         endpoint.status = 200
         clock.advance(29)
-        assert await resolve(keys, header("a")) == ()
+        with pytest.raises(KeysUnavailableError):
+            await resolve(keys, header("a"))
         clock.advance(1)
         assert len(await resolve(keys, header("a"))) == 1
         assert endpoint.requests == 2
 
-    run(scenario)
+    run(scenario, min_refetch_interval_seconds=30)
 
 
 def test_concurrent_requests_share_one_fetch(endpoint: Endpoint, run: Run) -> None:
@@ -154,14 +172,15 @@ def test_a_caller_giving_up_does_not_cancel_the_shared_fetch(endpoint: Endpoint,
     assert endpoint.requests == 1
 
 
-def test_aclose_during_a_fetch_answers_waiters_with_no_key(endpoint: Endpoint, run: Run) -> None:
+def test_aclose_during_a_fetch_answers_waiters_unavailable(endpoint: Endpoint, run: Run) -> None:
     endpoint.delay = 0.5
 
     async def scenario(keys: JWKSKeys) -> None:
         waiter = asyncio.create_task(resolve(keys, header("a")))
         await asyncio.sleep(0.1)
         await keys.aclose()
-        assert await waiter == ()
+        with pytest.raises(KeysUnavailableError):
+            await waiter
 
     run(scenario)
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from jwt_middleware import InvalidTokenError, TokenVerifier
+from jwt_middleware.errors import KeysUnavailableError
 from jwt_middleware.jwks import JWKSKeys
 from tests.helpers import FakeClock
 from tests.jwks.endpoint import (
@@ -31,21 +32,24 @@ from tests.keypairs import RSA, RSA_ATTACKER, RSA_OTHER
 
 
 @pytest.mark.parametrize("breaker", FAILURES)
-def test_failing_endpoint_with_nothing_cached_gives_no_key_and_does_not_raise(
+def test_failing_endpoint_with_nothing_cached_is_unavailable_not_invalid(
     endpoint: Endpoint,
     run: Run,
     caplog: pytest.LogCaptureFixture,
     breaker: Callable[[Endpoint], None],
 ) -> None:
+    # No key set was ever fetched: the token may be perfectly valid, so the answer is
+    # "try again" (503), never "bad token" (401), which would make clients discard it.
     breaker(endpoint)
 
     async def scenario(keys: JWKSKeys) -> None:
         started = time.monotonic()
-        assert await resolve(keys, header("a")) == ()
+        with pytest.raises(KeysUnavailableError):
+            await resolve(keys, header("a"))
         assert time.monotonic() - started < 1.2  # the whole fetch is bounded by the timeout
-        with pytest.raises(InvalidTokenError):
+        with pytest.raises(KeysUnavailableError):
             await TokenVerifier(settings_for("RS256"), keys=keys).verify_async(signed(RSA))
-        await keys.prefetch()
+        await keys.prefetch()  # never raises
         assert keys.has_keys is False
 
     run(scenario, **FAILURE_OPTIONS)
@@ -82,7 +86,8 @@ def test_warnings_name_the_endpoint_without_credentials_or_query(
 
     async def main() -> None:
         async with open_keys(url, clock) as keys:
-            assert await resolve(keys, header("a")) == ()
+            with pytest.raises(KeysUnavailableError):
+                await resolve(keys, header("a"))
 
     asyncio.run(main())
     messages = [r.getMessage() for r in caplog.records]
@@ -98,7 +103,8 @@ def test_redirects_are_not_followed(
     endpoint.redirect_to = elsewhere.url
 
     async def scenario(keys: JWKSKeys) -> None:
-        assert await resolve(keys, header("evil")) == ()
+        with pytest.raises(KeysUnavailableError):  # the redirect is no key set
+            await resolve(keys, header("evil"))
 
     run(scenario)
     assert (endpoint.requests, elsewhere.requests) == (1, 0)

@@ -71,7 +71,11 @@ def test_redis_keys_expire_with_the_tokens(
     keys = sorted(key.decode() for key in sync_redis.scan_iter(match=f"{redis_prefix}*"))
     kinds = sorted(key.removeprefix(redis_prefix).split(":")[0] for key in keys)
     assert kinds == ["family", "refresh-used", "revoked"]
-    longest = max(jwt_settings.expiry_seconds, jwt_settings.refresh_expiry_seconds) + 60
+    longest = (
+        max(jwt_settings.expiry_seconds, jwt_settings.refresh_expiry_seconds)
+        + 60
+        + jwt_settings.leeway_seconds
+    )
     for key in keys:
         assert 0 < sync_redis.ttl(key) <= longest, key
     assert SECRET not in "".join(keys)
