@@ -1,14 +1,17 @@
-"""Which requests need no token: the one allowlist that the middleware enforces and the
-OpenAPI schema documents (see :mod:`demo_app.openapi`), so the two cannot disagree.
+"""Who may call what: the one policy that the middleware enforces and the OpenAPI document
+shows (through :func:`jwt_middleware.fastapi.document_security`), so the two cannot disagree.
+
+Requests without a token reach only the public routes. The to-do routes need a token with
+the scope for what they do: ``todos:read`` to look, ``todos:write`` to change. A login asks
+for scopes (both by default), so a client that only reads can hold a token that cannot
+write.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from jwt_middleware.rules import PublicPaths
-
-__all__ = ["PUBLIC_RULES", "public_paths"]
+__all__ = ["PUBLIC_RULES", "SCOPES", "SCOPE_RULES"]
 
 PUBLIC_RULES: Final[tuple[str, ...]] = (
     "GET /health",
@@ -24,7 +27,16 @@ PUBLIC_RULES: Final[tuple[str, ...]] = (
     "GET /.well-known/oauth-authorization-server",
 )
 
+#: Every scope a token of the demo may carry, and what it allows.
+SCOPES: Final[dict[str, str]] = {
+    "todos:read": "Read your to-dos.",
+    "todos:write": "Create, change and delete your to-dos.",
+}
 
-def public_paths() -> PublicPaths:
-    """The parsed allowlist, for asking whether an operation is public."""
-    return PublicPaths(PUBLIC_RULES)
+SCOPE_RULES: Final[dict[str, list[str]]] = {
+    "GET /todos": ["todos:read"],
+    "GET /todos/{todo_id}": ["todos:read"],
+    "POST /todos": ["todos:write"],
+    "PATCH /todos/{todo_id}": ["todos:write"],
+    "DELETE /todos/{todo_id}": ["todos:write"],
+}

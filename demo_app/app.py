@@ -1,7 +1,8 @@
 """``create_app``: the demo service, wired from its settings.
 
 The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimit`, then
-:class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES`,
+:class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES` and
+:data:`~demo_app.access.SCOPE_RULES`,
 asking :class:`~demo_app.sessions.Sessions` whether each token was revoked (logout).
 No route has an auth dependency; handlers read the verified ``user_id`` from the state.
 
@@ -20,7 +21,7 @@ from fastapi_offline import FastAPIOffline
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 
 from . import routes_auth, routes_keys, routes_todos
-from .access import PUBLIC_RULES, public_paths
+from .access import PUBLIC_RULES, SCOPE_RULES
 from .body_limit import BodySizeLimit
 from .context import DemoContext
 from .db import create_db_engine, create_tables
@@ -90,10 +91,11 @@ def create_app(
     app.include_router(routes_keys.router)
     install_health(app)
     install_error_handlers(app)
-    install_openapi(app, public=public_paths(), password_min_length=settings.password_min_length)
+    install_openapi(app, password_min_length=settings.password_min_length)
     app.add_middleware(
         JWTAuthMiddleware,
         public=PUBLIC_RULES,
+        scopes=SCOPE_RULES,
         settings=jwt_settings,
         is_revoked=context.sessions.is_revoked,
     )

@@ -33,6 +33,7 @@ from jwt_middleware import (
 )
 from jwt_middleware.fastapi import CurrentClaims
 
+from .access import SCOPES
 from .context import DemoContext
 from .dependencies import ContextDep, CurrentUser, SessionDep, load_user
 from .models import User
@@ -102,8 +103,9 @@ def login(
     body: LoginRequest, context: ContextDep, session: SessionDep, response: Response
 ) -> TokenOut:
     """Exchange email and password for a bearer token."""
+    scopes = _granted_scopes(body.scope)
     user = _authenticate(context, session, body.email, body.password)
-    return _token_for(user, context, response)
+    return _token_for(user, context, response, scopes=scopes)
 
 
 @router.post("/token", responses=_CREDENTIALS_401)
@@ -115,10 +117,12 @@ def token(
 ) -> TokenOut:
     """The same login as an OAuth2 password grant (``username`` is the email).
 
-    This is the ``tokenUrl`` Swagger UI's *Authorize* button posts to.
+    This is the ``tokenUrl`` Swagger UI's *Authorize* button posts to; the scopes ticked
+    there are the ones granted (all of them when none is).
     """
+    scopes = _granted_scopes(" ".join(form.scopes) if form.scopes else None)
     user = _authenticate(context, session, form.username, form.password)
-    return _token_for(user, context, response)
+    return _token_for(user, context, response, scopes=scopes)
 
 
 @router.post(
@@ -151,7 +155,8 @@ async def refresh(body: RefreshRequest, context: ContextDep, response: Response)
         )
         await sessions.revoke_family(family)
         raise TokenRevokedError(_REFRESH_REVOKED)
-    return _token_for(user, context, response, family=family)
+    granted = _granted_scopes(claims.get("scope") if isinstance(claims.get("scope"), str) else None)
+    return _token_for(user, context, response, family=family, scopes=granted)
 
 
 @router.post(
@@ -229,20 +234,46 @@ def _normalise_email(text: str) -> str | None:
         return None
 
 
+def _granted_scopes(requested: str | None) -> str:
+    """The scopes a login grants: those asked for (space-separated), or all of them.
+
+    Asking for a scope the demo does not know is a 400 (RFC 6749 section 5.2
+    ``invalid_scope``), not silently less than was asked for.
+    """
+    if requested is None or not requested.strip():
+        return " ".join(SCOPES)
+    wanted = [scope for scope in requested.split(" ") if scope]
+    if any(scope not in SCOPES for scope in wanted):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "Unknown scope; the scopes are: " + ", ".join(SCOPES) + ".",
+        )
+    return " ".join(dict.fromkeys(wanted))
+
+
 def _token_for(
-    user: User, context: DemoContext, response: Response, *, family: str | None = None
+    user: User,
+    context: DemoContext,
+    response: Response,
+    *,
+    scopes: str,
+    family: str | None = None,
 ) -> TokenOut:
-    """A new access and refresh token for ``user``, in ``family`` or a new one (login)."""
+    """A new access and refresh token for ``user``, in ``family`` or a new one (login).
+
+    Both carry the granted ``scopes``; a refresh keeps them.
+    """
     assert user.id is not None
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
     settings = context.jwt_settings
     family = family if family is not None else secrets.token_urlsafe(16)
     return TokenOut(
         access_token=create_jwt_token(
-            user.id, user.email, settings=settings, **{SESSION_CLAIM: family}
+            user.id, user.email, settings=settings, scope=scopes, **{SESSION_CLAIM: family}
         ),
         expires_in=settings.expiry_seconds,
-        refresh_token=create_refresh_token(user.id, family=family, settings=settings),
+        scope=scopes,
+        refresh_token=create_refresh_token(user.id, family=family, settings=settings, scope=scopes),
         user=UserOut.model_validate(user),
     )
 

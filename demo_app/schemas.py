@@ -116,6 +116,11 @@ class LoginRequest(_Body):
 
     email: str = Field(json_schema_extra={"format": "email"})
     password: str
+    scope: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The scopes to grant, space-separated (default: all of them).",
+    )
 
 
 #: Longer than any token the demo signs, far shorter than anything worth parsing.
@@ -149,6 +154,7 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105  (the OAuth2 token type, not a secret)
     expires_in: int = Field(description="Lifetime of the access token in seconds.")
+    scope: str = Field(description="The scopes granted, space-separated (RFC 6749 5.1).")
     refresh_token: str = Field(
         description="Exchange it once at POST /auth/refresh for a new pair; never a bearer token."
     )

@@ -8,6 +8,7 @@ and the text on the wire never depends on the token or on the library's internal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "AuthenticationUnavailableError",
     "ConfigurationError",
     "InsufficientScopeError",
+    "InsufficientUserAuthenticationError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeysUnavailableError",
@@ -41,6 +43,11 @@ class AuthenticationError(Exception):
     def __init__(self, description: str | None = None) -> None:
         self.description = description or self.default_description
         super().__init__(self.description)
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        """Parameters this error adds to the ``WWW-Authenticate`` challenge after ``error``
+        and ``error_description`` (RFC 6750 ``scope``, RFC 9470 ``acr_values``...)."""
+        return []
 
 
 class MissingTokenError(AuthenticationError):
@@ -100,11 +107,55 @@ class KeysUnavailableError(AuthenticationUnavailableError):
 
 
 class InsufficientScopeError(AuthenticationError):
-    """The token is valid but lacks a scope the resource needs (RFC 6750 ``insufficient_scope``)."""
+    """The token is valid but lacks a scope the resource needs (RFC 6750 ``insufficient_scope``).
+
+    ``scopes`` are the scopes the resource needs, named in the challenge's ``scope``
+    parameter (RFC 6750 section 3), so a client knows what to ask its authorization server
+    for.
+    """
 
     status_code = 403
     error = "insufficient_scope"
     default_description = "The access token lacks the required scope."
+
+    def __init__(self, description: str | None = None, *, scopes: Iterable[str] = ()) -> None:
+        super().__init__(description)
+        self.scopes = tuple(scopes)
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        return [("scope", " ".join(self.scopes))] if self.scopes else []
+
+
+class InsufficientUserAuthenticationError(AuthenticationError):
+    """The token is valid, but the user's authentication was not strong or recent enough
+    for this resource (RFC 9470 step-up authentication).
+
+    ``acr_values`` (any one of them) and ``max_age`` (seconds since ``auth_time``) go into
+    the challenge, so the client can ask the authorization server for a new token that
+    satisfies them.
+    """
+
+    error = "insufficient_user_authentication"
+    default_description = "A stronger or more recent authentication is required."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        acr_values: Iterable[str] = (),
+        max_age: int | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        parameters = []
+        if self.acr_values:
+            parameters.append(("acr_values", " ".join(self.acr_values)))
+        if self.max_age is not None:
+            parameters.append(("max_age", str(self.max_age)))
+        return parameters
 
 
 class ConfigurationError(ValueError):

@@ -1,9 +1,10 @@
-"""``JWTAuthMiddleware``: reads the bearer token, asks tokens and rules, writes state or answers.
+"""``JWTAuthMiddleware``: reads the bearer token, asks the verifier and the policy, writes
+the request's state or answers.
 
-A pure ASGI middleware: everything that can be decided once (settings, verifier, the
-allowlist index, the challenge headers) is decided in ``__init__``; a request does one
-header scan and one verification, and consults the allowlist only when it has no valid
-token.
+A pure ASGI middleware: everything that can be decided once (settings, verifier, the policy's
+index, the answers) is decided in ``__init__``, and what depends on the app's routes at
+start-up; a request does one header scan, one verification (or a cache hit), and one policy
+lookup, which is skipped when the policy has nothing to say about authenticated requests.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .answers import (
+    Answers,
+    ErrorBody,
+    authentication_error_handler,
+    challenge_response,
+)
 from .errors import (
     AuthenticationError,
     AuthenticationUnavailableError,
@@ -28,11 +34,15 @@ from .errors import (
     MissingTokenError,
     TokenRevokedError,
 )
-from .rules import PublicPaths, RuleSpec
+from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
+from .resource_metadata import metadata_document, metadata_path, metadata_url
+from .routes import app_routes, audit
+from .rules import RuleSpec
 from .settings import JWTSettings
 from .tokens import TokenVerifier
-from .types import Claims
+from .types import Claims, VerifiedToken
 from .user import JWTUser
+from .websockets import watch_websocket
 
 __all__ = [
     "Answers",
@@ -60,9 +70,15 @@ class JWTAuthMiddleware:
 
     Args:
         app: the ASGI app to protect.
-        public: allowlist rules (see :mod:`jwt_middleware.rules`) for paths that need no
-            token. A valid token on a public path still fills the state; an invalid one
-            is ignored there.
+        public: allowlist rules (see :mod:`jwt_middleware.rules`) for requests that need no
+            token. A valid token on a public path still fills the state; an invalid one is
+            ignored there.
+        optional: rules for requests served to anonymous and known users alike: no token
+            passes as anonymous, but a token that is sent must be valid.
+        scopes: rule to the scopes a token must all have (or a
+            :class:`~jwt_middleware.policy.Requirement`), answered with 403
+            ``insufficient_scope`` (see :mod:`jwt_middleware.policy` for the order of rules).
+        policy: an :class:`~jwt_middleware.policy.AccessPolicy`, instead of the three above.
         settings: configuration; ``None`` reads ``JWT_*`` from the environment now.
         verifier: a prepared :class:`TokenVerifier`, for a custom key source; built from
             ``settings`` when omitted.
@@ -71,14 +87,18 @@ class JWTAuthMiddleware:
             headers. Off by default: URLs end up in logs and browser history.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
-            (a store that should fail open catches its own errors).
+            (a store that should fail open catches its own errors). Open WebSockets ask it
+            again every ``JWT_WEBSOCKET_RECHECK_SECONDS``.
         check_claims: ``(claims) -> bool``, asked once per token after every other check
             (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
             the verifier the middleware builds (a ``verifier=`` has its own).
+        error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
+            :func:`~jwt_middleware.answers.problem_details`); status and challenge stay.
 
-    The middleware loads remote keys (JWKS, discovery) when the server starts, through the
-    ``lifespan`` protocol, and closes their HTTP client when it stops; a server without
-    lifespan loads them at the first request instead.
+    At start-up (the ASGI lifespan) the middleware loads remote keys (JWKS, discovery),
+    reads the requirements declared on the app's routes, and warns about rules that match no
+    route (``JWT_STRICT_RULES=true`` makes that an error); at shutdown it closes the key
+    sources. A server without lifespan does all of it at the first request.
 
     A configuration error (a missing or weak secret, a bad key, a malformed rule) does not
     raise here: Starlette builds its middleware lazily, inside the server's ``lifespan``
@@ -90,7 +110,7 @@ class JWTAuthMiddleware:
 
     An :class:`~jwt_middleware.errors.AuthenticationError` raised by the app (for example
     by :func:`~jwt_middleware.user.current_user_id` on a public route) is answered here
-    exactly like the middleware's own refusals, so every 401 has one shape.
+    exactly like the middleware's own refusals, so every refusal has one shape.
     """
 
     def __init__(
@@ -98,11 +118,15 @@ class JWTAuthMiddleware:
         app: ASGIApp,
         *,
         public: Iterable[RuleSpec] = (),
+        optional: Iterable[RuleSpec] = (),
+        scopes: ScopeRules | None = None,
+        policy: AccessPolicy | None = None,
         settings: JWTSettings | None = None,
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
+        error_body: ErrorBody | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -110,6 +134,9 @@ class JWTAuthMiddleware:
         self._revocation_failing = False
         self._configuration_error: ConfigurationError | None = None
         self._unconfigured_logged = False
+        self._routes_read = False
+        self._metadata_path: str | None = None
+        self._metadata: bytes = b""
         try:
             self.settings = settings if settings is not None else JWTSettings()
             self.verifier = (
@@ -117,29 +144,50 @@ class JWTAuthMiddleware:
                 if verifier is not None
                 else TokenVerifier(self.settings, check_claims=check_claims)
             )
+            if policy is not None and (public or optional or scopes):
+                raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
             try:
-                self.public = PublicPaths(public)
+                self.policy = policy or AccessPolicy(
+                    public=public, optional=optional, scopes=scopes
+                )
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError(str(exc)) from None
             if token_query_param is not None and not token_query_param:
                 raise ConfigurationError("token_query_param must be a parameter name or None")
         except ConfigurationError as exc:
             self._configuration_error = exc
-            self.public = PublicPaths()
-            self._answers = Answers(realm=_DEFAULT_REALM)
+            self.policy = AccessPolicy()
+            self._answers = Answers(realm=_DEFAULT_REALM, body=error_body)
             return
-        self._answers = Answers(realm=self.settings.realm)
+        resource = self.settings.resource
+        self._answers = Answers(
+            realm=self.settings.realm,
+            resource_metadata=metadata_url(resource) if resource else None,
+            body=error_body,
+        )
         require_jti = self.settings.require_jti
         self._require_jti = is_revoked is not None if require_jti is None else require_jti
+        self._leeway = self.settings.leeway_seconds
+        self._recheck = self.settings.websocket_recheck_seconds if is_revoked else None
+        self._lookup_always = self.policy.needs_lookup
+        if resource is not None:
+            self._metadata_path = metadata_path(resource)
+            self._build_metadata()
 
     @property
     def configuration_error(self) -> ConfigurationError | None:
         """Why this middleware cannot serve (reported at start-up), or ``None``."""
         return self._configuration_error
 
+    @property
+    def public(self) -> Any:
+        """The allowlist (the policy's public rules)."""
+        return self.policy.public
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            if scope["type"] != "lifespan":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            if kind != "lifespan":
                 await self.app(scope, receive, send)
             elif self._configuration_error is not None:
                 await self._refuse_startup(receive, send)
@@ -149,48 +197,60 @@ class JWTAuthMiddleware:
         if self._configuration_error is not None:
             await self._unconfigured(scope, receive, send)
             return
+        if not self._routes_read:
+            self._read_routes(scope)
+            if self._configuration_error is not None:
+                await self._unconfigured(scope, receive, send)
+                return
+        if self._metadata_path is not None and scope["path"] == self._metadata_path:
+            await self._serve_metadata(scope, receive, send)
+            return
         scope["jwt_middleware"] = self._answers
+        decision = self._decide(scope) if self._lookup_always else None
         try:
-            verified = await self.verifier.authenticate(self._token(scope))
-            claims = verified.claims
-            if self._require_jti and not _has_jti(claims):
-                logger.info("rejected token: no jti, so it could never be revoked")
-                raise InvalidTokenError
-            if self.is_revoked is not None:
-                await self._check_revocation(claims)
+            token = self._token(scope)
         except AuthenticationError as exc:
-            if self.public.is_public(
-                scope.get("method"), _route_path(scope), scope.get("raw_path")
+            decision = decision or self._decide(scope)
+            if decision.access is Access.PUBLIC or (
+                decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
             ):
                 _set_anonymous(scope)
                 await self._call_app(scope, receive, send)
-                return
-            logger.debug("denied %s: %s", scope["type"], type(exc).__name__)
-            await self._deny(exc, scope, receive, send)
+            else:
+                await self._refuse(exc, scope, receive, send)
             return
-        state = scope.setdefault("state", {})
-        state["user_id"] = verified.subject
-        state["claims"] = claims
-        scope["user"] = JWTUser(claims)
-        scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
-        await self._call_app(scope, receive, send)
+        try:
+            verified = await self.verifier.authenticate(token)
+            if self._require_jti and not _has_jti(verified.claims):
+                logger.info("rejected token: no jti, so it could never be revoked")
+                raise InvalidTokenError
+            if self.is_revoked is not None:
+                await self._check_revocation(verified.claims)
+            if decision is not None and decision.requirement is not NO_REQUIREMENT:
+                decision.requirement.check(verified.scopes, verified.claims)
+        except AuthenticationError as exc:
+            decision = decision or self._decide(scope)
+            if decision.access is Access.PUBLIC:
+                _set_anonymous(scope)
+                await self._call_app(scope, receive, send)
+            else:
+                await self._refuse(exc, scope, receive, send)
+            return
+        _set_user(scope, verified)
+        if kind == "websocket":
+            await self._watched(verified, scope, receive, send)
+        else:
+            await self._call_app(scope, receive, send)
 
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the lifespan through, loading remote keys before the app starts and
-        closing their client once the app has shut down."""
+    def _decide(self, scope: Scope) -> Decision:
+        method = scope.get("method") if scope["type"] == "http" else None
+        return self.policy.decide(method, _route_path(scope), scope.get("raw_path"))
 
-        async def starting() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.verifier.prefetch()  # never raises: a provider down is logged
-            return message
-
-        async def stopping(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await self.verifier.aclose()
-            await send(message)
-
-        await self.app(scope, starting, stopping)
+    async def _refuse(
+        self, exc: AuthenticationError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        logger.debug("denied %s: %s", scope["type"], type(exc).__name__)
+        await self._deny(exc, scope, receive, send)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: str | None = None
@@ -214,6 +274,30 @@ class JWTAuthMiddleware:
             else:
                 raise  # the response has started: nothing is left to answer with
 
+    async def _watched(
+        self, verified: VerifiedToken, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A WebSocket with a token: closed when the token expires or is revoked."""
+        claims = verified.claims
+        is_revoked = self.is_revoked
+
+        async def revoked() -> bool:
+            assert is_revoked is not None
+            return await is_revoked(claims)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._call_app(scope, receive, send)
+
+        await watch_websocket(
+            app,
+            scope,
+            receive,
+            send,
+            expires_at=float(claims["exp"]) + self._leeway,
+            recheck_seconds=self._recheck,
+            is_revoked=revoked if is_revoked is not None else None,
+        )
+
     async def _check_revocation(self, claims: Claims) -> None:
         assert self.is_revoked is not None
         try:
@@ -233,6 +317,89 @@ class JWTAuthMiddleware:
             logger.warning("revocation check works again")
         if revoked:
             raise TokenRevokedError
+
+    # --- start-up and the app's routes ----------------------------------------------------------
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the lifespan through: load remote keys and read the app's routes before the
+        app starts (refusing start-up on a strict audit), close the key sources once the app
+        has shut down."""
+        refusal: str | None = None
+
+        async def starting() -> Message:
+            nonlocal refusal
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.verifier.prefetch()  # never raises: a provider down is logged
+                self._read_routes(scope)
+                if self._configuration_error is not None:
+                    refusal = f"JWTAuthMiddleware cannot start: {self._configuration_error}"
+            return message
+
+        async def stopping(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete" and refusal is not None:
+                message = {"type": "lifespan.startup.failed", "message": refusal}
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.verifier.aclose()
+            await send(message)
+
+        await self.app(scope, starting, stopping)
+
+    def _read_routes(self, scope: Scope) -> None:
+        """Take the requirements declared on the app's routes into the policy, and audit the
+        rules against the routes: once, at start-up or the first request."""
+        self._routes_read = True
+        app = scope.get("app")
+        if app is None or not hasattr(app, "routes"):
+            return
+        routes = app_routes(app)
+        for route in routes:
+            if route.requirement is not None:
+                self.policy.require_route(route.methods, route.path, route.requirement)
+        self._lookup_always = self.policy.needs_lookup
+        if self._metadata_path is not None:
+            self._build_metadata()  # route-level scopes count in scopes_supported
+        served = [self._metadata_path] if self._metadata_path else []
+        problems = audit(self.policy, routes, served=served)
+        for problem in problems:
+            if self.settings.strict_rules:
+                logger.error("%s (JWT_STRICT_RULES)", problem)
+            else:
+                logger.warning("%s", problem)
+        if problems and self.settings.strict_rules:
+            self._configuration_error = ConfigurationError(
+                f"{problems[0]}; fix the rule, or unset JWT_STRICT_RULES to only warn"
+            )
+
+    # --- RFC 9728 ------------------------------------------------------------------------------
+
+    def _build_metadata(self) -> None:
+        resource = self.settings.resource
+        assert resource is not None
+        methods = ["header", "query"] if self.token_query_param else ["header"]
+        self._metadata = metadata_document(
+            resource,
+            authorization_servers=[i.issuer for i in self.settings.issuer_settings],
+            scopes_supported=self.policy.scopes_supported,
+            bearer_methods=methods,
+            resource_name=self.settings.resource_name,
+        )
+
+    async def _serve_metadata(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            answer = Response(status_code=405, headers={"Allow": "GET, HEAD"})
+        else:
+            answer = Response(
+                self._metadata,
+                media_type="application/json",
+                headers={"Cache-Control": "public, max-age=3600"},
+            )
+        await answer(scope, receive, send)
+
+    # --- refusals ------------------------------------------------------------------------------
 
     async def _refuse_startup(self, receive: Receive, send: Send) -> None:
         """Answer the lifespan protocol with the configuration error, so the server stops."""
@@ -319,58 +486,6 @@ class JWTAuthMiddleware:
         await self._answers.response(exc)(scope, receive, send)
 
 
-class Answers:
-    """How one middleware answers: its realm. Put in ``scope["jwt_middleware"]`` so that an
-    exception handler answers errors raised in the app with the same realm and shape."""
-
-    __slots__ = ("realm",)
-
-    def __init__(self, *, realm: str) -> None:
-        self.realm = realm
-
-    def response(self, error: AuthenticationError) -> Response:
-        """The answer to ``error``; see :func:`challenge_response`."""
-        return challenge_response(error, realm=self.realm)
-
-
-async def authentication_error_handler(request: Request, exc: Exception) -> Response:
-    """An exception handler for :class:`AuthenticationError` (Starlette and FastAPI).
-
-    The middleware already answers these errors when they escape the app, so this is only
-    needed when something between them would turn the error into a 500 first (a catch-all
-    handler of your own, say)::
-
-        app.add_exception_handler(AuthenticationError, authentication_error_handler)
-
-    It answers with the realm of the middleware that handled the request.
-    """
-    if not isinstance(exc, AuthenticationError):
-        raise exc
-    answers = request.scope.get("jwt_middleware")
-    if isinstance(answers, Answers):
-        return answers.response(exc)
-    return challenge_response(exc, realm=_DEFAULT_REALM)
-
-
-def challenge_response(error: AuthenticationError, *, realm: str) -> Response:
-    """The RFC 6750 answer to ``error``: status, ``WWW-Authenticate`` and a JSON body.
-
-    A 503 (the revocation store is down) carries ``Retry-After`` instead of a challenge:
-    the client's credentials were not found wanting.
-    """
-    headers = {"Cache-Control": "no-store"}
-    if error.status_code == 503:
-        headers["Retry-After"] = "5"
-    else:
-        challenge = f'Bearer realm="{realm}"'
-        if error.error is not None:
-            challenge += f', error="{error.error}", error_description="{error.description}"'
-        headers["WWW-Authenticate"] = challenge
-    return JSONResponse(
-        {"detail": error.description}, status_code=error.status_code, headers=headers
-    )
-
-
 def _route_path(scope: Scope) -> str:
     """The path relative to the wrapped app: ``root_path`` removed, as Starlette routes it."""
     path: str = scope["path"]
@@ -383,6 +498,14 @@ def _route_path(scope: Scope) -> str:
 def _has_jti(claims: Claims) -> bool:
     jti = claims.get("jti")
     return isinstance(jti, str) and bool(jti)
+
+
+def _set_user(scope: Scope, verified: VerifiedToken) -> None:
+    state = scope.setdefault("state", {})
+    state["user_id"] = verified.subject
+    state["claims"] = verified.claims
+    scope["user"] = JWTUser(verified.claims)
+    scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
 
 
 def _set_anonymous(scope: Scope) -> None:

@@ -38,6 +38,11 @@ __all__ = ["IssuerSettings", "JWTSettings", "parse_duration"]
 _SETTINGS_ERROR_FIELD: Final = re.compile(r'field "([a-z_]+)"')
 # RFC 7230 quoted-string content we are willing to emit in WWW-Authenticate.
 _REALM: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+# RFC 9728 section 1.2: an https URL with no fragment (and, for us, no query or quotes, as it
+# goes into a quoted-string of WWW-Authenticate). Plain http only on loopback, for development.
+_RESOURCE: Final = re.compile(
+    r"(?:https://[^\s\"\\#?]+|http://(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?(?:/[^\s\"\\#?]*)?)"
+)
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNIT_SECONDS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
@@ -211,6 +216,20 @@ class JWTSettings(BaseSettings):
     audience: Audiences = Field(
         default=None, description="Required `aud`: one value, or a JSON list (any matches)."
     )
+    resource: str | None = Field(
+        default=None,
+        description="This API's resource identifier (RFC 9728): serves its metadata, and is "
+        "the audience when JWT_AUDIENCE is unset.",
+    )
+    resource_name: str | None = Field(
+        default=None, max_length=200, description="A human-readable name in the metadata."
+    )
+    strict_rules: bool = Field(
+        default=False, description="A rule that matches no route stops start-up (else a warning)."
+    )
+    websocket_recheck_seconds: float = Field(
+        default=30, gt=0, le=3600, description="How soon an open WebSocket sees a revocation."
+    )
     leeway_seconds: int = Field(default=30, ge=0, le=300, description="Allowed clock skew.")
     realm: str = Field(default="api", description="Realm named in WWW-Authenticate.")
     max_token_bytes: int = Field(
@@ -236,6 +255,18 @@ class JWTSettings(BaseSettings):
     def _realm_is_header_safe(cls, value: str) -> str:
         if not _REALM.fullmatch(value):
             raise ValueError("JWT_REALM must be printable ASCII without '\"' or '\\'")
+        return value
+
+    @field_validator("resource")
+    @classmethod
+    def _resource_is_an_https_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _RESOURCE.fullmatch(value):
+            raise ValueError(
+                "JWT_RESOURCE must be an https URL without fragment, query or quotes "
+                "(http only on localhost), e.g. https://api.example.com/mcp"
+            )
         return value
 
     @field_validator("audience")
@@ -418,7 +449,14 @@ class JWTSettings(BaseSettings):
 
     @property
     def audiences(self) -> tuple[str, ...] | None:
-        """The accepted audiences (any one matches), or ``None``: no ``aud`` accepted."""
+        """The accepted audiences (any one matches), or ``None``: no ``aud`` accepted.
+
+        Without ``JWT_AUDIENCE``, a configured ``JWT_RESOURCE`` is the audience: tokens for
+        a protected resource name it (RFC 8707), which is what keeps a token meant for
+        another resource out.
+        """
+        if self.audience is None and self.resource is not None:
+            return (self.resource,)
         return _as_tuple(self.audience)
 
     @property
@@ -453,7 +491,8 @@ def _describe(error: ValidationError, prefix: str) -> str:
             variable = prefix + str(location[0]).upper()
             if len(location) > 1:
                 variable += "[" + "][".join(repr(part) for part in location[1:]) + "]"
-            message = f"{variable}: {message}"
+            if not message.startswith(variable):
+                message = f"{variable}: {message}"
         lines.append(message)
     if len(lines) == 1:
         return lines[0]

@@ -353,14 +353,15 @@ def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy
 def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -> Any:
     """A NumericDate claim as PyJWT reads it (``int()`` of it), or ``None`` when absent.
 
-    Stricter than PyJWT: only JSON numbers count (PyJWT also takes ``true`` and numeric
-    strings), never NaN or infinity.
+    Present means present: ``"iat": null`` is refused, as PyJWT refuses it. Stricter than
+    PyJWT: only JSON numbers count (PyJWT also takes ``true`` and numeric strings), never NaN
+    or infinity.
     """
-    value = payload.get(name)
-    if value is None:
+    if name not in payload:
         if required:
             _refuse(f"no {name}")
         return None
+    value = payload[name]
     if type(value) not in (int, float) or not math.isfinite(value):
         _refuse(f"{name} is not a number")
     return int(value)

@@ -47,14 +47,19 @@ def register(client: Client, email: str, password: str = PASSWORD) -> Any:
     return reply.json()
 
 
-def login(client: Client, email: str, password: str = PASSWORD) -> str:
-    """The access token of a new login."""
-    return login_pair(client, email, password)[0]
+def login(client: Client, email: str, password: str = PASSWORD, *, scope: str | None = None) -> str:
+    """The access token of a new login (all scopes, unless ``scope`` says which)."""
+    return login_pair(client, email, password, scope=scope)[0]
 
 
-def login_pair(client: Client, email: str, password: str = PASSWORD) -> tuple[str, str]:
+def login_pair(
+    client: Client, email: str, password: str = PASSWORD, *, scope: str | None = None
+) -> tuple[str, str]:
     """The access and refresh token of a new login."""
-    reply = client.post("/auth/login", json={"email": email, "password": password})
+    body: dict[str, str] = {"email": email, "password": password}
+    if scope is not None:
+        body["scope"] = scope
+    reply = client.post("/auth/login", json=body)
     assert reply.status_code == 200, reply.text
     body = reply.json()
     return body["access_token"], body["refresh_token"]

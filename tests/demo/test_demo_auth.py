@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
@@ -159,7 +160,15 @@ def test_login_answers_a_bearer_token_for_the_user(
     assert reply.status_code == 200
     assert reply.headers["cache-control"] == "no-store"
     body = reply.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "user"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "scope",
+        "refresh_token",
+        "user",
+    }
+    assert body["scope"] == "todos:read todos:write"
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 7 * 86400
     assert body["refresh_token"] != body["access_token"]
@@ -349,3 +358,55 @@ def test_validly_signed_token_for_no_user_is_401(
 
     assert reply.status_code == 401
     assert reply.json() == {"detail": "The access token is invalid."}
+
+
+@pytest.mark.parametrize(
+    ("requested", "granted", "status"),
+    [
+        pytest.param(None, "todos:read todos:write", 200, id="default-all"),
+        pytest.param("todos:read", "todos:read", 200, id="read-only"),
+        pytest.param("todos:write todos:read", "todos:write todos:read", 200, id="both"),
+        pytest.param("todos:read todos:read", "todos:read", 200, id="repeated"),
+        pytest.param("admin", None, 400, id="unknown-scope"),
+        pytest.param("todos:read admin", None, 400, id="one-unknown"),
+    ],
+)
+def test_a_login_grants_the_scopes_asked_for(
+    client: TestClient, alice: Account, requested: str | None, granted: str | None, status: int
+) -> None:
+    body = {"email": alice.email, "password": alice.password}
+    if requested is not None:
+        body["scope"] = requested
+    reply = client.post("/auth/login", json=body)
+    assert reply.status_code == status
+    if granted is not None:
+        assert reply.json()["scope"] == granted
+        claims = jwt.decode(reply.json()["access_token"], options={"verify_signature": False})
+        assert claims["scope"] == granted
+
+
+def test_a_read_only_token_cannot_write(client: TestClient, alice: Account) -> None:
+    token = login(client, alice.email, scope="todos:read")
+    assert client.get("/todos", headers=bearer(token)).status_code == 200
+    reply = client.post("/todos", headers=bearer(token), json={"title": "Buy milk"})
+    assert reply.status_code == 403
+    assert reply.headers["www-authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="The access token lacks the required scope.", scope="todos:write"'
+    )
+    assert reply.json() == {"detail": "The access token lacks the required scope."}
+
+
+def test_the_oauth2_form_grants_the_scopes_ticked(client: TestClient, alice: Account) -> None:
+    form = {"username": alice.email, "password": alice.password, "scope": "todos:read"}
+    reply = client.post("/auth/token", data=form)
+    assert reply.json()["scope"] == "todos:read"
+
+
+def test_a_refresh_keeps_the_scopes(client: TestClient, alice: Account) -> None:
+    reply = client.post(
+        "/auth/login",
+        json={"email": alice.email, "password": alice.password, "scope": "todos:read"},
+    )
+    refreshed = client.post("/auth/refresh", json={"refresh_token": reply.json()["refresh_token"]})
+    assert refreshed.json()["scope"] == "todos:read"

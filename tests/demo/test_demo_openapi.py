@@ -1,7 +1,8 @@
-"""The OpenAPI schema: security comes from the middleware's allowlist, and says the truth.
+"""The OpenAPI schema: security comes from the middleware's policy, and says the truth.
 
-Each documented operation is also called without a token, to check that the ones marked
-as needing one are exactly the ones the middleware refuses.
+Each documented operation is also called without a token and with tokens lacking each scope,
+to check that the ones marked as needing a token, and which scopes, are exactly the ones the
+middleware refuses, with 401 and 403.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from demo_app.access import PUBLIC_RULES
+from demo_app.access import PUBLIC_RULES, SCOPES
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
 from jwt_middleware.rules import PublicPaths
+from tests.helpers import bearer
 
-from .accounts import cheap_passwords
+from .accounts import cheap_passwords, login, register
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-REQUIREMENT: list[dict[str, list[str]]] = [{"OAuth2Password": []}, {"BearerToken": []}]
+SCHEMES = ("BearerToken", "OAuth2")
 
 
 @pytest.fixture
@@ -40,48 +42,51 @@ def _operations(schema: Any) -> list[tuple[str, str, Any]]:
     ]
 
 
+def _scopes(operation: Any) -> list[str] | None:
+    """The scopes an operation is documented to need, ``None`` for a public one."""
+    if "security" not in operation:
+        return None
+    requirements = operation["security"]
+    assert [list(r) for r in requirements] == [[name] for name in SCHEMES]
+    scopes: list[str] = requirements[0]["BearerToken"]
+    assert all(r[name] == scopes for r, name in zip(requirements, SCHEMES, strict=True))
+    return scopes
+
+
 def test_schema_declares_the_oauth2_password_and_bearer_schemes(schema: Any) -> None:
     schemes = schema["components"]["securitySchemes"]
 
-    assert schemes["OAuth2Password"]["type"] == "oauth2"
-    assert schemes["OAuth2Password"]["flows"] == {
-        "password": {"tokenUrl": "/auth/token", "scopes": {}}
-    }
-    assert schemes["BearerToken"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "An access_token from POST /auth/login.",
-    }
+    assert schemes["OAuth2"]["type"] == "oauth2"
+    assert schemes["OAuth2"]["flows"] == {"password": {"tokenUrl": "/auth/token", "scopes": SCOPES}}
+    assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "protected"),
+    ("method", "path", "scopes"),
     [
-        ("GET", "/auth/me", True),
-        ("GET", "/todos", True),
-        ("POST", "/todos", True),
-        ("GET", "/todos/{todo_id}", True),
-        ("POST", "/auth/logout", True),
-        ("PATCH", "/todos/{todo_id}", True),
-        ("DELETE", "/todos/{todo_id}", True),
-        ("POST", "/auth/login", False),
-        ("POST", "/auth/register", False),
-        ("POST", "/auth/token", False),
-        ("POST", "/auth/refresh", False),
-        ("GET", "/.well-known/jwks.json", False),
-        ("GET", "/health", False),
-        ("HEAD", "/health", False),
+        ("GET", "/auth/me", []),
+        ("GET", "/todos", ["todos:read"]),
+        ("POST", "/todos", ["todos:write"]),
+        ("GET", "/todos/{todo_id}", ["todos:read"]),
+        ("POST", "/auth/logout", []),
+        ("PATCH", "/todos/{todo_id}", ["todos:write"]),
+        ("DELETE", "/todos/{todo_id}", ["todos:write"]),
+        ("POST", "/auth/login", None),
+        ("POST", "/auth/register", None),
+        ("POST", "/auth/token", None),
+        ("POST", "/auth/refresh", None),
+        ("GET", "/.well-known/jwks.json", None),
+        ("GET", "/health", None),
+        ("HEAD", "/health", None),
     ],
 )
-def test_operation_security(schema: Any, method: str, path: str, protected: bool) -> None:
+def test_operation_security(schema: Any, method: str, path: str, scopes: list[str] | None) -> None:
     operation = schema["paths"][path][method.lower()]
 
-    if protected:
-        assert operation["security"] == REQUIREMENT
+    assert _scopes(operation) == scopes
+    if scopes is not None:
         assert "401" in operation["responses"]
-    else:
-        assert "security" not in operation
+        assert ("403" in operation["responses"]) is bool(scopes)
 
 
 def test_every_operation_is_covered_and_matches_the_allowlist(schema: Any) -> None:
@@ -94,13 +99,32 @@ def test_every_operation_is_covered_and_matches_the_allowlist(schema: Any) -> No
 
 
 def test_schema_security_matches_what_the_middleware_does(client: TestClient, schema: Any) -> None:
+    """Every operation, called without a token, and with a token lacking each scope it
+    needs: refused exactly as the document says, and let through with the scopes."""
+    register(client, "reader@example.com")
+    tokens = {
+        frozenset(granted): login(client, "reader@example.com", scope=" ".join(granted))
+        for granted in (["todos:read"], ["todos:write"], list(SCOPES))
+    }
     for method, path, operation in _operations(schema):
         concrete = re.sub(r"\{[^}]+\}", "1", path)
-        reply = client.request(method, concrete)
-        refused = reply.status_code == 401 and reply.json() == {
+        if method == "POST" and path == "/auth/logout":
+            continue  # it would end the sessions the rest uses; covered in tests/demo/sessions
+        anonymous = client.request(method, concrete)
+        needed = _scopes(operation)
+        refused = anonymous.status_code == 401 and anonymous.json() == {
             "detail": "Authentication required."
         }
-        assert refused is ("security" in operation), (method, path, reply.status_code)
+        assert refused is (needed is not None), (method, path, anonymous.status_code)
+        if not needed:
+            continue
+        for granted, token in tokens.items():
+            reply = client.request(method, concrete, headers=bearer(token))
+            if set(needed) <= granted:
+                assert reply.status_code != 403, (method, path, sorted(granted))
+            else:
+                assert reply.status_code == 403, (method, path, sorted(granted))
+                assert reply.headers["www-authenticate"].endswith(f', scope="{" ".join(needed)}"')
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,15 @@ def test_refresh_rotates_to_a_new_pair_of_the_same_family(
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"] == "no-store"
     body = reply.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "user"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "scope",
+        "refresh_token",
+        "user",
+    }
+    assert body["scope"] == "todos:read todos:write"
     assert body["user"]["email"] == alice.email
     assert body["refresh_token"] != refresh_token
     assert body["access_token"] != access

@@ -1,0 +1,132 @@
+"""How the middleware answers a request it refuses: status, ``WWW-Authenticate``, body.
+
+The status and the challenge follow RFC 6750 (and RFC 9470 for step-up, RFC 9728 for the
+``resource_metadata`` parameter) and never depend on anything but the error; the body is
+``{"detail": "<fixed text>"}`` by default, or whatever an ``error_body`` hook makes of the
+error (RFC 9457 problem details, say: :func:`problem_details`). One :class:`Answers` per
+middleware is put in ``scope["jwt_middleware"]``, so that errors raised inside the app are
+answered in exactly the same shape (:func:`authentication_error_handler`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import AuthenticationError
+
+__all__ = [
+    "Answers",
+    "ErrorBody",
+    "authentication_error_handler",
+    "challenge_response",
+    "problem_details",
+]
+
+#: ``(error) -> (media type, body)``: the body of an answer, status and challenge aside.
+ErrorBody = Callable[[AuthenticationError], tuple[str, bytes]]
+
+#: How long a client should wait before retrying a 503.
+RETRY_AFTER_SECONDS: Final = 5
+_DEFAULT_REALM: Final = "api"
+
+
+def json_detail(error: AuthenticationError) -> tuple[str, bytes]:
+    """The default body: ``{"detail": "<fixed text>"}``."""
+    return "application/json", _json({"detail": error.description})
+
+
+def problem_details(error: AuthenticationError) -> tuple[str, bytes]:
+    """An RFC 9457 ``application/problem+json`` body, for ``error_body=``.
+
+    ``type`` names the RFC 6750 error code where there is one; ``detail`` is the same fixed
+    text as the default body.
+    """
+    document = {
+        "type": f"urn:ietf:params:oauth:error:{error.error}" if error.error else "about:blank",
+        "title": error.error.replace("_", " ") if error.error else "authentication required",
+        "status": error.status_code,
+        "detail": error.description,
+    }
+    return "application/problem+json", _json(document)
+
+
+def _json(document: object) -> bytes:
+    # The same bytes as Starlette's JSONResponse, so answers look alike wherever they come from.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Answers:
+    """How one middleware answers: its realm, the URL of its protected resource metadata
+    (RFC 9728) for the challenges, and the shape of the body."""
+
+    __slots__ = ("body", "realm", "resource_metadata")
+
+    def __init__(
+        self,
+        *,
+        realm: str,
+        resource_metadata: str | None = None,
+        body: ErrorBody | None = None,
+    ) -> None:
+        self.realm = realm
+        self.resource_metadata = resource_metadata
+        self.body = body if body is not None else json_detail
+
+    def response(self, error: AuthenticationError) -> Response:
+        """The answer to ``error``; see :func:`challenge_response`."""
+        return challenge_response(
+            error, realm=self.realm, resource_metadata=self.resource_metadata, body=self.body
+        )
+
+
+def challenge_response(
+    error: AuthenticationError,
+    *,
+    realm: str,
+    resource_metadata: str | None = None,
+    body: ErrorBody | None = None,
+) -> Response:
+    """The answer to ``error``: its status, ``WWW-Authenticate`` and a short fixed body.
+
+    A 503 (a revocation store or the identity provider is unreachable) carries
+    ``Retry-After`` instead of a challenge: the client's credentials were not found wanting.
+    """
+    headers = {"Cache-Control": "no-store"}
+    if error.status_code == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    else:
+        parameters = [("realm", realm)]
+        if error.error is not None:
+            parameters += [("error", error.error), ("error_description", error.description)]
+            parameters += error.challenge_parameters()
+        if resource_metadata is not None:
+            parameters.append(("resource_metadata", resource_metadata))
+        headers["WWW-Authenticate"] = "Bearer " + ", ".join(
+            f'{name}="{value}"' for name, value in parameters
+        )
+    media_type, content = (body if body is not None else json_detail)(error)
+    return Response(content, status_code=error.status_code, headers=headers, media_type=media_type)
+
+
+async def authentication_error_handler(request: Request, exc: Exception) -> Response:
+    """An exception handler for :class:`AuthenticationError` (Starlette and FastAPI).
+
+    The middleware already answers these errors when they escape the app, so this is only
+    needed when something between them would turn the error into a 500 first (a catch-all
+    handler of your own, say)::
+
+        app.add_exception_handler(AuthenticationError, authentication_error_handler)
+
+    It answers as the middleware that handled the request would.
+    """
+    if not isinstance(exc, AuthenticationError):
+        raise exc
+    answers = request.scope.get("jwt_middleware")
+    if isinstance(answers, Answers):
+        return answers.response(exc)
+    return challenge_response(exc, realm=_DEFAULT_REALM)
