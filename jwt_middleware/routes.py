@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .policy import Access, AccessPolicy, Decision, Requirement, requirement_of
-from .rules import PathRule
+from .rules import REST_OF_PATH, PathRule
 
 __all__ = ["RouteInfo", "app_routes", "audit", "route_table", "sample_path"]
 
@@ -43,12 +43,22 @@ def app_routes(app: Any) -> list[RouteInfo]:
     return list(_walk(getattr(app, "routes", ()), ""))
 
 
+def _expanded(routes: Iterable[Any]) -> list[Any]:
+    """The routes, with FastAPI's included routers (resolved lazily since FastAPI 0.13x, as
+    ``_IncludedRouter`` entries) expanded into the routes they hold."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # no FastAPI, or one whose included routes are plain routes
+        return list(routes)
+    return list(iter_route_contexts(list(routes)))
+
+
 def _walk(routes: Iterable[Any], prefix: str) -> Iterator[RouteInfo]:
-    for route in routes:
+    for route in _expanded(routes):
         path = getattr(route, "path", None)
         if not isinstance(path, str):
             continue
-        kind = type(route).__name__
+        kind = type(getattr(route, "original_route", route)).__name__
         if kind == "Mount":
             inner = getattr(route, "routes", None) or getattr(
                 getattr(route, "app", None), "routes", None
@@ -107,8 +117,7 @@ def audit(
     public rule silently leaves a route protected, in a requirement rule silently leaves it
     open to any token: both deserve a word at start-up.
     """
-    samples = [(method, sample_path(route.path)) for route in routes for method in route.methods]
-    samples += [("GET", path) for path in served]
+    targets = [*routes, *(RouteInfo(("GET", "HEAD"), path) for path in served)]
     messages = []
     for kind, rules in (
         ("public", policy.public.rules),
@@ -116,22 +125,43 @@ def audit(
         ("scopes", tuple(rule for rule, _ in policy.rules)),
     ):
         for rule in rules:
-            if not any(_covers(rule, method, path) for method, path in samples):
+            if not any(_overlaps(rule, route) for route in targets):
                 messages.append(f"{kind} rule {rule.spec!r} matches no route of the app")
     return messages
 
 
-def _covers(rule: PathRule, method: str | None, path: str) -> bool:
-    return rule.matches(method, path) or (method == "GET" and rule.matches("HEAD", path))
+def _overlaps(rule: PathRule, route: RouteInfo) -> bool:
+    """Whether some request could match both the rule and the route."""
+    methods = [m for m in route.methods if rule.methods is None or m in rule.methods]
+    if not methods:
+        return False
+    if rule.segments is None:  # a regex: try the route's sample path
+        return any(rule.matches(m, sample_path(route.path)) for m in methods)
+    template = route.path[1:].split("/") if route.path != "/" else [""]
+    for index, segment in enumerate(rule.segments):
+        if index >= len(template):
+            return False
+        part = template[index]
+        parameter = _PARAMETER.fullmatch(part)
+        if segment == REST_OF_PATH or (parameter is not None and parameter.group(2) == "path"):
+            return True  # everything below matches on one side or the other
+        if segment is not None and parameter is None and segment != part:
+            return False
+    return len(template) == len(rule.segments)
 
 
 def route_table(policy: AccessPolicy, routes: list[RouteInfo]) -> list[tuple[str, str, str]]:
-    """(method, path, what it requires) for every route: the table a review asks for."""
+    """(methods, path, what they require) for every route: the table a review asks for.
+
+    The methods of one route that require the same are one row (``GET,HEAD``).
+    """
     rows = []
     for route in routes:
+        by_need: dict[str, list[str]] = {}
         for method in route.methods:
-            decision = decision_for(policy, method, route.path)
-            rows.append((method or "WEBSOCKET", route.path, _describe(decision)))
+            need = _describe(decision_for(policy, method, route.path))
+            by_need.setdefault(need, []).append(method or "WEBSOCKET")
+        rows += [(",".join(methods), route.path, need) for need, methods in by_need.items()]
     return rows
 
 

@@ -33,6 +33,7 @@ from typing import Final, Generic, TypeVar
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
+    "REST_OF_PATH",
     "PathRule",
     "PublicPathRule",
     "PublicPaths",
@@ -57,7 +58,8 @@ _UNSAFE_DECODED: Final = re.compile(r"[\x00-\x1f\x7f\\%]")
 _LITERAL_PREFIX: Final = re.compile(r"(?:/[A-Za-z0-9_~!&',;=:@-]+)*/")
 
 _ONE: Final = object()  # a trie edge for one segment of any value
-_REST: Final = "*"  # a trie key for "this segment and everything below"
+#: A rule's last segment that stands for "this segment and everything below".
+REST_OF_PATH: Final = "*"
 
 V = TypeVar("V")
 
@@ -67,7 +69,7 @@ class PathRule:
     """One parsed rule.
 
     ``segments`` is the path split on ``/``, where a segment is a literal string, ``None``
-    for a template parameter (``{id}``: any one segment) or :data:`_REST` as the last one
+    for a template parameter (``{id}``: any one segment) or :data:`REST_OF_PATH` as the last one
     (``/static/*`` or ``{rest:path}``: this segment and everything below, never the path
     without it). ``pattern`` is a regex rule instead; ``methods`` ``None`` for any method
     (and WebSocket).
@@ -81,13 +83,15 @@ class PathRule:
     @property
     def path(self) -> str | None:
         """The literal path of an exact rule, ``None`` otherwise."""
-        if self.segments is None or any(seg is None or seg == _REST for seg in self.segments):
+        if self.segments is None or any(
+            seg is None or seg == REST_OF_PATH for seg in self.segments
+        ):
             return None
         return "/" + "/".join(s for s in self.segments if s is not None)
 
     @property
     def prefix(self) -> bool:
-        return bool(self.segments) and self.segments[-1] == _REST  # type: ignore[index]
+        return bool(self.segments) and self.segments[-1] == REST_OF_PATH  # type: ignore[index]
 
     @classmethod
     def parse(cls, spec: RuleSpec, *, kind: str = "public") -> PathRule:
@@ -122,7 +126,7 @@ class PathRule:
         if parts is None:
             return False
         for index, segment in enumerate(self.segments):
-            if segment == _REST:
+            if segment == REST_OF_PATH:
                 return index < len(parts)
             if index >= len(parts) or (segment is not None and parts[index] != segment):
                 return False
@@ -146,14 +150,14 @@ def _segments(path: str) -> tuple[str | None, ...] | None:
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         if part == "*" and last:
-            out.append(_REST)
+            out.append(REST_OF_PATH)
             continue
         parameter = _PARAMETER.fullmatch(part)
         if parameter is not None:
             if parameter.group(2) == "path":
                 if not last:
                     return None
-                out.append(_REST)
+                out.append(REST_OF_PATH)
             else:
                 out.append(None)
             continue
@@ -193,7 +197,7 @@ class RuleIndex(Generic[V]):
             return
         assert rule.segments is not None
         for segment in rule.segments:
-            if segment == _REST:
+            if segment == REST_OF_PATH:
                 node.below.add(rule.methods, value)
                 return
             node = node.child(_ONE if segment is None else segment)

@@ -12,13 +12,16 @@
   distribution with extras it has; blocks made only of ``export``, ``openssl`` and ``chmod``
   commands run for real.
 * ```` ```text ```` blocks preceded by ``<!-- docs-test: startup-error -->`` are what a
-  server prints when the middleware refuses to start without a secret.
+  server prints when the middleware refuses to start without a secret; those preceded by
+  ``<!-- docs-test: routes module:app -->`` are what ``python -m jwt_middleware routes``
+  prints for that app.
 * ```` ```console ```` blocks are the demo walk-through, run against a real server by
   ``tests/demo/test_demo_walkthrough.py``.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 import shutil
@@ -32,6 +35,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from jwt_middleware import JWTAuthMiddleware
+from jwt_middleware.report import routes_report
 
 from ..asgi import lifespan_startup
 
@@ -175,6 +179,22 @@ def _check_pip_install(command: str, extras: set[str], where: str) -> None:
             continue  # only ever named to be uninstalled
         assert name == _pyproject()["project"]["name"], f"{where}: installs {name}"
         assert set((wanted or "").split(",")) - {""} <= extras, f"{where}: extras {wanted}"
+
+
+def test_route_tables_are_what_the_routes_command_prints(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for block in page.blocks:
+        if block.language != "text" or not (block.directive or "").startswith("routes "):
+            continue
+        assert block.directive is not None
+        target = block.directive.removeprefix("routes ")
+        monkeypatch.setenv("JWT_SECRET", "docs-example-secret-that-is-long-enough-0123")
+        monkeypatch.setenv("DATABASE_URL", "sqlite://")
+        module_name, _, attribute = target.partition(":")
+        module = importlib.import_module(module_name)
+        app = getattr(importlib.reload(module), attribute)
+        assert routes_report(app) == block.code, f"{page.name}:{block.line}"
 
 
 def test_text_examples_are_what_the_server_prints(
