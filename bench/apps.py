@@ -1,0 +1,174 @@
+"""The apps every benchmark runs: one ``GET /items`` route answering a small dict, with no
+authentication, with the usual alternatives, and with this library in each of its forms.
+
+Handlers and dependencies are ``async`` so that none of them goes through the thread pool.
+Tokens are HS256 with :data:`SECRET`, minted with PyJWT. :func:`build` makes an app by name,
+for the servers of ``bench/wire.py`` (``BENCH_APP=name uvicorn bench.apps:from_environment
+--factory``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at
+# runtime, and these handlers refer to names local to the functions that build the apps.
+
+import os
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.applications import Starlette
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    SimpleUser,
+)
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware.fastapi import CurrentUserId
+
+SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
+ALGORITHMS = ["HS256"]
+ITEM = {"id": 1, "name": "widget", "price": 9.5}
+
+
+def settings(**changes: Any) -> JWTSettings:
+    """The library's settings for the benchmarks: HS256 with :data:`SECRET`, no ``.env``."""
+    return JWTSettings(secret=SECRET, _env_file=None, **changes)  # type: ignore[call-arg]
+
+
+def no_auth() -> ASGIApp:
+    app = FastAPI()
+
+    @app.get("/items")
+    async def items() -> dict[str, Any]:
+        return {**ITEM, "owner": "nobody"}  # the same shape as the other variants answer
+
+    return app
+
+
+def http_bearer_dependency() -> ASGIApp:
+    """FastAPI's ``HTTPBearer`` plus a dependency verifying with ``jwt.decode``: the pattern
+    of the FastAPI tutorial."""
+    app = FastAPI()
+    bearer = HTTPBearer()
+
+    async def current_user(
+        credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
+    ) -> str:
+        try:
+            claims = jwt.decode(credentials.credentials, SECRET, algorithms=ALGORITHMS)
+        except jwt.PyJWTError:
+            raise HTTPException(
+                status_code=401,
+                detail="Invalid token",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
+        subject: str = claims["sub"]
+        return subject
+
+    @app.get("/items")
+    async def items(user_id: Annotated[str, Depends(current_user)]) -> dict[str, Any]:
+        return {**ITEM, "owner": user_id}
+
+    return app
+
+
+class PyJWTBackend(AuthenticationBackend):
+    """The backend people write for Starlette's AuthenticationMiddleware."""
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser] | None:
+        header = conn.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            claims = jwt.decode(token, SECRET, algorithms=ALGORITHMS)
+        except jwt.PyJWTError:
+            raise AuthenticationError("Invalid token") from None
+        return AuthCredentials(["authenticated"]), SimpleUser(claims["sub"])
+
+
+def starlette_authentication_middleware() -> ASGIApp:
+    """Starlette's AuthenticationMiddleware with :class:`PyJWTBackend`; the handler refuses
+    anonymous users."""
+    app = FastAPI()
+    app.add_middleware(AuthenticationMiddleware, backend=PyJWTBackend())
+
+    @app.get("/items")
+    async def items(request: Request) -> dict[str, Any]:
+        if not request.user.is_authenticated:
+            raise HTTPException(
+                status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return {**ITEM, "owner": request.user.username}
+
+    return app
+
+
+def jwt_auth_middleware(config: JWTSettings | None = None, **options: Any) -> ASGIApp:
+    """This library; the handler reads ``request.state.user_id``."""
+    app = FastAPI()
+    app.add_middleware(JWTAuthMiddleware, settings=config or settings(), **options)
+
+    @app.get("/items")
+    async def items(request: Request) -> dict[str, Any]:
+        return {**ITEM, "owner": request.state.user_id}
+
+    return app
+
+
+def jwt_auth_middleware_annotated(config: JWTSettings | None = None) -> ASGIApp:
+    """This library; the handler takes ``user_id: CurrentUserId`` (the README's form)."""
+    app = FastAPI()
+    app.add_middleware(JWTAuthMiddleware, settings=config or settings())
+
+    @app.get("/items")
+    async def items(user_id: CurrentUserId) -> dict[str, Any]:
+        return {**ITEM, "owner": user_id}
+
+    return app
+
+
+async def starlette_items(request: Request) -> JSONResponse:
+    user_id = request.scope.get("state", {}).get("user_id")
+    return JSONResponse(ITEM if user_id is None else {**ITEM, "owner": user_id})
+
+
+def plain_starlette() -> ASGIApp:
+    return Starlette(routes=[Route("/items", starlette_items)])
+
+
+def starlette_with_jwt_auth_middleware(config: JWTSettings | None = None) -> ASGIApp:
+    app = Starlette(routes=[Route("/items", starlette_items)])
+    app.add_middleware(JWTAuthMiddleware, settings=config or settings())
+    return app
+
+
+#: The apps by name, for servers started by ``bench/wire.py``.
+APPS: dict[str, Callable[[], ASGIApp]] = {
+    "no-auth": no_auth,
+    "http-bearer": http_bearer_dependency,
+    "authentication-middleware": starlette_authentication_middleware,
+    "jwt-middleware": jwt_auth_middleware,
+    "jwt-middleware-cache-off": lambda: jwt_auth_middleware(settings(verified_cache_size=0)),
+    "jwt-middleware-annotated": jwt_auth_middleware_annotated,
+}
+
+
+def build(name: str) -> ASGIApp:
+    """The app called ``name`` in :data:`APPS`."""
+    return APPS[name]()
+
+
+def from_environment() -> ASGIApp:
+    """The app named by ``BENCH_APP``: a factory for ``uvicorn --factory`` and granian."""
+    return build(os.environ["BENCH_APP"])
