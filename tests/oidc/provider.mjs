@@ -12,6 +12,8 @@
 //   cookie_keys            secrets that sign the interaction cookies
 //   openid_discovery       false: 404 at <issuer>/.well-known/openid-configuration
 //   metadata_issuer        null, or the "issuer" that both metadata documents claim instead
+//   dynamic_registration   true: RFC 7591 registration open to anyone (optional, default off)
+//   scopes                 scope values supported besides openid and offline_access (optional)
 //
 // Once it listens it prints one line on stdout, {"port": N, "issuer": "..."}, and it exits when
 // its stdin closes, so a test process that dies cannot leave it behind.
@@ -140,7 +142,10 @@ server.listen(config.port, '127.0.0.1', () => {
         id_token_signed_response_alg: config.id_token_alg,
       },
     ],
+    // A dynamically registered client that names no algorithm gets id_tokens the keys can sign.
+    clientDefaults: { id_token_signed_response_alg: config.id_token_alg },
     cookies: { keys: config.cookie_keys },
+    scopes: ['openid', 'offline_access', ...(config.scopes ?? [])],
     enabledJWA: {
       // The defaults leave out RS384/RS512, PS384/PS512, ES384 and ES512.
       idTokenSigningAlgValues: [
@@ -151,6 +156,7 @@ server.listen(config.port, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      registration: { enabled: config.dynamic_registration === true },
       resourceIndicators: {
         enabled: true,
         async getResourceServerInfo(ctx, resourceIndicator) {

@@ -115,6 +115,13 @@ class ProviderConfig:
     ``<issuer>/.well-known/openid-configuration``, leaving the RFC 8414 location;
     ``metadata_issuer`` makes both metadata documents claim that issuer instead of the real
     one (tokens keep the real one).
+
+    ``dynamic_registration=True`` opens RFC 7591 dynamic client registration (no initial
+    access token), as MCP clients use it; its ``registration_endpoint`` is in the metadata.
+    ``scopes`` are scope values the provider supports besides ``openid`` and
+    ``offline_access``: they are in ``scopes_supported``, and only these may be in a
+    registration's ``scope``. A resource server's scopes must be listed here for a client
+    to register for them; tokens still carry a scope only for the resources that have it.
     """
 
     keys: Sequence[JWK]
@@ -122,6 +129,8 @@ class ProviderConfig:
     id_token_alg: str | None = None
     openid_discovery: bool = True
     metadata_issuer: str | None = None
+    dynamic_registration: bool = False
+    scopes: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -274,6 +283,11 @@ class OpenIDProvider:
         return WEB_CLIENT_ID, self._web_secret
 
     @property
+    def registration_endpoint(self) -> str:
+        """RFC 7591 dynamic client registration (with ``dynamic_registration=True`` only)."""
+        return self._endpoint("registration_endpoint")
+
+    @property
     def redirect_uri(self) -> str:
         return f"{self.origin}/__harness/callback"
 
@@ -337,6 +351,8 @@ class OpenIDProvider:
             "cookie_keys": self._cookie_keys,
             "openid_discovery": config.openid_discovery,
             "metadata_issuer": config.metadata_issuer,
+            "dynamic_registration": config.dynamic_registration,
+            "scopes": list(config.scopes),
         }
 
     def _wait_ready(self, ready_path: Path) -> None:
@@ -461,20 +477,45 @@ class OpenIDProvider:
         """An id_token for the web client, ``sub`` = ``login``."""
         return self.authorization_code_tokens(login=login).id_token
 
+    def follow_authorization(
+        self, authorization_url: str, *, redirect_uri: str, login: str = "user-1"
+    ) -> dict[str, str]:
+        """What a user's browser does with the authorization URL a client opens: log
+        ``login`` in and consent on the provider's own pages, up to the redirect to
+        ``redirect_uri`` (never requested); the query parameters of that redirect.
+
+        Nothing in them is checked here (``code`` or ``error``, ``state``, ``iss``): that is
+        the client's job, and the client is what a test of this method tests.
+        """
+        with httpx.Client(
+            trust_env=False, timeout=HTTP_TIMEOUT_SECONDS, headers=_INTERNAL
+        ) as browser:
+            response = browser.get(authorization_url)
+            location = self._interact(browser, response, login, redirect_uri)
+        return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
+
     def _drive_interaction(
         self, browser: httpx.Client, response: httpx.Response, login: str, state: str
     ) -> str:
-        """Follow redirects, fill in each page's form, until the redirect to the client."""
+        """The code from the redirect to the web client, its state and iss checked."""
+        location = self._interact(browser, response, login, self.redirect_uri)
+        params = parse_qs(urlsplit(location).query)
+        if "code" not in params:
+            raise RuntimeError(f"authorization failed: {params}\n{self.log()}")
+        if params.get("state") != [state] or params.get("iss") != [self.issuer]:
+            raise RuntimeError(f"unexpected state or iss in {params}")
+        return params["code"][0]
+
+    def _interact(
+        self, browser: httpx.Client, response: httpx.Response, login: str, redirect_uri: str
+    ) -> str:
+        """Follow redirects, fill in each page's form, until the redirect to
+        ``redirect_uri``; its URL."""
         for _ in range(_MAX_INTERACTION_STEPS):
             if response.is_redirect:
                 location = str(response.url.join(response.headers["location"]))
-                if location.startswith(self.redirect_uri):
-                    params = parse_qs(urlsplit(location).query)
-                    if "code" not in params:
-                        raise RuntimeError(f"authorization failed: {params}\n{self.log()}")
-                    if params.get("state") != [state] or params.get("iss") != [self.issuer]:
-                        raise RuntimeError(f"unexpected state or iss in {params}")
-                    return params["code"][0]
+                if location.startswith(redirect_uri):
+                    return location
                 response = browser.get(location)
                 continue
             if response.status_code != 200:

@@ -4,8 +4,12 @@ under test): if these pass, a failing identity-provider test is about the librar
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -267,6 +271,66 @@ def test_metadata_issuer_switch_claims_another_issuer_in_both_documents() -> Non
         # Tokens keep the real issuer: only the metadata lies.
         token = provider.client_credentials_token(resource_for("ES256"))
         assert verify(token, provider, audience=resource_for("ES256"))["iss"] == provider.issuer
+
+
+def test_dynamic_registration_is_off_by_default(provider: OpenIDProvider) -> None:
+    metadata = httpx.get(provider.oauth_metadata_url, trust_env=False).json()
+    assert "registration_endpoint" not in metadata
+    assert metadata["scopes_supported"] == ["openid", "offline_access"]
+
+
+@pytest.mark.parametrize("issuer_path", ISSUER_PATHS)
+def test_dynamically_registered_native_client_gets_a_token_for_a_resource(
+    issuer_path: str,
+) -> None:
+    """RFC 7591 registration, then a code flow through :meth:`follow_authorization` as an MCP
+    client runs it: a public native client, PKCE, no ``openid``, a resource indicator."""
+    resource = resource_for("ES256")
+    config = replace(es256_config(), dynamic_registration=True, scopes=["read"])
+    with OpenIDProvider(config, issuer_path=issuer_path) as provider:
+        metadata = httpx.get(provider.oauth_metadata_url, trust_env=False).json()
+        assert metadata["registration_endpoint"] == provider.registration_endpoint
+        assert metadata["scopes_supported"] == ["openid", "offline_access", "read"]
+        redirect_uri = "http://127.0.0.1/callback"
+        registration = {
+            "redirect_uris": [redirect_uri],
+            "application_type": "native",
+            "token_endpoint_auth_method": "none",
+            "scope": "read",
+        }
+        registered = httpx.post(provider.registration_endpoint, json=registration, trust_env=False)
+        assert registered.status_code == 201, registered.text
+        client_id = registered.json()["client_id"]
+
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        query = {
+            "client_id": client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "scope": "read",
+            "state": "the-state",
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            "resource": resource,
+        }
+        url = f"{metadata['authorization_endpoint']}?{urlencode(query)}"
+        params = provider.follow_authorization(url, redirect_uri=redirect_uri, login="carol")
+        assert params.keys() == {"code", "state", "iss"}
+        assert (params["state"], params["iss"]) == ("the-state", provider.issuer)
+
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": params["code"],
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "resource": resource,
+        }
+        answer = httpx.post(provider.token_endpoint, data=form, trust_env=False)
+        assert answer.status_code == 200, answer.text
+        claims = verify(answer.json()["access_token"], provider, audience=resource)
+        assert (claims["sub"], claims["client_id"], claims["scope"]) == ("carol", client_id, "read")
 
 
 # -- counters ---------------------------------------------------------------------------------
