@@ -11,7 +11,7 @@ answered in exactly the same shape (:func:`authentication_error_handler`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Final
 
 from starlette.requests import Request
@@ -77,10 +77,14 @@ class Answers:
         self.resource_metadata = resource_metadata
         self.body = body if body is not None else json_detail
 
-    def response(self, error: AuthenticationError) -> Response:
+    def response(self, error: AuthenticationError, *, scopes: Collection[str] = ()) -> Response:
         """The answer to ``error``; see :func:`challenge_response`."""
         return challenge_response(
-            error, realm=self.realm, resource_metadata=self.resource_metadata, body=self.body
+            error,
+            realm=self.realm,
+            resource_metadata=self.resource_metadata,
+            body=self.body,
+            scopes=scopes,
         )
 
 
@@ -90,11 +94,16 @@ def challenge_response(
     realm: str,
     resource_metadata: str | None = None,
     body: ErrorBody | None = None,
+    scopes: Collection[str] = (),
 ) -> Response:
     """The answer to ``error``: its status, ``WWW-Authenticate`` and a short fixed body.
 
-    A 503 (a revocation store or the identity provider is unreachable) carries
-    ``Retry-After`` instead of a challenge: the client's credentials were not found wanting.
+    ``scopes`` are the scopes the requested resource needs: a 401 for a missing or invalid
+    token names them in its challenge (RFC 6750 section 3), so that a client asks its
+    authorization server for those and no others (the MCP authorization spec asks servers
+    to); a 403 ``insufficient_scope`` names them already. A 503 (a revocation
+    store or the identity provider is unreachable) carries ``Retry-After`` instead of a
+    challenge: the client's credentials were not found wanting.
     """
     headers = {"Cache-Control": "no-store"}
     if error.status_code == 503:
@@ -103,7 +112,10 @@ def challenge_response(
         parameters = [("realm", realm)]
         if error.error is not None:
             parameters += [("error", error.error), ("error_description", error.description)]
-            parameters += error.challenge_parameters()
+        own = error.challenge_parameters()
+        parameters += own
+        if scopes and error.error in (None, "invalid_token"):
+            parameters.append(("scope", " ".join(sorted(scopes))))
         if resource_metadata is not None:
             parameters.append(("resource_metadata", resource_metadata))
         headers["WWW-Authenticate"] = "Bearer " + ", ".join(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl
 
@@ -217,7 +217,7 @@ class JWTAuthMiddleware:
                 _set_anonymous(scope)
                 await self._call_app(scope, receive, send)
             else:
-                await self._refuse(exc, scope, receive, send)
+                await self._refuse(exc, scope, receive, send, decision)
             return
         try:
             verified = await self.verifier.authenticate(token)
@@ -234,7 +234,7 @@ class JWTAuthMiddleware:
                 _set_anonymous(scope)
                 await self._call_app(scope, receive, send)
             else:
-                await self._refuse(exc, scope, receive, send)
+                await self._refuse(exc, scope, receive, send, decision)
             return
         _set_user(scope, verified)
         if kind == "websocket":
@@ -247,10 +247,15 @@ class JWTAuthMiddleware:
         return self.policy.decide(method, _route_path(scope), scope.get("raw_path"))
 
     async def _refuse(
-        self, exc: AuthenticationError, scope: Scope, receive: Receive, send: Send
+        self,
+        exc: AuthenticationError,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        decision: Decision,
     ) -> None:
         logger.debug("denied %s: %s", scope["type"], type(exc).__name__)
-        await self._deny(exc, scope, receive, send)
+        await self._deny(exc, scope, receive, send, scopes=decision.requirement.scopes)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: str | None = None
@@ -475,7 +480,13 @@ class JWTAuthMiddleware:
         return values[0]
 
     async def _deny(
-        self, exc: AuthenticationError, scope: Scope, receive: Receive, send: Send
+        self,
+        exc: AuthenticationError,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        scopes: Collection[str] = (),
     ) -> None:
         if scope["type"] == "websocket" and _DENIAL_EXTENSION not in (
             scope.get("extensions") or {}
@@ -483,7 +494,7 @@ class JWTAuthMiddleware:
             # Closing before accept makes the server refuse the handshake (ASGI spec).
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
-        await self._answers.response(exc)(scope, receive, send)
+        await self._answers.response(exc, scopes=scopes)(scope, receive, send)
 
 
 def _route_path(scope: Scope) -> str:

@@ -75,7 +75,9 @@ def test_which_rules_apply(
 def test_a_requirement_path_without_a_token_is_401_not_403(client: TestClient) -> None:
     reply = client.get("/public/secret")
     assert reply.status_code == 401
-    assert reply.headers["www-authenticate"] == 'Bearer realm="api"'
+    # RFC 6750 section 3: the challenge names the scope the resource needs, so the client
+    # asks for that one.
+    assert reply.headers["www-authenticate"] == 'Bearer realm="api", scope="secret"'
 
 
 @pytest.mark.parametrize(

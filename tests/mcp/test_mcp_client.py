@@ -29,9 +29,13 @@ from mcp.client.auth.utils import (
     extract_field_from_www_auth,
     extract_resource_metadata_from_www_auth,
     extract_scope_from_www_auth,
+    get_client_metadata_scopes,
 )
-from mcp.shared.auth import OAuthToken
+from mcp.shared.auth import OAuthToken, ProtectedResourceMetadata
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
 from tests.mcp.protected_server import (
     MCP_PATH,
     METADATA_PATH,
@@ -175,11 +179,15 @@ def test_metadata_names_the_provider_and_the_scope(deployment: Deployment) -> No
 @pytest.mark.parametrize(
     ("token_kind", "status", "expected"),
     [
-        pytest.param("none", 401, {}, id="no-token"),
+        pytest.param("none", 401, {"scope": REQUIRED_SCOPE}, id="no-token"),
         pytest.param(
             "other-resource",
             401,
-            {"error": "invalid_token", "error_description": "The access token is invalid."},
+            {
+                "error": "invalid_token",
+                "error_description": "The access token is invalid.",
+                "scope": REQUIRED_SCOPE,
+            },
             id="token-for-another-resource",
         ),
         pytest.param(
@@ -198,8 +206,10 @@ def test_refused_mcp_requests_point_at_the_metadata(
     deployment: Deployment, token_kind: str, status: int, expected: dict[str, str]
 ) -> None:
     """Every refusal of an MCP message names our metadata (RFC 9728 section 5.1), so that a
-    client can start (or, for the 403, step up) from any of them; and the SDK's own parser
-    reads it there. (The SDK would also try the path-based well-known URL on its own, which
+    client can start (or, for the 403, step up) from any of them, and the scope the MCP
+    endpoint needs (the MCP authorization spec's SHOULD), so that the SDK asks for that
+    scope rather than every one in ``scopes_supported``; and the SDK's own parser reads
+    both there. (The SDK would also try the path-based well-known URL on its own, which
     is the same URL here: this is what shows it is the challenge it reads first.)"""
     headers = dict(MCP_HEADERS)
     if token_kind != "none":
@@ -356,3 +366,29 @@ def test_sdk_with_a_refused_token_goes_back_to_the_provider(
     assert tokens.access_token != stored.access_token
     assert verified_claims(tokens.access_token, deployment)["scope"] == REQUIRED_SCOPE
     assert (session.sum_text, session.whoami_text) == ("5", LOGIN)
+
+
+def test_the_sdk_asks_for_the_scope_of_the_endpoint_not_every_scope_supported() -> None:
+    """With several scope rules, ``scopes_supported`` lists them all; the 401 of one
+    endpoint names only its own, and that is what the SDK asks the provider for."""
+    resource = "https://api.example.com/mcp"
+    app = Starlette()
+    app.add_middleware(
+        JWTAuthMiddleware,
+        settings=JWTSettings(issuer="https://idp.example/realms/x", resource=resource),
+        scopes={"/mcp": [REQUIRED_SCOPE], "/admin": ["admin"]},
+    )
+    client = TestClient(app)
+    challenge = client.post("/mcp")
+    assert challenge.status_code == 401
+    metadata = ProtectedResourceMetadata.model_validate(
+        client.get("/.well-known/oauth-protected-resource/mcp").json()
+    )
+    assert metadata.scopes_supported == ["admin", REQUIRED_SCOPE]
+    response = httpx2.Response(
+        401,
+        headers={"WWW-Authenticate": challenge.headers["www-authenticate"]},
+        request=httpx2.Request("POST", resource),
+    )
+    scopes = get_client_metadata_scopes(extract_scope_from_www_auth(response), metadata)
+    assert scopes == REQUIRED_SCOPE
