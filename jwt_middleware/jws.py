@@ -10,27 +10,58 @@ that): three segments; the base64url alphabet, with PyJWT's optional ``=`` paddi
 canonical-encoding check; a header that is a JSON object in UTF-8, of bounded size, with a
 string ``alg`` and, if present, a string ``kid``; no ``crit`` extension at all (PyJWT
 understands ``b64``, which a bearer token never needs); no ``b64: false``.
+
+Speed comes from doing each thing once: one regular expression checks the alphabet of the
+whole token and splits it; each segment is decoded by ``binascii`` without the copies
+``base64.urlsafe_b64decode`` makes; and the header of a token that *verified* is
+remembered (:func:`remember_header`), since an issuer's tokens share one header segment,
+so the next token of that issuer skips decoding and parsing it. A forged token's header is
+never remembered.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
 from typing import Any, Final, NamedTuple
 
-__all__ = ["MAX_HEADER_CHARACTERS", "MalformedTokenError", "Token", "decode_segment", "parse"]
+__all__ = [
+    "MAX_HEADER_CHARACTERS",
+    "MalformedTokenError",
+    "Token",
+    "decode_segment",
+    "load_json",
+    "parse",
+    "remember_header",
+]
 
 #: A longer header segment is refused unread: real ones hold ``alg``, ``typ`` and ``kid``,
 #: and a header is parsed before the signature is checked.
 MAX_HEADER_CHARACTERS: Final = 2048
 
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SEGMENT: Final = r"[A-Za-z0-9_-]*={0,2}"
+_COMPACT: Final = re.compile(rf"({_SEGMENT})\.({_SEGMENT})\.({_SEGMENT})")
+_ONE_SEGMENT: Final = re.compile(_SEGMENT)
+#: Each base64url character's 6-bit value.
+_VALUES: Final = {
+    character: value
+    for value, character in enumerate(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
+}
 #: For the last character of a segment whose length is 2 or 3 mod 4: the bits that must be
 #: zero for the encoding to be canonical (the one PyJWT's re-encoding check accepts).
-_SPARE_BITS: Final = {2: 0x0F, 3: 0x03}
+_SPARE_BITS: Final = (0, 0, 0x0F, 0x03)
+#: The padding ``binascii`` wants, by the unpadded length mod 4 (1 never gets this far).
+_PADDING: Final = (b"", b"", b"==", b"=")
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+#: ``json.loads`` without its argument checks: the text is always a ``str`` here.
+_JSON: Final = json.JSONDecoder()
+
+#: Headers of tokens that verified, by their segment: see :func:`remember_header`.
+_KNOWN_HEADERS: dict[str, tuple[str, str | None, str | None]] = {}
+_MAX_KNOWN_HEADERS: Final = 64
 
 
 class MalformedTokenError(ValueError):
@@ -40,32 +71,86 @@ class MalformedTokenError(ValueError):
 class Token(NamedTuple):
     """A token split into what verification needs, nothing decoded but the header."""
 
-    header: dict[str, Any]
     algorithm: str
     kid: str | None
     typ: str | None
+    header_segment: str
     signing_input: bytes
     payload_segment: str
     signature: bytes
 
     def payload(self) -> Any:
         """The decoded payload (any JSON value); call it after the signature checks out."""
+        return load_json(self.payload_json())
+
+    def payload_json(self) -> str:
+        """The payload's JSON text, not parsed."""
         try:
-            return json.loads(decode_segment(self.payload_segment).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            return _decode(self.payload_segment.rstrip("=")).decode("utf-8")
+        except UnicodeDecodeError:
             raise MalformedTokenError("payload is not JSON") from None
+
+
+def load_json(text: str) -> Any:
+    """Parse a payload's JSON text (:meth:`Token.payload_json`)."""
+    try:
+        value, end = _JSON.raw_decode(text)
+        if end != len(text):  # whitespace (or anything else) after the value
+            value = _JSON.decode(text)
+    except ValueError:
+        try:  # raw_decode takes no whitespace before the value; decode does
+            value = _JSON.decode(text)
+        except (ValueError, RecursionError):
+            raise MalformedTokenError("payload is not JSON") from None
+    except RecursionError:
+        raise MalformedTokenError("payload is not JSON") from None
+    return value
 
 
 def parse(token: str) -> Token:
     """Split ``token`` and read its header; :class:`MalformedTokenError` if malformed."""
-    header_segment, dot, rest = token.partition(".")
-    payload_segment, dot2, signature_segment = rest.partition(".")
-    if not dot or not dot2 or "." in signature_segment:
-        raise MalformedTokenError("not three segments")
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        raise MalformedTokenError(_why_not_compact(token))
+    header_segment, payload_segment, signature_segment = match.groups()
     if len(header_segment) > MAX_HEADER_CHARACTERS:
         raise MalformedTokenError("header too long")
+    known = _KNOWN_HEADERS.get(header_segment)
+    algorithm, kid, typ = known if known is not None else _read_header(header_segment)
+    signature = _decode(_unpadded(signature_segment))  # its alphabet was checked above
+    _unpadded(payload_segment)  # padding and encoding now; decoding only if signed
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+    return Token(algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
+
+
+def remember_header(token: Token) -> None:
+    """Remember the header of ``token``, which has just verified, for the next token with
+    the same header segment. Bounded: when full, it starts again (real deployments have a
+    handful of headers: one per issuer, key and type)."""
+    if token.header_segment not in _KNOWN_HEADERS:
+        if len(_KNOWN_HEADERS) >= _MAX_KNOWN_HEADERS:
+            _KNOWN_HEADERS.clear()
+        _KNOWN_HEADERS[token.header_segment] = (token.algorithm, token.kid, token.typ)
+
+
+def decode_segment(segment: str) -> bytes:
+    """One base64url segment, as strictly as PyJWT decodes it or more."""
+    if not _ONE_SEGMENT.fullmatch(segment):
+        raise MalformedTokenError("not base64url")
+    return _decode(_unpadded(segment))
+
+
+def _decode(stripped: str) -> bytes:
+    """Decode an unpadded segment whose alphabet, length and encoding are checked, so that
+    ``binascii`` sees only valid characters and whole quanta."""
+    return binascii.a2b_base64(
+        stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[len(stripped) % 4]
+    )
+
+
+def _read_header(segment: str) -> tuple[str, str | None, str | None]:
     try:
-        header = json.loads(decode_segment(header_segment).decode("utf-8"))
+        header = _JSON.decode(decode_segment(segment).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedTokenError("header is not JSON") from None
     if not isinstance(header, dict):
@@ -83,31 +168,27 @@ def parse(token: str) -> Token:
     typ = header.get("typ")
     if typ is not None and not isinstance(typ, str):
         raise MalformedTokenError("typ is not a string")
-    signature = decode_segment(signature_segment)
-    _check_segment(payload_segment)  # the alphabet and padding now; decoding only if signed
-    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-    return Token(header, algorithm, kid, typ, signing_input, payload_segment, signature)
+    return algorithm, kid, typ
 
 
-def decode_segment(segment: str) -> bytes:
-    """One base64url segment, as strictly as PyJWT decodes it or more."""
-    stripped = _check_segment(segment)
-    try:
-        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
-    except (binascii.Error, ValueError):
-        raise MalformedTokenError("not base64url") from None
-
-
-def _check_segment(segment: str) -> str:
-    """The segment without its padding, if its alphabet, padding and encoding are canonical."""
-    if not _SEGMENT.fullmatch(segment):
-        raise MalformedTokenError("not base64url")
-    stripped = segment.rstrip("=")
-    if len(stripped) != len(segment) and len(segment) % 4:
-        raise MalformedTokenError("bad base64url padding")
+def _unpadded(segment: str) -> str:
+    """The segment (of base64url characters) without its padding, if its padding and
+    encoding are canonical."""
+    stripped = segment
+    if segment.endswith("="):
+        stripped = segment.rstrip("=")
+        if len(segment) % 4:
+            raise MalformedTokenError("bad base64url padding")
     remainder = len(stripped) % 4
     if remainder == 1:
         raise MalformedTokenError("bad base64url length")
-    if remainder and _ALPHABET.index(stripped[-1]) & _SPARE_BITS[remainder]:
+    if remainder and _VALUES[stripped[-1]] & _SPARE_BITS[remainder]:
         raise MalformedTokenError("not canonical base64url")
     return stripped
+
+
+def _why_not_compact(token: str) -> str:
+    """The reason a token failed the one-pass check (only refused tokens come here)."""
+    if token.count(".") != 2:
+        return "not three segments"
+    return "not base64url"

@@ -190,6 +190,12 @@ class JWTSettings(BaseSettings):
     verified_cache_size: int = Field(
         default=4096, ge=0, le=1_000_000, description="Verified tokens remembered; 0 turns off."
     )
+    verified_cache_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=64 * 1024,
+        le=16 * 1024**3,
+        description="Estimated memory the verified-token cache may hold, in bytes.",
+    )
     verified_cache_seconds: float = Field(
         default=60, gt=0, le=3600, description="Longest a verified token is remembered."
     )

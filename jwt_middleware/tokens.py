@@ -21,12 +21,12 @@ from typing import Any, Final, NoReturn
 import jwt
 
 from . import jws
-from .cache import VerifiedTokenCache
+from .cache import VerifiedTokenCache, entry_size
 from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
 from .issuers import IssuerPolicy, Issuers
 from .keys import KeySource, signing_key
 from .settings import JWTSettings
-from .types import BoundKey, Claims, VerifiedToken, freeze
+from .types import BoundKey, Claims, FrozenDict, VerifiedToken, freeze
 from .user import scopes_from
 
 __all__ = [
@@ -73,6 +73,9 @@ class TokenVerifier:
     (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
     ``alg`` and ``kid`` select (:mod:`.issuers`); the signature over the raw bytes; only
     then the payload, and its claims against the policy of the issuer whose key verified it.
+    (One exception: when keys of several issuers answer the same header, say tokens without
+    a ``kid``, the payload's unverified ``iss`` is read to choose whose keys to try, so that
+    a forged token costs one signature check rather than one per issuer.)
 
     Tokens that verify are remembered (``verified_cache_size`` entries, at most
     ``verified_cache_seconds`` and never past their ``exp``), so a client's repeated
@@ -91,6 +94,7 @@ class TokenVerifier:
         "_max_len",
         "_required",
         "_scope_claims",
+        "_scope_names",
         "_sources",
         "_types",
     )
@@ -117,11 +121,17 @@ class TokenVerifier:
             (source, tuple(p for p in policies if p.keys is source))
             for source in self._issuers.sources
         )
-        # One source whose keys do not depend on the header: ask it once, now.
-        self._fixed: tuple[BoundKey, ...] | None = None
+        # One source whose keys do not depend on the header: ask it once, now, and keep
+        # the candidates for each algorithm.
+        self._fixed: dict[str, list[_Candidate]] | None = None
         if len(self._sources) == 1 and not self._sources[0][0].depends_on_header:
-            fixed = self._sources[0][0].keys_now(None, None)
-            self._fixed = tuple(fixed) if fixed is not None else None
+            source, served = self._sources[0]
+            fixed = source.keys_now(None, None)
+            if fixed is not None:
+                self._fixed = {
+                    algorithm: [(key, served) for key in fixed if key.algorithm == algorithm]
+                    for algorithm in self._algorithms
+                }
         if token_types is None:
             token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
         self._types = frozenset(t.lower() if t is not None else None for t in token_types)
@@ -130,10 +140,18 @@ class TokenVerifier:
         self._max_age = settings.max_token_age_seconds
         self._required = tuple(settings.required_claims)
         self._scope_claims = settings.scope_claims
+        #: The scope claims when they are all top-level names: a token with none of them
+        #: has no scopes, without looking further.
+        self._scope_names: tuple[str, ...] | None = (
+            tuple(p for p in self._scope_claims if isinstance(p, str))
+            if all(isinstance(p, str) and "." not in p for p in self._scope_claims)
+            else None
+        )
         self._check_claims = check_claims
         self._cache = (
             VerifiedTokenCache(
                 max_entries=settings.verified_cache_size,
+                max_bytes=settings.verified_cache_bytes,
                 ttl_seconds=settings.verified_cache_seconds,
             )
             if cache_verified and settings.verified_cache_size
@@ -147,9 +165,10 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
-        cached = self._cached(token)
-        if cached is not None:
-            return cached.claims
+        if self._cache is not None:
+            cached = self._cache.get(token)
+            if cached is not None:
+                return cached.claims
         parsed = self._parse(token)
         candidates = self._candidates_now(parsed)
         if candidates is None:
@@ -163,9 +182,10 @@ class TokenVerifier:
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
         puts in the request)."""
-        cached = self._cached(token)
-        if cached is not None:
-            return cached
+        if self._cache is not None:
+            cached = self._cache.get(token)
+            if cached is not None:
+                return cached
         parsed = self._parse(token)
         candidates = self._candidates_now(parsed)
         if candidates is None:
@@ -181,9 +201,6 @@ class TokenVerifier:
         await self._issuers.aclose()
 
     # --- the steps ---------------------------------------------------------------------------
-
-    def _cached(self, token: str) -> VerifiedToken | None:
-        return self._cache.get(token) if self._cache is not None else None
 
     def _parse(self, token: str) -> jws.Token:
         if not isinstance(token, str) or len(token) > self._max_len:
@@ -203,8 +220,7 @@ class TokenVerifier:
         """The keys that may have signed the token, by the sources that answer at once;
         ``None`` when a source has to be awaited."""
         if self._fixed is not None:
-            policies = self._sources[0][1]
-            return [(key, policies) for key in self._fixed if key.algorithm == parsed.algorithm]
+            return self._fixed[parsed.algorithm]  # _parse allowed only these algorithms
         candidates: list[_Candidate] = []
         waiting = False
         for source, policies in self._sources:
@@ -265,40 +281,64 @@ class TokenVerifier:
                 for key, policies in candidates
                 if any(p.issuer is None or p.issuer == named for p in policies)
             ]
+        if len(candidates) == 1:  # the usual case, without the loop's bookkeeping
+            key, policies = candidates[0]
+            if not key.check(parsed.signing_input, parsed.signature):
+                _refuse("InvalidSignatureError")
+            only_text, only_payload = _payload_of(parsed)
+            policy = _policy_for(policies, only_payload.get("iss"))
+            if policy is None or parsed.algorithm not in policy.algorithms:
+                _refuse("issuer does not match its key")
+            verified_token = self._accept(token, only_payload, policy, only_text)
+            jws.remember_header(parsed)
+            return verified_token
         if not candidates:
             _refuse("no key for its header")
         payload: Any = None
-        checked: dict[int, bool] = {}
+        # A key offered for several issuers is checked once.
+        checked: dict[int, bool] | None = {} if len(candidates) > 1 else None
         for key, policies in candidates:
-            verified = checked.get(id(key))
-            if verified is None:
-                verified = checked[id(key)] = key.check(parsed.signing_input, parsed.signature)
+            if checked is None:
+                verified = key.check(parsed.signing_input, parsed.signature)
+            else:
+                known = checked.get(id(key))
+                verified = checked[id(key)] = (
+                    key.check(parsed.signing_input, parsed.signature) if known is None else known
+                )
             if not verified:
                 continue
             if payload is None:
-                try:
-                    payload = parsed.payload()
-                except jws.MalformedTokenError as exc:
-                    _refuse(str(exc))
-                if not isinstance(payload, dict):
-                    _refuse("payload is not an object")
+                text, payload = _payload_of(parsed)
             policy = _policy_for(policies, payload.get("iss"))
             if policy is None or parsed.algorithm not in policy.algorithms:
                 continue  # signed by a key that issuer does not own
-            return self._accept(token, payload, policy)
+            verified_token = self._accept(token, payload, policy, text)
+            jws.remember_header(parsed)
+            return verified_token
         _refuse("InvalidSignatureError" if payload is None else "issuer does not match its key")
 
-    def _accept(self, token: str, payload: dict[str, Any], policy: IssuerPolicy) -> VerifiedToken:
+    def _accept(
+        self, token: str, payload: dict[str, Any], policy: IssuerPolicy, payload_json: str
+    ) -> VerifiedToken:
         now = time.time()
         leeway = self._leeway
-        exp = _time_claim(payload, "exp", required=True)
+        # The usual claims are JSON integers: those are read here, anything else by
+        # _time_claim (absent, null, floats, and what it refuses).
+        exp = payload.get("exp")
+        if type(exp) is not int:
+            exp = _time_claim(payload, "exp", required=True)
         if exp <= now - leeway:
             logger.info("rejected token: expired")
             raise TokenExpiredError
-        nbf = _time_claim(payload, "nbf")
-        if nbf is not None and nbf > now + leeway:
-            _refuse("not valid yet (nbf)")
-        iat = _time_claim(payload, "iat", required=self._max_age is not None)
+        if "nbf" in payload:
+            nbf = payload["nbf"]
+            if type(nbf) is not int:
+                nbf = _time_claim(payload, "nbf")
+            if nbf > now + leeway:
+                _refuse("not valid yet (nbf)")
+        iat = payload.get("iat")
+        if type(iat) is not int:
+            iat = _time_claim(payload, "iat", required=self._max_age is not None)
         if iat is not None and iat > now + leeway:
             _refuse("issued in the future (iat)")
         deadline = exp + leeway
@@ -309,27 +349,36 @@ class TokenVerifier:
                 logger.info("rejected token: older than the maximum token age")
                 raise TokenExpiredError
             deadline = min(deadline, oldest)
-        _check_audience(payload, policy.audiences)
+        if policy.audiences is not None or "aud" in payload:
+            _check_audience(payload, policy.audiences)
         subject = payload.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             _refuse("missing or empty subject")
-        jti = payload.get("jti")
-        if jti is not None and not isinstance(jti, str):
+        # Present means present: "jti": null is refused, as PyJWT (2.10 and later) refuses it.
+        if "jti" in payload and type(payload["jti"]) is not str:
             _refuse("jti is not a string")
         for name in self._required:
             if payload.get(name) is None:
                 _refuse("a required claim is missing")
-        claims: Claims = freeze(payload)
+        # No "[" and one "{" in the text: no nested object or array to freeze, so one
+        # C-level copy will do. (A "[" or "{" inside a string only takes the longer way.)
+        claims: Claims = (
+            FrozenDict(payload)
+            if "[" not in payload_json and payload_json.count("{") == 1
+            else freeze(payload)
+        )
         if self._check_claims is not None and not self._check_claims(claims):
             _refuse("the claims check refused it")
+        names = self._scope_names
+        scopes: tuple[str, ...] = ()
+        if names is None or not payload.keys().isdisjoint(names):
+            scopes = tuple(scopes_from(claims, self._scope_claims))
         verified = VerifiedToken(
-            claims=claims,
-            subject=subject,
-            scopes=tuple(scopes_from(claims, self._scope_claims)),
-            issuer=policy.issuer,
+            claims=claims, subject=subject, scopes=scopes, issuer=policy.issuer
         )
         if self._cache is not None:
-            self._cache.put(token, verified, expires_at=deadline)
+            size = entry_size(token, payload_json)
+            self._cache.put(token, verified, expires_at=deadline, size=size)
         return verified
 
 
@@ -341,6 +390,18 @@ def _refuse(reason: str) -> NoReturn:
     """Log a fixed reason (never text from the token) and refuse with 401."""
     logger.info("rejected token: %s", reason)
     raise InvalidTokenError
+
+
+def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
+    """The payload of a token whose signature checked out: its JSON text and object."""
+    try:
+        text = parsed.payload_json()
+        payload = jws.load_json(text)
+    except jws.MalformedTokenError as exc:
+        _refuse(str(exc))
+    if not isinstance(payload, dict):
+        _refuse("payload is not an object")
+    return text, payload
 
 
 def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy | None:

@@ -86,7 +86,12 @@ def scopes_from(claims: Claims, claim_paths: Sequence[ClaimPath]) -> list[str]:
 
 
 def _lookup(claims: Claims, path: ClaimPath) -> Any:
-    keys = path.split(".") if isinstance(path, str) else path
+    if isinstance(path, str):
+        if "." not in path:
+            return claims.get(path)  # the usual case: a top-level claim
+        keys: Sequence[str] = path.split(".")
+    else:
+        keys = path
     value: Any = claims
     for key in keys:
         if not isinstance(value, Mapping):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -100,3 +102,85 @@ def test_cached_requests_still_ask_the_revocation_hook(settings: JWTSettings) ->
     assert client.get("/private", headers=headers).status_code == 200
     revoked.add("j1")
     assert client.get("/private", headers=headers).status_code == 401
+
+
+def _groups(count: int, template: str = "group-{:04d}-of-the-organisation") -> list[str]:
+    return [template.format(i) for i in range(count)]
+
+
+#: Claim shapes whose Python objects weigh differently per byte of JSON.
+SHAPES: dict[str, dict[str, Any]] = {
+    "flat": {"email": "someone@example.com", "name": "Some One", "tid": "tenant-1"},
+    "many-groups": {"groups": _groups(300)},
+    "many-tiny-ints": {f"c{i}": i for i in range(400)},
+    "nested-objects": {"resource_access": {f"app-{i}": {"roles": ["a", "b"]} for i in range(80)}},
+    "one-long-string": {"note": "x" * 6000},
+    "astral-characters": {"note": "x" * 3000 + "\U0001f600"},
+    "escaped-non-ascii": {"names": ["\u00e9l\u00e8ve-" + str(i) for i in range(300)]},
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+def test_the_size_estimate_errs_high(shape: dict[str, Any]) -> None:
+    """What the cache counts is never less than the memory it really holds."""
+    import tracemalloc
+
+    tokens = [mint_token(f"user-{i}", **shape) for i in range(40)]
+    verifier = TokenVerifier(
+        JWTSettings(secret=SECRET, max_token_bytes=65536, verified_cache_bytes=1024**3)
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in tokens:
+            verifier.verify(token)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert verifier._cache is not None
+    assert len(verifier._cache) == len(tokens)
+    assert held <= verifier._cache.size_bytes
+
+
+def test_the_cache_holds_no_more_bytes_than_its_bound() -> None:
+    bound = 256 * 1024
+    verifier = TokenVerifier(
+        JWTSettings(secret=SECRET, max_token_bytes=16384, verified_cache_bytes=bound)
+    )
+    tokens = [mint_token(f"user-{i}", groups=_groups(200)) for i in range(60)]
+    for token in tokens:
+        assert verifier.verify(token)["sub"].startswith("user-")
+    cache = verifier._cache
+    assert cache is not None
+    assert 0 < cache.size_bytes <= bound
+    assert 0 < len(cache) < len(tokens)  # the bytes bound, not the entries, decided
+    # The most recent tokens are the ones kept.
+    assert cache.get(tokens[-1]) is not None
+    assert cache.get(tokens[0]) is None
+
+
+def test_an_entry_larger_than_the_bound_is_not_kept() -> None:
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=60, max_bytes=1000)
+    cache.put("small", _verified("small"), expires_at=2e9, size=400)
+    cache.put("huge", _verified("huge"), expires_at=2e9, size=1001)
+    assert cache.get("huge") is None
+    assert cache.get("small") is not None
+    assert cache.size_bytes == 400
+
+
+def test_putting_a_token_again_counts_it_once() -> None:
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=60, max_bytes=1000)
+    for _ in range(3):
+        cache.put("t", _verified(), expires_at=2e9, size=300)
+    assert (len(cache), cache.size_bytes) == (1, 300)
+    cache.clear()
+    assert (len(cache), cache.size_bytes) == (0, 0)
+
+
+def test_expired_entries_give_their_bytes_back() -> None:
+    clock = FakeClock(1_000_000.0)
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=60, max_bytes=1000, clock=clock)
+    cache.put("t", _verified(), expires_at=clock.now + 10, size=300)
+    clock.now += 11
+    assert cache.get("t") is None
+    assert cache.size_bytes == 0
