@@ -1,161 +1,96 @@
-"""What JWT authentication costs per request, next to the usual alternatives.
+"""What JWT authentication costs, beside the app without it, the best alternative and the
+physical floor, as ratios measured in one run.
 
-    .venv/bin/python bench/compare.py [--requests 3000] [--repeats 7]
+    .venv/bin/python bench/compare.py [--iterations 3000] [--repeats 7] [--no-wire]
 
-Each variant is a FastAPI app with one ``GET /items`` route returning a small dict:
+Every figure is printed beside the figure it is compared with, both measured in the same
+contest (:mod:`bench.timing`: cases take turns, the best batch counts), so the ratios hold on
+a noisy machine even when the absolute figures move. The sections:
 
-* ``no auth``: the baseline;
-* ``HTTPBearer dependency``: FastAPI's ``HTTPBearer`` plus a dependency that verifies the
-  token with ``jwt.decode`` and returns ``sub``, the pattern of the FastAPI tutorial;
-* ``AuthenticationMiddleware``: Starlette's middleware with a backend that verifies with
-  ``jwt.decode``, the handler refusing anonymous users;
-* ``JWTAuthMiddleware``: this library; the handler reads ``request.state.user_id``. It
-  remembers tokens that verified (``JWT_VERIFIED_CACHE_SIZE``), as a client sends the same
-  token on every request; the ``cache off`` row shows the cost of a token seen for the
-  first time (every request verified in full, like the alternatives).
+* **Requests in-process**: FastAPI apps (:mod:`bench.apps`) called as ASGI apps with a
+  prepared scope, so no client or socket takes part: the per-request cost of each form of
+  this library beside the no-auth app and the usual alternatives.
+* **Verification**: :class:`~jwt_middleware.TokenVerifier` on tokens it has never seen,
+  beside the stdlib floor (:mod:`bench.floors`) and PyJWT's ``jwt.decode``; asymmetric
+  tokens beside the raw ``cryptography`` verify plus that floor; forged tokens of three
+  sizes beside the floor's cost to refuse them.
+* **Cache**: what a miss costs when the working set is larger than the cache, against what
+  a hit saves; the memory the cache holds with 9.6 KB tokens.
+* **Rules**: one lookup among 10 and among 1,000 method and regex rules.
+* **Over the wire**: requests/s over uvicorn and granian with wrk (``bench/wire.py``).
 
-The apps are called in-process as ASGI apps with a prepared scope and no-op ``receive`` and
-``send``, so no client, socket or server takes part and framework and authentication costs
-dominate. Handlers and dependencies are ``async`` so that none of them goes through the
-thread pool. Each batch runs thousands of requests with the garbage collector paused; the
-variants take turns batch by batch (in a rotating order, to spread drift evenly), and the
-best batch of each counts. Tokens are HS256, minted with PyJWT.
+The revocation rows need the Redis server of ``REDIS_URL`` (default
+``redis://127.0.0.1:6379/0``); without one they say so instead of a figure.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at
-# runtime, and these handlers refer to names local to the functions that build the apps.
+# No ``from __future__ import annotations`` needed; FastAPI apps live in bench.apps.
 
 import argparse
 import asyncio
-import gc
+import os
+import secrets
+import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.applications import Starlette
-from starlette.authentication import (
-    AuthCredentials,
-    AuthenticationBackend,
-    AuthenticationError,
-    SimpleUser,
-)
-from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys, TokenVerifier
-from jwt_middleware.issuers import IssuerPolicy, Issuers
-from jwt_middleware.types import BoundKey
+from bench import apps
+from bench.floors import Refused, hs256_floor, signature_floor
+from bench.table import Row, print_table
+from bench.timing import Case, answer, asgi_batch, call_batch, contest, cycle_batch
+from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
+from jwt_middleware.algorithms import signature_check
+from jwt_middleware.policy import AccessPolicy
+from jwt_middleware.revocation.memory import InMemoryRevocationStore
 
-SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
-ALGORITHMS = ["HS256"]
-ITEM = {"id": 1, "name": "widget", "price": 9.5}
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+SECRET_BYTES = apps.SECRET.encode()
 
 
-# --- the apps ---------------------------------------------------------------------------------
+# --- tokens -----------------------------------------------------------------------------------
 
 
-def no_auth() -> ASGIApp:
-    app = FastAPI()
-
-    @app.get("/items")
-    async def items() -> dict[str, Any]:
-        return {**ITEM, "owner": "nobody"}  # the same shape as the other variants answer
-
-    return app
-
-
-def http_bearer_dependency() -> ASGIApp:
-    app = FastAPI()
-    bearer = HTTPBearer()
-
-    async def current_user(
-        credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
-    ) -> str:
-        try:
-            claims = jwt.decode(credentials.credentials, SECRET, algorithms=ALGORITHMS)
-        except jwt.PyJWTError:
-            raise HTTPException(
-                status_code=401,
-                detail="Invalid token",
-                headers={"WWW-Authenticate": "Bearer"},
-            ) from None
-        subject: str = claims["sub"]
-        return subject
-
-    @app.get("/items")
-    async def items(user_id: Annotated[str, Depends(current_user)]) -> dict[str, Any]:
-        return {**ITEM, "owner": user_id}
-
-    return app
+def claims(**extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "sub": "user-1",
+        "iat": now,
+        "exp": now + 3600,
+        "jti": secrets.token_urlsafe(12),
+    } | extra
 
 
-class PyJWTBackend(AuthenticationBackend):
-    """The backend people write for Starlette's AuthenticationMiddleware."""
-
-    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser] | None:
-        header = conn.headers.get("authorization")
-        if header is None:
-            return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        try:
-            claims = jwt.decode(token, SECRET, algorithms=ALGORITHMS)
-        except jwt.PyJWTError:
-            raise AuthenticationError("Invalid token") from None
-        return AuthCredentials(["authenticated"]), SimpleUser(claims["sub"])
+def hs256(**extra: Any) -> str:
+    return jwt.encode(claims(**extra), apps.SECRET, "HS256")
 
 
-def starlette_authentication_middleware() -> ASGIApp:
-    app = FastAPI()
-    app.add_middleware(AuthenticationMiddleware, backend=PyJWTBackend())
-
-    @app.get("/items")
-    async def items(request: Request) -> dict[str, Any]:
-        if not request.user.is_authenticated:
-            raise HTTPException(
-                status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"}
-            )
-        return {**ITEM, "owner": request.user.username}
-
-    return app
+def distinct_hs256(count: int) -> list[str]:
+    """``count`` different valid tokens (each its own ``jti``)."""
+    return [hs256() for _ in range(count)]
 
 
-def jwt_auth_middleware(settings: JWTSettings) -> ASGIApp:
-    app = FastAPI()
-    app.add_middleware(JWTAuthMiddleware, settings=settings)
-
-    @app.get("/items")
-    async def items(request: Request) -> dict[str, Any]:
-        return {**ITEM, "owner": request.state.user_id}
-
-    return app
+def padded(size: int) -> dict[str, Any]:
+    """Claims whose JSON is about ``size`` bytes: groups, as an identity provider sends."""
+    groups: list[str] = []
+    while len(str(groups)) < size - 120:
+        groups.append(f"group-{len(groups):04d}-of-the-organisation")
+    return {"groups": groups}
 
 
-async def starlette_items(request: Request) -> JSONResponse:
-    user_id = request.scope.get("state", {}).get("user_id")
-    return JSONResponse(ITEM if user_id is None else {**ITEM, "owner": user_id})
-
-
-def plain_starlette() -> ASGIApp:
-    return Starlette(routes=[Route("/items", starlette_items)])
-
-
-def starlette_with_jwt_auth_middleware(settings: JWTSettings) -> ASGIApp:
-    app = Starlette(routes=[Route("/items", starlette_items)])
-    app.add_middleware(JWTAuthMiddleware, settings=settings)
-    return app
-
-
-# --- driving them -----------------------------------------------------------------------------
+def forged(token: str) -> str:
+    """``token`` with another signature: what an attacker without the key sends."""
+    header, payload, _ = token.split(".")
+    return f"{header}.{payload}.{jwt.encode({'x': 1}, 'not-the-key-' * 4, 'HS256').split('.')[2]}"
 
 
 def scope_for(token: str | None) -> dict[str, Any]:
@@ -178,229 +113,488 @@ def scope_for(token: str | None) -> dict[str, Any]:
     }
 
 
-async def receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+# --- requests in-process ----------------------------------------------------------------------
 
 
-async def discard(message: Message) -> None:
-    return None
-
-
-async def answer(app: ASGIApp, template: dict[str, Any]) -> tuple[int, bytes]:
-    """One request, keeping the status and body: to check a variant before timing it."""
-    sent: list[Message] = []
-
-    async def keep(message: Message) -> None:
-        sent.append(message)
-
-    await app({**template, "state": {}}, receive, keep)
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
-
-
-async def batch(app: ASGIApp, template: dict[str, Any], requests: int) -> int:
-    """Run ``requests`` requests; return the elapsed nanoseconds."""
-    start = time.perf_counter_ns()
-    for _ in range(requests):
-        # A fresh scope per request, as a server makes one; middleware writes into it.
-        await app({**template, "state": {}}, receive, discard)
-    return time.perf_counter_ns() - start
-
-
-@dataclass
-class Variant:
-    name: str
-    app: ASGIApp
-    template: dict[str, Any]
-    expect_status: int
-    best_ns: float = float("inf")
-
-
-def measure(
-    loop: asyncio.AbstractEventLoop, variants: list[Variant], requests: int, repeats: int
-) -> None:
-    run: Callable[[Awaitable[int]], int] = loop.run_until_complete
-    for variant in variants:
-        status, body = loop.run_until_complete(answer(variant.app, variant.template))
-        if status != variant.expect_status:
-            raise SystemExit(f"{variant.name}: expected {variant.expect_status}, got {status}")
-        if status == 200 and b"user-1" not in body and "no auth" not in variant.name:
-            raise SystemExit(f"{variant.name}: the handler did not see the user: {body!r}")
-        run(batch(variant.app, variant.template, requests // 10))  # warm-up
-    for round_number in range(repeats):
-        shift = round_number % len(variants)
-        for variant in variants[shift:] + variants[:shift]:
-            gc.collect()
-            gc.disable()
-            try:
-                elapsed = run(batch(variant.app, variant.template, requests))
-            finally:
-                gc.enable()
-            variant.best_ns = min(variant.best_ns, elapsed / requests)
-
-
-def table(title: str, variants: list[Variant], baseline: Variant) -> None:
-    base_us = baseline.best_ns / 1000
-    print(f"\n{title}")
-    print(f"{'variant':<40} {'us/request':>11} {'x no-auth':>10} {'overhead us':>12}")
-    print("-" * 76)
-    for variant in variants:
-        us = variant.best_ns / 1000
-        print(f"{variant.name:<40} {us:>11.1f} {us / base_us:>10.2f} {us - base_us:>+12.1f}")
-
-
-def verdict(ours: Variant, others: list[Variant], baseline: Variant) -> None:
-    ours_overhead = (ours.best_ns - baseline.best_ns) / 1000
-    for other in others:
-        overhead = (other.best_ns - baseline.best_ns) / 1000
-        relation = "less" if ours.best_ns < other.best_ns else "MORE"
-        print(
-            f"  {ours.name} costs {relation} than {other.name}: "
-            f"{ours.best_ns / 1000:.1f} vs {other.best_ns / 1000:.1f} us/request "
-            f"(overhead {ours_overhead:+.1f} vs {overhead:+.1f} us)"
-        )
-
-
-def verification_alone(settings: JWTSettings, token: str, calls: int, repeats: int) -> None:
-    """The token check by itself, with no framework around it, to show where the cost is."""
-    verifier = TokenVerifier(settings)
-    uncached = TokenVerifier(settings.model_copy(update={"verified_cache_size": 0}))
-    checks: list[tuple[str, Callable[[], object]]] = [
-        ("jwt.decode", lambda: jwt.decode(token, SECRET, algorithms=ALGORITHMS)),
-        ("jwt.get_unverified_header", lambda: jwt.get_unverified_header(token)),
-        ("TokenVerifier.verify", lambda: verifier.verify(token)),
-        ("TokenVerifier.verify, cache off", lambda: uncached.verify(token)),
-    ]
-    checks += issuer_checks(calls)
-    print("\nVerification alone (no framework)")
-    print(f"{'call':<40} {'us/call':>11}")
-    print("-" * 52)
-    for name, check in checks:
-        best = float("inf")
-        for _ in range(repeats):
-            gc.disable()
-            try:
-                start = time.perf_counter_ns()
-                for _ in range(calls):
-                    check()
-                best = min(best, (time.perf_counter_ns() - start) / calls)
-            finally:
-                gc.enable()
-        print(f"{name:<40} {best / 1000:>11.1f}")
-
-
-def issuer_checks(calls: int) -> list[tuple[str, Callable[[], object]]]:
-    """First-sight RS256 verification with one issuer, and with three whose keys all share
-    one kid (the token comes from the third): the cold-path cost of several issuers."""
-    names = ["https://a.example", "https://b.example", "https://c.example"]
-    keys = {name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in names}
-    now = int(time.time())
-
-    def token_of(issuer: str) -> str:
-        claims = {"sub": "user-1", "iss": issuer, "iat": now, "exp": now + 3600}
-        return jwt.encode(claims, keys[issuer], "RS256", headers={"kid": "k1"})
-
-    def verifier_for(issuers: list[str]) -> TokenVerifier:
-        settings = JWTSettings(
-            issuer=issuers, jwks_url="https://unused.example/jwks", verified_cache_size=0
-        )
-        policies = [
-            IssuerPolicy(
-                name,
-                None,
-                frozenset({"RS256"}),
-                StaticKeys(named=[BoundKey("RS256", keys[name].public_key(), "k1")]),
-            )
-            for name in issuers
-        ]
-        return TokenVerifier(settings, issuers=Issuers(policies))
-
-    one, three = verifier_for(names[2:]), verifier_for(names)
-    token = token_of(names[2])
-    public = keys[names[2]].public_key()
-    return [
-        ("jwt.decode, RS256", lambda: jwt.decode(token, public, algorithms=["RS256"])),
-        ("TokenVerifier, RS256, one issuer", lambda: one.verify(token)),
-        ("TokenVerifier, RS256, third of three", lambda: three.verify(token)),
-    ]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="requests per batch")
-    parser.add_argument("--repeats", type=int, default=7, help="batches per variant")
-    args = parser.parse_args()
-
-    settings = JWTSettings(secret=SECRET, _env_file=None)  # ignore any .env file
-    uncached = JWTSettings(secret=SECRET, verified_cache_size=0, _env_file=None)
-    now = int(time.time())
-    token = jwt.encode({"sub": "user-1", "iat": now, "exp": now + 3600}, SECRET, "HS256")
-    valid, missing = scope_for(token), scope_for(None)
-
-    def with_auth(template: dict[str, Any], status: int) -> list[Variant]:
-        return [
-            Variant(
-                "(b) HTTPBearer dependency + jwt.decode",
-                http_bearer_dependency(),
-                template,
-                status,
-            ),
-            Variant(
-                "(c) AuthenticationMiddleware + jwt.decode",
-                starlette_authentication_middleware(),
-                template,
-                status,
-            ),
-            Variant("(d) JWTAuthMiddleware", jwt_auth_middleware(settings), template, status),
-            Variant(
-                "(e) JWTAuthMiddleware, cache off",
-                jwt_auth_middleware(uncached),
-                template,
-                status,
-            ),
-        ]
-
-    baseline = Variant("(a) no auth", no_auth(), valid, 200)
-    with_token = [baseline, *with_auth(valid, 200)]
-    without_token = [baseline, *with_auth(missing, 401)]
-    starlette = [
-        Variant("plain Starlette, no auth", plain_starlette(), valid, 200),
-        Variant(
-            "plain Starlette + JWTAuthMiddleware",
-            starlette_with_jwt_auth_middleware(settings),
+def requests_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int) -> list[Row]:
+    token = hs256(scope="items:read")
+    valid, missing = [scope_for(token)], [scope_for(None)]
+    first_sight = [scope_for(t) for t in distinct_hs256(2 * apps.settings().verified_cache_size)]
+    memory = InMemoryRevocationStore()
+    variants: list[tuple[str, Any, list[dict[str, Any]], int]] = [
+        ("no auth", apps.no_auth(), valid, 200),
+        ("request.state", apps.jwt_auth_middleware(), valid, 200),
+        ("CurrentUserId", apps.jwt_auth_middleware_annotated(), valid, 200),
+        (
+            "scope rule",
+            apps.jwt_auth_middleware(scopes={"GET /items": ["items:read"]}),
             valid,
             200,
         ),
-        Variant(
-            "plain Starlette + JWTAuthMiddleware, 401",
-            starlette_with_jwt_auth_middleware(settings),
-            missing,
-            401,
+        ("first sight", apps.jwt_auth_middleware(), first_sight, 200),
+        ("HTTPBearer", apps.http_bearer_dependency(), valid, 200),
+        ("AuthenticationMiddleware", apps.starlette_authentication_middleware(), valid, 200),
+        ("no token", apps.jwt_auth_middleware(), missing, 401),
+        ("memory revocation", apps.jwt_auth_middleware(is_revoked=memory.is_revoked), valid, 200),
+    ]
+    redis_stores = redis_revocation_stores(loop)
+    for name, store in redis_stores.items():
+        variants.append((name, apps.jwt_auth_middleware(is_revoked=store.is_revoked), valid, 200))
+    cases: dict[str, Case] = {}
+    for name, app, scopes, status in variants:
+        got, body = loop.run_until_complete(answer(app, scopes[0]))
+        if got != status or (status == 200 and name != "no auth" and b"user-1" not in body):
+            raise SystemExit(f"{name}: expected {status} with the user, got {got}: {body!r}")
+        cases[name] = Case(name, asgi_batch(loop, app, scopes))
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    for store in redis_stores.values():
+        loop.run_until_complete(store.aclose())
+
+    def us(name: str) -> float | None:
+        case = cases.get(name)
+        return case.us if case is not None else None
+
+    section = "Requests in-process (FastAPI, HS256), us per request"
+    base, state = us("no auth"), us("request.state")
+    rows = [
+        Row(section, "reused token, request.state", state, "no-auth app", base),
+        Row(
+            section,
+            "reused token, user_id: CurrentUserId",
+            us("CurrentUserId"),
+            "request.state",
+            state,
+            compare="diff",
+            goal=2.0,
+        ),
+        Row(
+            section,
+            "reused token + scope check (scopes= rule)",
+            us("scope rule"),
+            "request.state",
+            state,
+            compare="diff",
+            goal=3.0,
+        ),
+        Row(section, "first-sight token (cache miss)", us("first sight"), "no-auth app", base),
+        Row(
+            section,
+            "first-sight token (cache miss)",
+            us("first sight"),
+            "AuthenticationMiddleware",
+            us("AuthenticationMiddleware"),
+            note="the best peer; it verifies every request",
+        ),
+        Row(section, "peer: HTTPBearer + jwt.decode", us("HTTPBearer"), "no-auth app", base),
+        Row(
+            section,
+            "peer: AuthenticationMiddleware + jwt.decode",
+            us("AuthenticationMiddleware"),
+            "no-auth app",
+            base,
+        ),
+        Row(section, "no token (401)", us("no token"), "no-auth app", base),
+        Row(
+            section,
+            "revocation, InMemoryRevocationStore",
+            us("memory revocation"),
+            "no revocation check",
+            state,
+        ),
+    ]
+    if redis_stores:
+        rows += [
+            Row(
+                section,
+                "revocation, RedisRevocationStore (local view)",
+                us("redis local view"),
+                "no revocation check",
+                state,
+                goal=1.2,
+            ),
+            Row(
+                section,
+                "revocation, RedisRevocationStore (EXISTS per request)",
+                us("redis exists"),
+                "no revocation check",
+                state,
+            ),
+        ]
+    else:
+        rows.append(
+            Row(
+                section,
+                "revocation, RedisRevocationStore",
+                None,
+                "no Redis at",
+                None,
+                note=REDIS_URL,
+            )
+        )
+    return rows
+
+
+def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """The Redis store in both modes, on a key prefix of this run; empty without Redis."""
+    try:
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
+        from jwt_middleware.revocation.redis import RedisRevocationStore
+    except ImportError:
+        return {}
+    prefix = f"jwt-bench:{secrets.token_hex(4)}:"
+
+    async def reachable() -> bool:
+        client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        try:
+            await client.ping()
+        except (RedisError, OSError):
+            return False
+        finally:
+            await client.aclose()
+        return True
+
+    if not loop.run_until_complete(reachable()):
+        return {}
+    try:
+        stores = {
+            "redis local view": RedisRevocationStore.from_url(
+                REDIS_URL, key_prefix=prefix, local_view=True
+            ),
+            "redis exists": RedisRevocationStore.from_url(
+                REDIS_URL, key_prefix=prefix, local_view=False
+            ),
+        }
+    except TypeError:  # TEMPORARY until local_view lands
+        return {}
+    return stores
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def refusing(
+    verify: Callable[[str], object], errors: tuple[type[Exception], ...]
+) -> Callable[[str], None]:
+    """``verify`` for tokens it must refuse: the refusal is the expected outcome."""
+
+    def call(token: str) -> None:
+        try:
+            verify(token)
+        except errors:
+            return
+        raise SystemExit("a forged token was accepted")
+
+    return call
+
+
+def verification_section(iterations: int, repeats: int) -> list[Row]:
+    """HS256 first sight against the floor and PyJWT."""
+    token = hs256()
+    floor = hs256_floor(SECRET_BYTES)
+    settings = apps.settings()
+    pool = distinct_hs256(2 * settings.verified_cache_size)
+    first_sight = TokenVerifier(settings)
+    uncached = TokenVerifier(apps.settings(verified_cache_size=0))
+    cases = {
+        "floor": Case("floor", call_batch(lambda: floor(token))),
+        "ours": Case("ours", cycle_batch(first_sight.verify, pool)),
+        "ours, cache off": Case("ours, cache off", call_batch(lambda: uncached.verify(token))),
+        "pyjwt": Case(
+            "pyjwt", call_batch(lambda: jwt.decode(token, apps.SECRET, algorithms=["HS256"]))
+        ),
+    }
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    section = "Verification of a token never seen before, us per token"
+    stdlib = cases["floor"].us
+    return [
+        Row(
+            section,
+            "HS256, TokenVerifier (cache miss)",
+            cases["ours"].us,
+            "stdlib floor",
+            stdlib,
+            goal=2.0,
+        ),
+        Row(
+            section,
+            "HS256, TokenVerifier, cache off",
+            cases["ours, cache off"].us,
+            "stdlib floor",
+            stdlib,
+            goal=2.0,
+        ),
+        Row(section, "HS256, peer: PyJWT jwt.decode", cases["pyjwt"].us, "stdlib floor", stdlib),
+        *asymmetric_rows(section, stdlib, iterations, repeats),
+    ]
+
+
+def asymmetric_rows(section: str, stdlib_us: float, iterations: int, repeats: int) -> list[Row]:
+    """RS256, ES256 and EdDSA first sight beside the raw verify plus the stdlib floor."""
+    private_keys: dict[str, Any] = {
+        "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ES256": ec.generate_private_key(ec.SECP256R1()),
+        "EdDSA": ed25519.Ed25519PrivateKey.generate(),
+    }
+    rows: list[Row] = []
+    for algorithm, private in private_keys.items():
+        rows += _asymmetric(section, algorithm, private, stdlib_us, iterations, repeats)
+    return rows
+
+
+def _asymmetric(
+    section: str, algorithm: str, private: Any, stdlib_us: float, iterations: int, repeats: int
+) -> list[Row]:
+    public = private.public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    settings = JWTSettings(
+        algorithm=algorithm, public_key=pem, verified_cache_size=64, _env_file=None
+    )
+    # More distinct tokens than the cache holds: every verification is a first sight.
+    headers = {"kid": "key-1"}
+    pool = [jwt.encode(claims(), private, algorithm, headers=headers) for _ in range(256)]
+    verifier = TokenVerifier(settings)
+    token = pool[0]
+    head, payload, signature = token.split(".")
+    signing_input = f"{head}.{payload}".encode()
+    raw_signature = jwt.utils.base64url_decode(signature)
+    raw = signature_check(algorithm, public)
+    floor = signature_floor(algorithm, public)
+    cases = {
+        "ours": Case("ours", cycle_batch(verifier.verify, pool)),
+        "raw": Case("raw", call_batch(lambda: raw(signing_input, raw_signature))),
+        "floor": Case("floor", call_batch(lambda: floor(token))),
+        "pyjwt": Case(
+            "pyjwt", call_batch(lambda: jwt.decode(token, public, algorithms=[algorithm]))
+        ),
+    }
+    contest(list(cases.values()), iterations=max(200, iterations // 5), repeats=repeats)
+    return [
+        Row(
+            section,
+            f"{algorithm}, TokenVerifier (cache miss)",
+            cases["ours"].us,
+            f"raw verify {cases['raw'].us:.1f} + stdlib floor",
+            cases["raw"].us + stdlib_us,
+            goal=1.0,
+        ),
+        Row(
+            section,
+            f"{algorithm}, peer: PyJWT jwt.decode",
+            cases["pyjwt"].us,
+            "raw verify + stdlib floor",
+            cases["raw"].us + stdlib_us,
         ),
     ]
 
+
+def forged_section(iterations: int, repeats: int) -> list[Row]:
+    """Refusing a token with a bad signature, by the size of its claims."""
+    settings = apps.settings()
+    verifier = TokenVerifier(settings)
+    floor = refusing(hs256_floor(SECRET_BYTES), (Refused,))
+    ours = refusing(verifier.verify, (InvalidTokenError,))
+    theirs = refusing(lambda t: jwt.decode(t, apps.SECRET, algorithms=["HS256"]), (jwt.PyJWTError,))
+    section = "Refusing a forged token (bad signature), us per token"
+    rows: list[Row] = []
+    for label, size in (("200 B", 200), ("2 KB", 2000), ("7 KB", 7000)):
+        token = forged(hs256(**padded(size)))
+        cases = [
+            Case("floor", call_batch(lambda t=token: floor(t))),
+            Case("ours", call_batch(lambda t=token: ours(t))),
+            Case("pyjwt", call_batch(lambda t=token: theirs(t))),
+        ]
+        contest(cases, iterations=iterations, repeats=repeats)
+        rows += [
+            Row(
+                section,
+                f"{label} of claims, TokenVerifier",
+                cases[1].us,
+                "stdlib floor",
+                cases[0].us,
+                goal=1.5,
+            ),
+            Row(
+                section, f"{label} of claims, peer: PyJWT", cases[2].us, "stdlib floor", cases[0].us
+            ),
+        ]
+    return rows
+
+
+# --- cache --------------------------------------------------------------------------------
+
+
+def cache_section(iterations: int, repeats: int) -> list[Row]:
+    size = 1024
+    pool = distinct_hs256(4 * size)  # the working set: four times what the cache holds
+    cached = TokenVerifier(apps.settings(verified_cache_size=size))
+    uncached = TokenVerifier(apps.settings(verified_cache_size=0))
+    hit_token = pool[0]
+    hits = TokenVerifier(apps.settings(verified_cache_size=size))
+    hits.verify(hit_token)
+    cases = {
+        "miss": Case("miss", cycle_batch(cached.verify, pool)),
+        "off": Case("off", cycle_batch(uncached.verify, pool)),
+        "hit": Case("hit", call_batch(lambda: hits.verify(hit_token))),
+    }
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    miss, off, hit = cases["miss"].us, cases["off"].us, cases["hit"].us
+    section = "Verified-token cache"
+    rows = [
+        Row(
+            section,
+            "miss, working set 4x the cache",
+            miss,
+            "cache off",
+            off,
+            compare="diff",
+            goal=off - hit,
+            note=f"the goal is what a hit saves: {off - hit:.1f} us",
+        ),
+        Row(section, "hit", hit, "cache off", off),
+    ]
+    return rows + memory_rows(section)
+
+
+def memory_rows(section: str) -> list[Row]:
+    """The cache's memory with 9.6 KB tokens, bounded by bytes (the default) and by entries
+    alone (as before the byte bound)."""
+    big = [hs256(**padded(7000)) for _ in range(4200)]
+    assert 9000 < len(big[0]) < 10500, len(big[0])
+    default = apps.settings()
+
+    def held(max_bytes: int) -> float:
+        verifier = TokenVerifier(
+            apps.settings(verified_cache_bytes=max_bytes, max_token_bytes=16384)
+        )
+        with traced() as measure:
+            for token in big:
+                verifier.verify(token)
+            mib = measure()
+        return mib
+
+    by_bytes = held(default.verified_cache_bytes)
+    by_entries = held(16 * 1024**3)
+    limit = default.verified_cache_bytes / 1024**2
+    return [
+        Row(
+            section,
+            f"memory, {len(big[0]) / 1000:.1f} KB tokens, byte bound (default)",
+            by_bytes,
+            "JWT_VERIFIED_CACHE_BYTES",
+            limit,
+            unit="MiB",
+            goal=1.0,
+        ),
+        Row(
+            section,
+            "memory, same tokens, bounded in entries only",
+            by_entries,
+            "JWT_VERIFIED_CACHE_BYTES",
+            limit,
+            unit="MiB",
+            note=f"{default.verified_cache_size} entries",
+        ),
+    ]
+
+
+@contextmanager
+def traced() -> Iterator[Callable[[], float]]:
+    """Measure the memory allocated and still held inside the block, in MiB."""
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    try:
+        yield lambda: (tracemalloc.get_traced_memory()[0] - start) / 1024**2
+    finally:
+        tracemalloc.stop()
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+def rules_section(iterations: int, repeats: int) -> list[Row]:
+    import re
+
+    def policy(count: int, kind: str) -> AccessPolicy:
+        if kind == "method":
+            public = [f"GET /service-{i}/items/{{id}}" for i in range(count)]
+        else:
+            public = [re.compile(rf"/service-{i}/items/\d+") for i in range(count)]  # type: ignore[misc]
+        return AccessPolicy(public=public)
+
+    section = "Rules: deciding what one request needs, us per lookup"
+    rows: list[Row] = []
+    for kind in ("method", "regex"):
+        small, large = policy(10, kind), policy(1000, kind)
+        hit_small, hit_large = "/service-9/items/42", "/service-999/items/42"
+        cases = [
+            Case("10", call_batch(lambda p=small, h=hit_small: p.decide("GET", h))),
+            Case("1000", call_batch(lambda p=large, h=hit_large: p.decide("GET", h))),
+            Case("miss", call_batch(lambda p=large: p.decide("GET", "/orders/42"))),
+        ]
+        contest(cases, iterations=iterations * 3, repeats=repeats)
+        rows += [
+            Row(
+                section,
+                f"1,000 {kind} rules, matching the last",
+                cases[1].us,
+                f"10 {kind} rules",
+                cases[0].us,
+                goal=1.5,
+            ),
+            Row(
+                section,
+                f"1,000 {kind} rules, matching none",
+                cases[2].us,
+                f"10 {kind} rules",
+                cases[0].us,
+                goal=1.5,
+            ),
+        ]
+    return rows
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3000, help="iterations per batch")
+    parser.add_argument("--repeats", type=int, default=7, help="batches per case")
+    parser.add_argument("--no-wire", action="store_true", help="skip the servers and wrk")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    args = parser.parse_args()
     started = time.perf_counter()
     loop = asyncio.new_event_loop()
     try:
-        measure(loop, with_token + without_token[1:] + starlette, args.requests, args.repeats)
+        rows = requests_section(loop, args.iterations, args.repeats)
     finally:
         loop.close()
+    rows += verification_section(args.iterations, args.repeats)
+    rows += forged_section(args.iterations, args.repeats)
+    rows += cache_section(args.iterations, args.repeats)
+    rows += rules_section(args.iterations, args.repeats)
+    if not args.no_wire:
+        from bench import wire
 
+        rows += wire.rows(duration=args.duration)
     print(
-        f"best of {args.repeats} batches of {args.requests} in-process requests; "
-        "overhead is against the no-auth app answering 200"
+        f"best of {args.repeats} batches per case, cases taking turns; every ratio compares "
+        "figures of one contest"
     )
-    table("FastAPI, valid HS256 token (200)", with_token, baseline)
-    table("FastAPI, no token (401; the no-auth row is the 200 baseline)", without_token, baseline)
-    table("Starlette without FastAPI", starlette, starlette[0])
-
-    verification_alone(settings, token, args.requests, args.repeats)
-
-    print("\nVerdict, valid token:")
-    verdict(with_token[3], with_token[1:3], baseline)
-    verdict(with_token[4], with_token[1:3], baseline)
-    print("Verdict, no token:")
-    verdict(without_token[3], without_token[1:3], baseline)
-    print(f"\n(total {time.perf_counter() - started:.1f} s)")
+    print_table(rows)
+    missed = [
+        row
+        for row in rows
+        if row.goal is not None and not (row.value is not None and row.value <= row.goal)
+    ]
+    print(
+        f"\n{len(rows)} rows, {len(missed)} missing their goal; "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
 
 
 if __name__ == "__main__":

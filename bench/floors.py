@@ -1,0 +1,104 @@
+"""The physical floor: what verifying a token costs with nothing but the standard library
+(and ``cryptography`` for the signature), written as tightly as plain Python allows.
+
+Each floor does exactly the work any verifier must do, no more: split the token, decode the
+header, pick nothing from it but compare ``alg`` with the one configured, decode and check
+the signature over the raw bytes, then decode the payload and check ``exp``, ``nbf``,
+``iat`` and ``sub``. No strict base64 checks, no ``typ``, no audience, no cache: a real
+verifier does more, so the floor is a bound, not a competitor. A forged token fails at the
+signature and is never decoded further, here as in the library.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+__all__ = ["Refused", "hs256_floor", "signature_floor"]
+
+#: A signature check over (signing input, raw signature); raises or returns ``False``.
+Check = Callable[[bytes, bytes], bool]
+
+
+class Refused(Exception):
+    """The floor refused the token."""
+
+
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _verify(token: str, algorithm: str, check: Check) -> dict[str, Any]:
+    header_segment, payload_segment, signature_segment = token.split(".")
+    header = json.loads(_b64(header_segment))
+    if header.get("alg") != algorithm:
+        raise Refused
+    if not check(f"{header_segment}.{payload_segment}".encode(), _b64(signature_segment)):
+        raise Refused
+    claims: dict[str, Any] = json.loads(_b64(payload_segment))
+    now = time.time()
+    if not claims["exp"] > now or claims.get("nbf", 0) > now or claims.get("iat", 0) > now:
+        raise Refused
+    if not isinstance(claims.get("sub"), str):
+        raise Refused
+    return claims
+
+
+def hs256_floor(secret: bytes) -> Callable[[str], dict[str, Any]]:
+    """The floor for HS256 with ``secret``: ``hmac.digest`` and ``compare_digest``."""
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        return hmac.compare_digest(hmac.digest(secret, signing_input, "sha256"), signature)
+
+    return lambda token: _verify(token, "HS256", check)
+
+
+def signature_floor(algorithm: str, public_key: Any) -> Callable[[str], dict[str, Any]]:
+    """The floor for an asymmetric algorithm: the raw ``cryptography`` verify call (with the
+    DER encoding ECDSA needs) in place of the HMAC."""
+    check: Check
+    if algorithm == "RS256":
+        assert isinstance(public_key, rsa.RSAPublicKey)
+        pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+
+        def check(data: bytes, signature: bytes) -> bool:
+            try:
+                public_key.verify(signature, data, pkcs1, sha256)
+            except InvalidSignature:
+                return False
+            return True
+
+    elif algorithm == "ES256":
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        ecdsa = ec.ECDSA(hashes.SHA256())
+
+        def check(data: bytes, signature: bytes) -> bool:
+            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            try:
+                public_key.verify(encode_dss_signature(r, s), data, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+    elif algorithm == "EdDSA":
+        assert isinstance(public_key, ed25519.Ed25519PublicKey)
+
+        def check(data: bytes, signature: bytes) -> bool:
+            try:
+                public_key.verify(signature, data)
+            except InvalidSignature:
+                return False
+            return True
+
+    else:
+        raise ValueError(f"no floor for {algorithm}")
+    return lambda token: _verify(token, algorithm, check)
