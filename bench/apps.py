@@ -53,6 +53,21 @@ def no_auth() -> ASGIApp:
     return app
 
 
+def empty_dependency() -> ASGIApp:
+    """The no-auth app whose handler takes one async dependency that does nothing: what
+    FastAPI itself charges for a dependency, the floor of any ``Depends`` form."""
+    app = FastAPI()
+
+    async def nothing() -> str:
+        return "nobody"
+
+    @app.get("/items")
+    async def items(owner: Annotated[str, Depends(nothing)]) -> dict[str, Any]:
+        return {**ITEM, "owner": owner}
+
+    return app
+
+
 def http_bearer_dependency() -> ASGIApp:
     """FastAPI's ``HTTPBearer`` plus a dependency verifying with ``jwt.decode``: the pattern
     of the FastAPI tutorial."""

@@ -1,11 +1,35 @@
 """``RedisRevocationStore``: revocations shared by every instance behind one Redis.
 
 Needs the ``redis`` extra (``pip install "jwt-middleware-asgi[redis]"``).
+
+Each instance keeps a *local view* of the revoked ids, so a request asks a dict, not Redis.
+The view is filled from a snapshot of the keys and kept current by a Redis pub/sub channel
+on which every :meth:`~RedisRevocationStore.revoke` announces itself, with a heartbeat on
+that channel's connection that proves the view current. Why pub/sub, and not Redis' other
+two ways of hearing about changes:
+
+* **Keyspace notifications** need ``notify-keyspace-events`` set on the server, which
+  managed services often do not let an application change, and fire for every write under
+  every prefix; a notification names the key but not its TTL, so each one costs a read-back.
+* **Client-side caching** (``CLIENT TRACKING``) invalidates keys a connection has read; it
+  tells an instance to forget, not what to refuse, so every token would still cost one
+  lookup before it is cached, and broadcast mode also needs a read-back per key.
+* **Pub/sub** works on any Redis (managed ones included) with no configuration, and the
+  message carries the id and the deadline, so applying it costs nothing. Its one weakness,
+  at-most-once delivery, is covered by reading the whole snapshot again after every
+  reconnect, before the view counts as current, and by the heartbeat: the view answers
+  only while a ``PING`` sent on the subscribed connection less than ``max_staleness_seconds``
+  ago has come back (Redis delivers every message published before it first).
+
+When the view is not known to be current (at start, after a lost connection, a silent
+network partition), :meth:`~RedisRevocationStore.is_revoked` asks Redis (``EXISTS``)
+instead, and when Redis cannot answer either, ``on_error`` decides, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -22,6 +46,9 @@ __all__ = ["RedisRevocationStore"]
 
 logger = logging.getLogger("jwt_middleware")
 
+#: How often the local view drops the ids of tokens that have expired since (a full pass).
+_FORGET_EVERY_SECONDS = 30.0
+
 
 class RedisRevocationStore:
     """Revocations in Redis, shared by every instance that uses the same server and prefix.
@@ -30,8 +57,18 @@ class RedisRevocationStore:
     verifying (its ``exp`` plus ``leeway_seconds``, at least one second), so Redis drops
     the entry itself and never holds more than one token lifetime of revocations.
     :meth:`revoke_once` is the same ``SET`` with ``NX``, so Redis decides which of any
-    number of concurrent callers, on any instance, is first. :meth:`is_revoked` is one
-    ``EXISTS``.
+    number of concurrent callers, on any instance, is first. Both also publish
+    ``"<deadline> <jti>"`` on the channel named ``key_prefix``, in the same transaction.
+
+    With ``local_view=True`` (the default) :meth:`is_revoked` answers from the instance's
+    local view of the revoked ids (see the module's documentation) while that view is known
+    to be current, and with one ``EXISTS`` otherwise; with ``local_view=False``, always with
+    one ``EXISTS``. The view starts on the first :meth:`is_revoked` (or :meth:`start`), in a
+    task of its own, and :meth:`aclose` stops it. A revocation written to Redis by other
+    software without the message reaches the view at its next full read
+    (``resync_seconds``), so write revocations with :meth:`revoke`. A revocation cannot be
+    taken back by deleting its key: instances that saw it keep refusing the token until it
+    expires.
 
     Every call is bounded by ``timeout_seconds``. When Redis cannot answer in time:
 
@@ -51,15 +88,25 @@ class RedisRevocationStore:
     """
 
     __slots__ = (
+        "_channel",
         "_client",
         "_clock",
+        "_closed",
+        "_current_until",
         "_errors",
+        "_follower",
+        "_heartbeat",
         "_key_prefix",
         "_leeway",
+        "_local_view",
+        "_max_staleness",
         "_on_error",
         "_owns_client",
+        "_resync",
+        "_revoked",
         "_timeout",
         "_unreachable",
+        "_view_lost",
     )
 
     def __init__(
@@ -71,6 +118,9 @@ class RedisRevocationStore:
         timeout_seconds: float = 0.5,
         leeway_seconds: int = 0,
         clock: Clock = time.time,
+        local_view: bool = True,
+        max_staleness_seconds: float = 1.0,
+        resync_seconds: float = 300.0,
     ) -> None:
         if not key_prefix:
             raise ValueError("key_prefix must not be empty")
@@ -80,6 +130,10 @@ class RedisRevocationStore:
             raise ValueError("timeout_seconds must be a positive number")
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
+        if not (math.isfinite(max_staleness_seconds) and max_staleness_seconds > 0):
+            raise ValueError("max_staleness_seconds must be a positive number")
+        if not (math.isfinite(resync_seconds) and resync_seconds > 0):
+            raise ValueError("resync_seconds must be a positive number")
         if isinstance(client, str):
             self._client: Redis = Redis.from_url(
                 client, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
@@ -96,6 +150,19 @@ class RedisRevocationStore:
         self._unreachable = False
         # asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
         self._errors: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
+        # The local view: jti -> the unix time its entry ends (the token's exp + leeway).
+        self._local_view = local_view
+        self._channel = key_prefix
+        self._revoked: dict[str, float] = {}
+        self._max_staleness = max_staleness_seconds
+        # A heartbeat a few times per staleness bound, so one late PONG does not end the view.
+        self._heartbeat = max_staleness_seconds / 4
+        self._resync = resync_seconds
+        # time.monotonic() until which the view is known to be current; -inf: not current.
+        self._current_until = -math.inf
+        self._view_lost = False
+        self._follower: asyncio.Task[None] | None = None
+        self._closed = False
 
     @classmethod
     def from_url(
@@ -106,6 +173,8 @@ class RedisRevocationStore:
         on_error: Literal["deny", "allow"] = "deny",
         timeout_seconds: float = 0.5,
         leeway_seconds: int = 0,
+        local_view: bool = True,
+        max_staleness_seconds: float = 1.0,
     ) -> RedisRevocationStore:
         """A store with its own client for ``url`` (e.g. from settings); no connection yet."""
         return cls(
@@ -114,6 +183,8 @@ class RedisRevocationStore:
             on_error=on_error,
             timeout_seconds=timeout_seconds,
             leeway_seconds=leeway_seconds,
+            local_view=local_view,
+            max_staleness_seconds=max_staleness_seconds,
         )
 
     @property
@@ -132,10 +203,31 @@ class RedisRevocationStore:
         """See :meth:`SingleUseStore.revoke_once`; one ``SET NX EX``, atomic in Redis."""
         return await self._record(jti, expires_at, only_if_new=True)
 
+    @property
+    def view_is_current(self) -> bool:
+        """Whether :meth:`is_revoked` answers from the local view right now."""
+        return time.monotonic() < self._current_until
+
+    async def start(self) -> None:
+        """Start following revocations into the local view (the first :meth:`is_revoked`
+        does it too); a no-op without ``local_view`` or when it runs already."""
+        if self._local_view and self._follower is None and not self._closed:
+            self._follower = asyncio.get_running_loop().create_task(
+                self._follow(), name="jwt_middleware revocation view"
+            )
+
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         jti = jti_of(claims)
         if jti is None:
             return False
+        if time.monotonic() < self._current_until:
+            deadline = self._revoked.get(jti)
+            return deadline is not None and deadline > self._clock()
+        if self._local_view and self._follower is None:
+            await self.start()
+        return await self._ask_redis(jti)
+
+    async def _ask_redis(self, jti: str) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
                 found = await self._client.exists(self.key(jti))
@@ -175,22 +267,162 @@ class RedisRevocationStore:
             return True
         # Rounded up, so the key never disappears while the token still verifies.
         ttl = max(1, math.ceil(remaining))
+        deadline = expires_at + self._leeway
         try:
             async with asyncio.timeout(self._timeout):
-                stored = await self._client.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
+                async with self._client.pipeline(transaction=True) as pipe:
+                    pipe.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
+                    pipe.publish(self._channel, f"{deadline} {jti}")
+                    stored, _listeners = await pipe.execute()
         except self._errors as exc:
             logger.warning(
                 "revocation store (Redis) unreachable (%s); revocation not recorded",
                 type(exc).__name__,
             )
             raise RevocationStoreUnavailableError from None
+        # This instance refuses the token at once, without waiting for its own message.
+        self._remember(jti, deadline)
         return bool(stored)
 
+    def _remember(self, jti: str, deadline: float) -> None:
+        if self._revoked.get(jti, -math.inf) < deadline:
+            self._revoked[jti] = deadline
+
+    # --- the local view ------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        """Keep the view current for as long as the store is open: subscribe, read the
+        snapshot, then apply messages and heartbeats; after any failure, start over."""
+        failures = 0
+        while not self._closed:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure means: reconnect and read it all again
+                self._current_until = -math.inf
+                if not self._view_lost:
+                    self._view_lost = True
+                    logger.warning(
+                        "revocation view (Redis) lost (%s); requests ask Redis until it "
+                        "is current again",
+                        type(exc).__name__,
+                    )
+            failures += 1
+            await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+
+    async def _session(self) -> None:
+        pubsub = self._client.pubsub()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await pubsub.subscribe(self._channel)
+                while True:  # Redis confirms the subscription before any message
+                    message = await pubsub.get_message(timeout=self._timeout)
+                    if message is not None and message["type"] == "subscribe":
+                        break
+            # Subscribed first, so a revocation made during the snapshot is in one or both.
+            await self._snapshot()
+            resync_at = time.monotonic() + self._resync
+            forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
+            while not self._closed:
+                await self._beat(pubsub)
+                if self._view_lost:
+                    self._view_lost = False
+                    logger.warning("revocation view (Redis) is current again")
+                if time.monotonic() >= forget_at:
+                    self._forget_expired()
+                    forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
+                if time.monotonic() >= resync_at:
+                    await self._snapshot()
+                    resync_at = time.monotonic() + self._resync
+                await self._listen(pubsub, until=time.monotonic() + self._heartbeat)
+        finally:
+            self._current_until = -math.inf
+            with contextlib.suppress(*self._errors):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _beat(self, pubsub: Any) -> None:
+        """PING on the subscribed connection; its PONG comes after every message Redis
+        published before it, so the view is current as of the moment the PING left."""
+        sent = time.monotonic()
+        async with asyncio.timeout(self._timeout):
+            await pubsub.ping()
+            while True:
+                message = await pubsub.get_message(timeout=self._timeout)
+                if message is None:
+                    continue
+                if message["type"] == "pong":
+                    break
+                self._apply(message)
+        self._current_until = sent + self._max_staleness
+
+    async def _listen(self, pubsub: Any, *, until: float) -> None:
+        while (remaining := until - time.monotonic()) > 0:
+            message = await pubsub.get_message(timeout=remaining)
+            if message is not None:
+                self._apply(message)
+
+    def _apply(self, message: Mapping[str, Any]) -> None:
+        """A ``"<deadline> <jti>"`` message; anything else is ignored (without its text)."""
+        if message.get("type") != "message":
+            return
+        data = message.get("data")
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        deadline, _, jti = text.partition(" ")
+        try:
+            ends = float(int(deadline))
+        except ValueError:
+            logger.warning("revocation view (Redis): a malformed message was ignored")
+            return
+        if jti:
+            self._remember(jti, ends)
+
+    async def _snapshot(self) -> None:
+        """Every revoked id under the prefix, with the time its key ends."""
+        pattern = self._key_prefix.replace("\\", "\\\\")
+        for special in "*?[]":
+            pattern = pattern.replace(special, "\\" + special)
+        start = len(self._key_prefix)
+        cursor: int = 0
+        while True:
+            async with asyncio.timeout(self._timeout):
+                cursor, keys = await self._client.scan(cursor, match=pattern + "*", count=1000)
+                if keys:
+                    now = self._clock()
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for key in keys:
+                            pipe.pttl(key)
+                        remaining = await pipe.execute()
+                    for key, pttl in zip(keys, remaining, strict=True):
+                        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+                        if pttl == -1:  # no TTL: written by other software, kept for good
+                            self._remember(name[start:], math.inf)
+                        elif pttl >= 0:
+                            self._remember(name[start:], now + pttl / 1000)
+            if cursor == 0:
+                return
+
+    def _forget_expired(self) -> None:
+        now = self._clock()
+        expired = [jti for jti, deadline in self._revoked.items() if deadline <= now]
+        for jti in expired:
+            del self._revoked[jti]
+
     async def aclose(self) -> None:
-        """Close the client if the store created it from a URL."""
+        """Stop the local view, and close the client if the store created it from a URL."""
+        self._closed = True
+        self._current_until = -math.inf
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         if self._owns_client:
             await self._client.aclose()
 
     def __repr__(self) -> str:
         # Never the URL: it may carry a password.
-        return f"RedisRevocationStore(key_prefix={self._key_prefix!r}, on_error={self._on_error!r})"
+        return (
+            f"RedisRevocationStore(key_prefix={self._key_prefix!r}, on_error={self._on_error!r}, "
+            f"local_view={self._local_view!r})"
+        )

@@ -3,7 +3,8 @@ loopback, one fresh PostgreSQL database, the real Redis (a key prefix of their o
 RS256 key pair. What one instance does, the others know:
 
 * a token issued by one instance is accepted by every other,
-* a logout on one is refused by the others within a second (at once, in fact),
+* a logout on one is refused by the others within 100 ms (each answers from its local view
+  of the revocations, which Redis pub/sub keeps current),
 * a refresh token is good once across all of them, and its reuse anywhere ends the session,
 * killing an instance with SIGKILL under load costs no request sent to the survivors,
 * a separate verifier holding only ``JWT_JWKS_URL`` accepts the demo's tokens and refuses
@@ -42,8 +43,8 @@ VERIFIER_APP = "tests.scale.verifier_app:app"
 REVOKED = {"detail": "The access token was revoked."}
 REFRESH_REVOKED = {"detail": "The refresh token was revoked."}
 INVALID = {"detail": "The access token is invalid."}
-#: What (b) promises: a logout reaches every instance within this long.
-LOGOUT_DEADLINE_SECONDS = 1.0
+#: What (b) promises: a logout reaches every instance within this long (issue 11's goal).
+LOGOUT_DEADLINE_SECONDS = 0.1
 
 
 @dataclass
@@ -203,11 +204,15 @@ def test_every_instance_publishes_the_same_keys(cluster: Cluster, email: str) ->
 # (b) logout reaches every instance ---------------------------------------------------------
 
 
-def test_logout_on_one_instance_is_refused_by_the_others_within_a_second(
+def test_logout_on_one_instance_is_refused_by_the_others_within_100_ms(
     cluster: Cluster, email: str, request: pytest.FixtureRequest
 ) -> None:
     first, *others = cluster.instances
     token = log_in(first, email)["access_token"]
+    assert all(me(instance, token).status_code == 200 for instance in others)
+    # The first lookup starts each instance's view; a moment later it is current, and
+    # the instances answer from it rather than from Redis.
+    time.sleep(0.2)
     assert all(me(instance, token).status_code == 200 for instance in others)
 
     logout = httpx.post(first.base_url + "/auth/logout", headers=bearer(token), timeout=5)
@@ -227,6 +232,7 @@ def test_logout_on_one_instance_is_refused_by_the_others_within_a_second(
         time.sleep(0.01)
 
     request.node.user_properties.append(("logout_refused_after_seconds", refused_after))
+    print(f"logout refused by the other instances after (s): {refused_after}")
     assert max(refused_after.values()) < LOGOUT_DEADLINE_SECONDS
 
 
