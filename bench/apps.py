@@ -40,7 +40,7 @@ ITEM = {"id": 1, "name": "widget", "price": 9.5}
 
 def settings(**changes: Any) -> JWTSettings:
     """The library's settings for the benchmarks: HS256 with :data:`SECRET`, no ``.env``."""
-    return JWTSettings(secret=SECRET, _env_file=None, **changes)  # type: ignore[call-arg]
+    return JWTSettings(secret=SECRET, _env_file=None, **changes)
 
 
 def no_auth() -> ASGIApp:

@@ -21,6 +21,7 @@ class Row:
     compare: str = "ratio"
     goal: float | None = None
     note: str = ""
+    at_least: bool = False
 
     @property
     def value(self) -> float | None:
@@ -29,6 +30,16 @@ class Row:
         if self.compare == "diff":
             return self.ours - self.reference
         return self.ours / self.reference
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the comparison meets the goal; ``None`` when the row has no goal."""
+        if self.goal is None:
+            return None
+        value = self.value
+        if value is None:
+            return False
+        return value >= self.goal if self.at_least else value <= self.goal
 
     def cells(self) -> list[str]:
         value = self.value
@@ -40,13 +51,17 @@ class Row:
             shown = f"{value:.2f}x"
         goal = ""
         if self.goal is not None:
+            relation = ">=" if self.at_least else "<="
             bound = (
-                f"<= {self.goal:+.1f} {self.unit}"
+                f"{relation} {self.goal:+.1f} {self.unit}"
                 if self.compare == "diff"
-                else (f"<= {self.goal:.2f}x" if self.goal >= 1 or self.compare == "ratio" else "")
+                else (
+                    f"{relation} {self.goal:.2f}x"
+                    if self.goal >= 1 or self.compare == "ratio"
+                    else ""
+                )
             )
-            met = value is not None and value <= self.goal
-            goal = f"{bound} {'meets' if met else 'MISSES'}"
+            goal = f"{bound} {'meets' if self.met else 'MISSES'}"
         return [
             self.case,
             _figure(self.ours, self.unit),
