@@ -53,6 +53,31 @@ def no_auth() -> ASGIApp:
     return app
 
 
+def floor_middleware() -> ASGIApp:
+    """The no-auth app behind the smallest middleware that verifies every token: the stdlib
+    floor of :mod:`bench.floors` on the ``Authorization`` header, no cache, the subject put
+    in ``scope["state"]``. Whatever it costs over the wire is the physical floor of a
+    first-sight token on that server."""
+    from bench.floors import Refused, hs256_floor
+
+    verify = hs256_floor(SECRET.encode())
+    inner = no_auth()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            try:
+                claims = verify(header.decode("ascii").removeprefix("Bearer "))
+            except (Refused, UnicodeDecodeError):
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope.setdefault("state", {})["user_id"] = claims["sub"]
+        await inner(scope, receive, send)
+
+    return app
+
+
 def empty_dependency() -> ASGIApp:
     """The no-auth app whose handler takes one async dependency that does nothing: what
     FastAPI itself charges for a dependency, the floor of any ``Depends`` form."""
@@ -176,6 +201,7 @@ APPS: dict[str, Callable[[], ASGIApp]] = {
     "jwt-middleware": jwt_auth_middleware,
     "jwt-middleware-cache-off": lambda: jwt_auth_middleware(settings(verified_cache_size=0)),
     "jwt-middleware-annotated": jwt_auth_middleware_annotated,
+    "floor-middleware": floor_middleware,
 }
 
 

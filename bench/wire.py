@@ -156,6 +156,7 @@ CASES = (
     Case("http-bearer", "http-bearer"),
     Case("authentication-middleware", "authentication-middleware"),
     Case("authentication-middleware pool", "authentication-middleware", first_sight=True),
+    Case("floor pool", "floor-middleware", first_sight=True),
 )
 
 
@@ -423,6 +424,12 @@ def server_rows(server: Server, best: dict[str, Result]) -> list[Row]:
             goal=0.80,
             at_least=True,
             note=pool_note(best["ours pool"]),
+        ),
+        row(
+            "stdlib floor as a middleware, first-sight",
+            "floor pool",
+            "no-auth pool",
+            note="the physical floor: verify every token, nothing else",
         ),
         row("jwt-middleware-annotated", "annotated", "no-auth", note="FastAPI dependency"),
         row("http-bearer, one token", "http-bearer", "no-auth"),

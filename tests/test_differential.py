@@ -279,6 +279,23 @@ def tokens(draw: st.DrawFn, algorithm: str) -> str:
     if draw(st.integers(0, 10)) == 0:
         payload_json = payload_json.decode().encode("utf-16")
     header_segment, payload_segment = b64(header_json), b64(payload_json)
+    if draw(st.integers(0, 8)) == 0:
+        # A payload segment that is not canonical base64url, signed as it is: we check its
+        # alphabet only after the signature, PyJWT before; both must refuse it.
+        payload_segment = draw(
+            st.sampled_from(
+                [
+                    payload_segment + "=",
+                    payload_segment + "==",
+                    payload_segment + "A",
+                    payload_segment[:-1] + "!",
+                    payload_segment[:-1] + "+",
+                    payload_segment[:-1] + "\u00e9",
+                    payload_segment[:4] + "=" + payload_segment[4:],
+                    payload_segment[:-1] + draw(st.sampled_from(list("AQgw_-"))),
+                ]
+            )
+        )
     signing_input = f"{header_segment}.{payload_segment}".encode()
     signer = algorithm if algorithm in SIGNERS else "HS256"
     signature = _sign(signer, signing_input)
