@@ -220,7 +220,12 @@ class JWTAuthMiddleware:
                 await self._refuse(exc, scope, receive, send, decision)
             return
         try:
-            verified = await self.verifier.authenticate(token)
+            verified = self.verifier.cached(token)
+            if verified is None:
+                # A token in the cache has passed this check already, on its first sight.
+                if not _B64TOKEN.fullmatch(token):
+                    raise InvalidRequestError
+                verified = await self.verifier.authenticate(token)
             if self._require_jti and not _has_jti(verified.claims):
                 logger.info("rejected token: no jti, so it could never be revoked")
                 raise InvalidTokenError
@@ -460,9 +465,7 @@ class JWTAuthMiddleware:
         token = credentials.strip(" ")
         if not token:
             raise InvalidRequestError("Bearer scheme without a token.")
-        if not _B64TOKEN.fullmatch(token):
-            raise InvalidRequestError
-        return token
+        return token  # its syntax (b64token, RFC 6750) is checked unless it is cached
 
     def _query_token(self, scope: Scope) -> str | None:
         raw: bytes = scope.get("query_string", b"")
