@@ -590,15 +590,20 @@ def rules_section(iterations: int, repeats: int) -> list[Row]:
             public = [re.compile(rf"/service-{i}/items/\d+") for i in range(count)]  # type: ignore[misc]
         return AccessPolicy(public=public)
 
-    section = "Rules: deciding what one request needs, us per lookup"
+    section = "Rules: deciding what one request needs, us per lookup (new paths)"
     rows: list[Row] = []
     for kind in ("method", "regex"):
         small, large = policy(10, kind), policy(1000, kind)
-        hit_small, hit_large = "/service-9/items/42", "/service-999/items/42"
+        # A new path each time (more than the policy remembers): the index is looked up.
+        ids = range(10_000)
+        hit_small = [f"/service-9/items/{n}" for n in ids]
+        hit_large = [f"/service-999/items/{n}" for n in ids]
+        nowhere = [f"/orders/{n}" for n in ids]
         cases = [
-            Case("10", call_batch(partial(small.decide, "GET", hit_small))),
-            Case("1000", call_batch(partial(large.decide, "GET", hit_large))),
-            Case("miss", call_batch(partial(large.decide, "GET", "/orders/42"))),
+            Case("10", cycle_batch(partial(small.decide, "GET"), hit_small)),
+            Case("1000", cycle_batch(partial(large.decide, "GET"), hit_large)),
+            Case("miss", cycle_batch(partial(large.decide, "GET"), nowhere)),
+            Case("again", call_batch(partial(large.decide, "GET", hit_large[0]))),
         ]
         contest(cases, iterations=iterations * 3, repeats=repeats)
         rows += [
@@ -617,6 +622,14 @@ def rules_section(iterations: int, repeats: int) -> list[Row]:
                 f"10 {kind} rules",
                 cases[0].us,
                 goal=1.5,
+            ),
+            Row(
+                section,
+                f"1,000 {kind} rules, a path decided before",
+                cases[3].us,
+                f"10 {kind} rules, new path",
+                cases[0].us,
+                note="remembered decisions (at most 4096 paths)",
             ),
         ]
     return rows

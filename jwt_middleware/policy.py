@@ -147,6 +147,11 @@ _OPTIONAL: Final = Decision(Access.OPTIONAL)
 _TOKEN: Final = Decision(Access.TOKEN)
 
 
+#: How many decisions :meth:`AccessPolicy.decide` remembers, and for paths how long.
+_MAX_DECISIONS: Final = 4096
+_MAX_REMEMBERED_PATH: Final = 256
+
+
 class AccessPolicy:
     """The rules of one middleware, indexed once (see the module's docstring for the order).
 
@@ -159,7 +164,7 @@ class AccessPolicy:
             take path templates: ``"GET /todos/{id}"``.
     """
 
-    __slots__ = ("_requirements", "optional", "public", "route_rules", "rules")
+    __slots__ = ("_decisions", "_requirements", "optional", "public", "route_rules", "rules")
 
     def __init__(
         self,
@@ -175,6 +180,9 @@ class AccessPolicy:
         self.rules: list[tuple[PathRule, Requirement]] = []
         #: The requirements declared on the app's routes, added at start-up.
         self.route_rules: list[tuple[PathRule, Requirement]] = []
+        #: Decisions already made, by method, path and raw path: an API serves a few hundred
+        #: paths again and again. Bounded (see decide), and emptied when a rule is added.
+        self._decisions: dict[tuple[str | None, str, bytes | None], Decision] = {}
         for spec, value in (scopes or {}).items():
             self.require(spec, Requirement.of(value))
 
@@ -183,6 +191,7 @@ class AccessPolicy:
         rule = PathRule.parse(spec, kind="scopes")
         self._requirements.add(rule, requirement)
         self.rules.append((rule, requirement))
+        self._decisions.clear()
 
     def require_route(
         self, methods: Iterable[str | None], template: str, requirement: Requirement
@@ -195,6 +204,7 @@ class AccessPolicy:
                 rule = PathRule(rule.spec, rule.segments, frozenset({"WEBSOCKET"}), None)
             self._requirements.add(rule, requirement)
             self.route_rules.append((rule, requirement))
+        self._decisions.clear()
 
     @property
     def needs_lookup(self) -> bool:
@@ -209,7 +219,27 @@ class AccessPolicy:
 
     def decide(self, method: str | None, path: str, raw_path: bytes | None = None) -> Decision:
         """What a request needs. ``path`` is the decoded path relative to the app; ``method``
-        is ``None`` for a WebSocket."""
+        is ``None`` for a WebSocket.
+
+        A decision depends on nothing but these three and the rules, so it is remembered.
+        Paths are chosen by clients, so only short ones are, and at most
+        :data:`_MAX_DECISIONS` of them (about 2.5 MB at most), the memo starting over when
+        full: a client sending a new path each time costs one insertion per request.
+        """
+        key = (method, path, raw_path)
+        known = self._decisions.get(key)
+        if known is not None:
+            return known
+        decision = self._decide(method, path, raw_path)
+        if len(path) <= _MAX_REMEMBERED_PATH and (
+            raw_path is None or len(raw_path) <= _MAX_REMEMBERED_PATH
+        ):
+            if len(self._decisions) >= _MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def _decide(self, method: str | None, path: str, raw_path: bytes | None) -> Decision:
         matched = self._requirements.match(method or "WEBSOCKET", path)
         if matched:
             requirement = matched[0]
