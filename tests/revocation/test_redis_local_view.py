@@ -238,9 +238,11 @@ def test_a_silent_partition_ends_the_view_and_on_error_decides(
 
     with caplog.at_level(logging.WARNING, logger="jwt_middleware"):
         outcome = run(scenario)
-    assert outcome["view ended after"] < 0.4 + 0.1
+    # Bounded by the staleness bound and the timeout (with a margin for a loaded machine),
+    # not by how long the partition lasts.
+    assert outcome["view ended after"] < 0.4 + 0.3
     assert outcome["lookup"] == ("503" if on_error == "deny" else False)
-    assert outcome["lookup took"] < 0.3 + 0.2
+    assert outcome["lookup took"] < 0.3 + 0.5
     assert outcome["after"] is True
     assert "revocation view (Redis) lost" in caplog.text
     assert "current again" in caplog.text
