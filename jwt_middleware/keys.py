@@ -68,7 +68,7 @@ class StaticKeys:
     the token's ``alg`` are offered.
     """
 
-    __slots__ = ("_by_kid", "_unnamed")
+    __slots__ = ("_by_kid", "_named_for", "_unnamed", "_unnamed_for")
 
     def __init__(self, *unnamed: BoundKey, named: Iterable[BoundKey] = ()) -> None:
         self._unnamed: tuple[BoundKey, ...] = unnamed
@@ -80,6 +80,9 @@ class StaticKeys:
         self._by_kid = {kid: tuple(keys) for kid, keys in by_kid.items()}
         if not self._unnamed and not self._by_kid:
             raise ValueError("StaticKeys needs at least one key")
+        # The answers of keys_now, worked out once: by kid (or unnamed), then algorithm.
+        self._unnamed_for = _by_algorithm(self._unnamed)
+        self._named_for = {kid: _by_algorithm(keys) for kid, keys in self._by_kid.items()}
 
     @classmethod
     def from_settings(cls, settings: JWTSettings) -> StaticKeys:
@@ -119,10 +122,10 @@ class StaticKeys:
         return bool(self._by_kid) or len({key.algorithm for key in self._unnamed}) > 1
 
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
-        keys = self._by_kid.get(kid, self._unnamed) if kid is not None else self._unnamed
         if algorithm is None:
-            return keys
-        return tuple(key for key in keys if key.algorithm == algorithm)
+            return self._by_kid.get(kid, self._unnamed) if kid is not None else self._unnamed
+        named = self._named_for.get(kid) if kid is not None else None
+        return (named if named is not None else self._unnamed_for).get(algorithm, ())
 
     async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
         return self.keys_now(algorithm, kid)
@@ -139,6 +142,14 @@ class StaticKeys:
 
     def __repr__(self) -> str:
         return f"StaticKeys(<{len(self._unnamed)} unnamed>, kids={sorted(self._by_kid)!r})"
+
+
+def _by_algorithm(keys: Sequence[BoundKey]) -> dict[str, tuple[BoundKey, ...]]:
+    """``keys`` grouped by the algorithm each is bound to, order kept."""
+    grouped: dict[str, list[BoundKey]] = {}
+    for key in keys:
+        grouped.setdefault(key.algorithm, []).append(key)
+    return {algorithm: tuple(group) for algorithm, group in grouped.items()}
 
 
 def signing_key(settings: JWTSettings) -> tuple[SigningKey, str | None]:

@@ -226,6 +226,12 @@ class TokenVerifier:
         ``None`` when a source has to be awaited."""
         if self._fixed is not None:
             return self._fixed[parsed.algorithm]  # _parse allowed only these algorithms
+        if len(self._sources) == 1:  # one issuer, keys named by kid: no bookkeeping
+            source, policies = self._sources[0]
+            keys = source.keys_now(parsed.algorithm, parsed.kid)
+            if keys is None:
+                return None
+            return [(key, policies) for key in keys]
         candidates: list[_Candidate] = []
         waiting = False
         for source, policies in self._sources:
