@@ -643,7 +643,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3000, help="iterations per batch")
     parser.add_argument("--repeats", type=int, default=7, help="batches per case")
     parser.add_argument("--no-wire", action="store_true", help="skip the servers and wrk")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     args = parser.parse_args()
     started = time.perf_counter()
     loop = asyncio.new_event_loop()

@@ -8,11 +8,12 @@ socket; these rows say how much of a real server's throughput authentication cos
 take part. Every request carries the same ``Authorization`` header, the no-auth app's too, so
 the apps differ only in what they do with it.
 
-Why the runs are interleaved: the machine has two cores that wrk and the server share, and
-its speed drifts (frequency scaling, other tenants). Each case gets a fresh server, a 1 s
-warm-up and a ``duration``-second run; the cases take turns, in reverse order in the second
-round, and the best of the two rounds counts, so that a slow minute falls on every case
-rather than on one and the ratios hold even when the absolute figures move.
+Why the runs are interleaved: the machine has two cores that wrk and the server share (each
+pinned to one of its own where ``taskset`` is there), and its speed drifts (frequency
+scaling, other tenants). Each case gets a fresh server, a 1 s warm-up and a
+``duration``-second run; the cases take turns, in reverse order every other round, and the
+best of :data:`ROUNDS` rounds counts, so that a slow minute falls on every case rather than
+on one and the ratios hold even when the absolute figures move.
 
 Why first-sight tokens come from a pool: with one token, this library verifies it once and
 then answers from its cache of verified tokens, which is the common case (a client reuses
@@ -57,7 +58,10 @@ from bench.table import Row, print_table
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 32
 THREADS = 1
-ROUNDS = 2
+#: Interference on a shared machine only ever slows a run down, so the best of several
+#: short runs is steadier than one long one: 2 rounds of 5 s moved rows by 10 % between
+#: runs on a 2-CPU machine.
+ROUNDS = 4
 WARMUP_SECONDS = 1
 #: Tokens for the measured first-sight runs: more than wrk sends in one run.
 POOL_SIZE = 200_000
@@ -65,7 +69,10 @@ POOL_SIZE = 200_000
 WARMUP_POOL_SIZE = 40_000
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
-SECTION = f"Over the wire, requests/s with wrk -t{THREADS} -c{CONNECTIONS} on loopback"
+SECTION = (
+    f"Over the wire, requests/s with wrk -t{THREADS} -c{CONNECTIONS} on loopback, "
+    "server and wrk on CPUs of their own"
+)
 WRK_MISSING = "wrk is not installed: apt-get install -y wrk (make bench installs it)"
 
 #: wrk's script for first-sight tokens: ``init`` formats one request per token of the file
@@ -208,6 +215,18 @@ def tokens() -> Iterator[Tokens]:
 
 # --- servers ----------------------------------------------------------------------------------
 
+#: With two CPUs or more, the server runs on one and wrk on another, so that the scheduler
+#: does not put both on one CPU for part of a run (which moved whole rows by 20 % between
+#: runs on a 2-CPU machine). Granian's worker inherits its parent's CPU.
+SERVER_CPU, WRK_CPU = 0, 1
+
+
+def pinned(cpu: int) -> list[str]:
+    """``taskset`` to run a command on ``cpu``, when there is taskset and a second CPU."""
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -239,7 +258,7 @@ def serving(server: Server, app: str, token: str) -> Iterator[int]:
     with tempfile.TemporaryFile() as log:
         # Its own session, so that stopping it reaches granian's worker process too.
         process = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
-            server.command(port),
+            [*pinned(SERVER_CPU), *server.command(port)],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -306,6 +325,7 @@ def wrk(port: int, seconds: int, arguments: tuple[list[str], list[str]], what: s
         raise SystemExit(WRK_MISSING)
     options, script_arguments = arguments
     command = [
+        *pinned(WRK_CPU),
         executable,
         f"-t{THREADS}",
         f"-c{CONNECTIONS}",
@@ -457,7 +477,7 @@ def rows(*, duration: float) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     args = parser.parse_args()
     started = time.perf_counter()
     table = rows(duration=args.duration)
