@@ -371,7 +371,7 @@ class RedisRevocationStore:
         deadline, _, jti = text.partition(" ")
         try:
             ends = float(int(deadline))
-        except ValueError:
+        except (ValueError, OverflowError):  # not an integer, or one no float holds
             logger.warning("revocation view (Redis): a malformed message was ignored")
             return
         if jti:

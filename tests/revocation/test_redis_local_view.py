@@ -281,7 +281,9 @@ def test_malformed_messages_are_ignored_without_their_text(
         store = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
         try:
             await current(store)
-            for message in ["no-deadline\r\nFAKE LOG LINE", "", "12x3 jti", f"{later()} "]:
+            malformed = ["no-deadline\r\nFAKE LOG LINE", "", "12x3 jti", f"{later()} "]
+            malformed.append("9" * 400 + " overflowing")  # an int no float can hold
+            for message in malformed:
                 sync_redis.publish(redis_prefix, message)
             sync_redis.publish(redis_prefix, f"{later()} good")
             await until(lambda: store.is_revoked({"jti": "good"}), WAIT_SECONDS)
@@ -289,13 +291,15 @@ def test_malformed_messages_are_ignored_without_their_text(
                 store.view_is_current,
                 await store.is_revoked({"jti": "jti"}),
                 await store.is_revoked({"jti": ""}),
+                await store.is_revoked({"jti": "overflowing"}),
             ]
         finally:
             await store.aclose()
 
     with caplog.at_level(logging.INFO, logger="jwt_middleware"):
-        assert run(scenario) == [True, False, False]
+        assert run(scenario) == [True, False, False, False]
     assert "a malformed message was ignored" in caplog.text
+    assert "revocation view (Redis) lost" not in caplog.text  # no message ends the view
     assert "FAKE LOG LINE" not in caplog.text
 
 
