@@ -36,6 +36,7 @@ from .errors import (
 )
 from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .resource_metadata import metadata_document, metadata_path, metadata_url
+from .revocation import jti_of
 from .routes import app_routes, audit
 from .rules import RuleSpec
 from .settings import JWTSettings
@@ -209,24 +210,13 @@ class JWTAuthMiddleware:
         decision = self._decide(scope) if self._lookup_always else None
         try:
             token = self._token(scope)
-        except AuthenticationError as exc:
-            decision = decision or self._decide(scope)
-            if decision.access is Access.PUBLIC or (
-                decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
-            ):
-                _set_anonymous(scope)
-                await self._call_app(scope, receive, send)
-            else:
-                await self._refuse(exc, scope, receive, send, decision)
-            return
-        try:
             verified = self.verifier.cached(token)
             if verified is None:
                 # A token in the cache has passed this check already, on its first sight.
                 if not _B64TOKEN.fullmatch(token):
                     raise InvalidRequestError
                 verified = await self.verifier.authenticate(token)
-            if self._require_jti and not _has_jti(verified.claims):
+            if self._require_jti and jti_of(verified.claims) is None:
                 logger.info("rejected token: no jti, so it could never be revoked")
                 raise InvalidTokenError
             if self.is_revoked is not None:
@@ -235,7 +225,10 @@ class JWTAuthMiddleware:
                 decision.requirement.check(verified.scopes, verified.claims)
         except AuthenticationError as exc:
             decision = decision or self._decide(scope)
-            if decision.access is Access.PUBLIC:
+            # Public: anything goes, a bad token included. Optional: no token goes.
+            if decision.access is Access.PUBLIC or (
+                decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
+            ):
                 _set_anonymous(scope)
                 await self._call_app(scope, receive, send)
             else:
@@ -295,11 +288,8 @@ class JWTAuthMiddleware:
             assert is_revoked is not None
             return await is_revoked(claims)
 
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            await self._call_app(scope, receive, send)
-
         await watch_websocket(
-            app,
+            self._call_app,
             scope,
             receive,
             send,
@@ -507,11 +497,6 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
         return path[len(root) :] or "/"
     return path
-
-
-def _has_jti(claims: Claims) -> bool:
-    jti = claims.get("jti")
-    return isinstance(jti, str) and bool(jti)
 
 
 def _set_user(scope: Scope, verified: VerifiedToken) -> None:

@@ -165,10 +165,9 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
-        if self._cache is not None:
-            cached = self._cache.get(token)
-            if cached is not None:
-                return cached.claims
+        cached = self.cached(token)
+        if cached is not None:
+            return cached.claims
         parsed = self._parse(token)
         candidates = self._candidates_now(parsed)
         if candidates is None:
@@ -187,10 +186,9 @@ class TokenVerifier:
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
         puts in the request)."""
-        if self._cache is not None:
-            cached = self._cache.get(token)
-            if cached is not None:
-                return cached
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
         parsed = self._parse(token)
         candidates = self._candidates_now(parsed)
         if candidates is None:
@@ -292,21 +290,10 @@ class TokenVerifier:
                 for key, policies in candidates
                 if any(p.issuer is None or p.issuer == named for p in policies)
             ]
-        if len(candidates) == 1:  # the usual case, without the loop's bookkeeping
-            key, policies = candidates[0]
-            if not key.check(parsed.signing_input, parsed.signature):
-                _refuse("InvalidSignatureError")
-            only_text, only_payload = _payload_of(parsed)
-            policy = _policy_for(policies, only_payload.get("iss"))
-            if policy is None or parsed.algorithm not in policy.algorithms:
-                _refuse("issuer does not match its key")
-            verified_token = self._accept(token, only_payload, policy, only_text)
-            jws.remember_header(parsed)
-            return verified_token
         if not candidates:
             _refuse("no key for its header")
         payload: Any = None
-        # A key offered for several issuers is checked once.
+        # A key offered for several issuers is checked once; one candidate needs no record.
         checked: dict[int, bool] | None = {} if len(candidates) > 1 else None
         for key, policies in candidates:
             if checked is None:

@@ -223,8 +223,8 @@ class RedisRevocationStore:
         if time.monotonic() < self._current_until:
             deadline = self._revoked.get(jti)
             return deadline is not None and deadline > self._clock()
-        if self._local_view and self._follower is None:
-            await self.start()
+        if self._follower is None:
+            await self.start()  # a no-op without local_view, or once closed
         return await self._ask_redis(jti)
 
     async def _ask_redis(self, jti: str) -> bool:

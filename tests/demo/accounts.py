@@ -16,6 +16,8 @@ from demo_app.security import Passwords
 from tests.helpers import bearer
 
 PASSWORD = "correct horse battery staple"
+#: The fields of a login's or a refresh's answer (an OAuth 2.0 token response, and the user).
+TOKEN_PAIR_FIELDS = {"access_token", "token_type", "expires_in", "scope", "refresh_token", "user"}
 
 #: Both talk to the demo: the test client in-process, httpx to a real server.
 Client = httpx.Client | TestClient

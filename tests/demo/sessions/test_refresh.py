@@ -19,7 +19,7 @@ from sqlmodel import Session
 from demo_app import routes_auth
 from demo_app.models import User
 from jwt_middleware import JWTSettings
-from tests.demo.accounts import Account, login_pair, refresh, register
+from tests.demo.accounts import TOKEN_PAIR_FIELDS, Account, login_pair, refresh, register
 from tests.demo.sessions.refresh_tokens import (
     REFRESH_EXPIRED,
     REFRESH_INVALID,
@@ -59,14 +59,7 @@ def test_refresh_rotates_to_a_new_pair_of_the_same_family(
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"] == "no-store"
     body = reply.json()
-    assert set(body) == {
-        "access_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "refresh_token",
-        "user",
-    }
+    assert set(body) == TOKEN_PAIR_FIELDS
     assert body["scope"] == "todos:read todos:write"
     assert body["user"]["email"] == alice.email
     assert body["refresh_token"] != refresh_token
