@@ -1,25 +1,59 @@
 # The two commands: `make demo` runs the demo service, `make test` runs the whole suite.
-# Both create .venv and install the library (editable, with its extras) and the demo's and the
-# tests' dependency groups into it on first use (or when pyproject changes). The demo runs
-# from the checkout: it is not part of the library's wheel.
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Every environment is installed from uv.lock (`uv sync --locked`), so a fresh clone gets the
+# exact versions the code was last checked with; pyproject.toml keeps the library's own
+# requirements as ranges. uv itself is pinned and installed with pip into .tools/ on first
+# use. `make demo` installs the library and the demo group only, into its own .venv-demo;
+# `make test`, `lint` and `docs` use .venv with the whole dev group. `make test-latest`
+# installs the newest releases the ranges allow into .venv-latest and runs the suite there,
+# so a break from a new release is seen on purpose; it is not part of .ci/run.
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+EXTRAS     := --extra jwks --extra redis --extra fastapi
 
-.PHONY: demo test lint docs bench clean
+# uv uses the machine's Python and never downloads one.
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[jwks,redis,fastapi]' --group dev
+.PHONY: demo test test-latest lint docs bench lock clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked $(EXTRAS)
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(PY) -m demo_app
+$(DEMO_STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(DEMO_VENV) $(UV) sync --quiet --locked $(EXTRAS) \
+		--no-default-groups --group demo
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python -m demo_app
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+test-latest: $(UV)
+	rm -rf .venv-latest
+	$(UV) venv --quiet .venv-latest
+	$(UV) pip install --quiet --python .venv-latest/bin/python --upgrade \
+		-e '.[jwks,redis,fastapi]' --group dev
+	.venv-latest/bin/python -m pip list 2>/dev/null || $(UV) pip list --python .venv-latest/bin/python
+	.venv-latest/bin/python -m pytest
+
+# After editing the requirements in pyproject.toml: re-resolve uv.lock (commit it).
+lock: $(UV)
+	$(UV) lock
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -35,4 +69,5 @@ bench: $(STAMP)
 	$(PY) bench/compare.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site tests/oidc/node_modules
+	rm -rf $(TOOLS) $(VENV) $(DEMO_VENV) .venv-latest .pytest_cache .mypy_cache .ruff_cache \
+		site tests/oidc/node_modules

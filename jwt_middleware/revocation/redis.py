@@ -339,7 +339,7 @@ class RedisRevocationStore:
         finally:
             self._current_until = -math.inf
             with contextlib.suppress(*self._errors):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def _beat(self, pubsub: Any) -> None:
         """PING on the subscribed connection; its PONG comes after every message Redis
