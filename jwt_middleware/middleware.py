@@ -322,8 +322,15 @@ class JWTAuthMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the lifespan through: load remote keys and read the app's routes before the
-        app starts (refusing start-up on a strict audit), close the key sources once the app
-        has shut down."""
+        app starts, close the key sources once the app has shut down.
+
+        A strict audit that fails refuses start-up before the app's own start-up runs:
+        ``lifespan.startup.failed`` goes to the server, then :class:`ConfigurationError`
+        is raised, as Starlette's own router does. Servers stop on the message; test
+        clients (Starlette's ``TestClient``, asgi-lifespan's ``LifespanManager``) wait for
+        the lifespan task to end after a failure and raise what it raised, so returning
+        normally would leave them waiting forever.
+        """
         refusal: str | None = None
 
         async def starting() -> Message:
@@ -333,17 +340,22 @@ class JWTAuthMiddleware:
                 await self.verifier.prefetch()  # never raises: a provider down is logged
                 self._read_routes(scope)
                 if self._configuration_error is not None:
-                    refusal = f"JWTAuthMiddleware cannot start: {self._configuration_error}"
+                    refusal = _cannot_start(self._configuration_error)
+                    # A server's send may raise here itself (hypercorn does): let it.
+                    await send({"type": "lifespan.startup.failed", "message": refusal})
+                    raise ConfigurationError(refusal)
             return message
 
         async def stopping(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete" and refusal is not None:
-                message = {"type": "lifespan.startup.failed", "message": refusal}
+            if refusal is not None:
+                return  # the app's own answer to the refusal: the server has ours
             if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await self.verifier.aclose()
             await send(message)
 
         await self.app(scope, starting, stopping)
+        if refusal is not None:
+            raise ConfigurationError(refusal)  # the app swallowed the first one
 
     def _read_routes(self, scope: Scope) -> None:
         """Take the requirements declared on the app's routes into the policy, and audit the
@@ -402,17 +414,15 @@ class JWTAuthMiddleware:
     # --- refusals ------------------------------------------------------------------------------
 
     async def _refuse_startup(self, receive: Receive, send: Send) -> None:
-        """Answer the lifespan protocol with the configuration error, so the server stops."""
+        """Answer the lifespan protocol with the configuration error, then raise it, so the
+        server stops and a test client's ``with`` raises instead of waiting forever."""
         message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send(
-                {
-                    "type": "lifespan.startup.failed",
-                    "message": f"JWTAuthMiddleware cannot start: {self._configuration_error}",
-                }
-            )
-        else:
+        if message["type"] != "lifespan.startup":
             await send({"type": "lifespan.shutdown.complete"})
+            return
+        refusal = _cannot_start(self._configuration_error)
+        await send({"type": "lifespan.startup.failed", "message": refusal})
+        raise ConfigurationError(refusal)
 
     async def _unconfigured(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Fail closed when the server skipped the lifespan that would have stopped it."""
@@ -488,6 +498,10 @@ class JWTAuthMiddleware:
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
         await self._answers.response(exc, scopes=scopes)(scope, receive, send)
+
+
+def _cannot_start(error: ConfigurationError | None) -> str:
+    return f"JWTAuthMiddleware cannot start: {error}"
 
 
 def _route_path(scope: Scope) -> str:

@@ -102,7 +102,12 @@ def call(app: ASGIApp, scope: dict[str, Any], body: bytes = b"") -> Answer:
 
 
 def lifespan_startup(app: ASGIApp) -> Message:
-    """Send ``lifespan.startup`` to ``app``; the message it answers with."""
+    """Send ``lifespan.startup`` to ``app``; the message it answers with.
+
+    After ``lifespan.startup.failed`` the app must end its lifespan by raising (as
+    Starlette's router does), or test clients would wait for it forever: that is checked
+    here too.
+    """
 
     async def run() -> Message:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -117,6 +122,11 @@ def lifespan_startup(app: ASGIApp) -> Message:
 
         task = asyncio.create_task(serve_lifespan())
         reply = await asyncio.wait_for(outbox.get(), timeout=10)
+        if reply["type"] == "lifespan.startup.failed":
+            await asyncio.wait({task}, timeout=10)
+            assert task.done(), "the lifespan went on after lifespan.startup.failed"
+            assert isinstance(task.exception(), Exception), "no exception after the refusal"
+            return reply
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(task, timeout=10)
         return reply

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -94,9 +95,29 @@ def _uvicorn(*options: str) -> list[str]:
     return [sys.executable, "-m", "uvicorn", "service:app", "--port", str(free_port()), *options]
 
 
-def _run_to_exit(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _hypercorn() -> list[str]:
+    return [sys.executable, "-m", "hypercorn", "service:app", "--bind", f"127.0.0.1:{free_port()}"]
+
+
+def _granian() -> list[str]:
+    port = str(free_port())
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--port", port, "service:app"]
+
+
+#: Each server's command, and whether it exits non-zero on a refused start-up: hypercorn
+#: stops and prints the message but exits 0 whatever the app says (its own behaviour).
+SERVERS = [
+    pytest.param(_uvicorn, True, id="uvicorn"),
+    pytest.param(_hypercorn, False, id="hypercorn"),
+    pytest.param(_granian, True, id="granian"),
+]
+
+
+def _run_to_exit(
+    folder: Path, env: dict[str, str], command: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        _uvicorn(),
+        command or _uvicorn(),
         cwd=folder,
         env=env,
         capture_output=True,
@@ -117,6 +138,24 @@ def test_a_missing_secret_stops_the_server(
     assert "Application startup failed" in result.stderr
     assert "APP LIFESPAN STARTED" not in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("server", "exits_non_zero"), SERVERS)
+@pytest.mark.parametrize(("template", "own_lifespan"), [SHAPES[0], SHAPES[3]])
+def test_every_server_stops_on_a_refused_start_up(
+    tmp_path: Path,
+    template: str,
+    own_lifespan: bool,
+    server: Callable[[], list[str]],
+    exits_non_zero: bool,
+) -> None:
+    _write_app(tmp_path, template, own_lifespan)
+    result = _run_to_exit(tmp_path, child_environment(), server())
+    if exits_non_zero:
+        assert result.returncode != 0
+    # granian logs to stdout, the others to stderr.
+    assert "JWTAuthMiddleware cannot start: JWT_SECRET is not set" in result.stderr + result.stdout
+    assert "APP LIFESPAN STARTED" not in result.stdout
 
 
 @pytest.mark.parametrize(("variables", "says"), MISCONFIGURED)
