@@ -11,6 +11,9 @@ refuses it.
 from __future__ import annotations
 
 import hmac
+import itertools
+import math
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -161,6 +164,82 @@ def secret_hint(algorithm: str = "HS256") -> str:
     """The command that prints a strong enough secret for ``algorithm``."""
     nbytes = MIN_SECRET_LENGTH.get(algorithm, 32)
     return f'python -c "import secrets; print(secrets.token_urlsafe({nbytes}))"'
+
+
+#: Text that only a template, a shell or a person filling in a form would leave in a value.
+_SHELL_SUBSTITUTIONS: Final = ("$(", "${", "`")
+_TEMPLATE_MARKS: Final = (("<", ">"), ("{{", "}}"), ("[", "]"))
+_PLACEHOLDER_WORDS: Final = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "change-this",
+    "changethis",
+    "replaceme",
+    "replace-me",
+    "replace_me",
+    "replace-with",
+    "placeholder",
+    "your-secret",
+    "your_secret",
+    "yoursecret",
+    "insert-",
+    "put-your",
+)
+_PLACEHOLDER_STARTS: Final = ("your-", "your_", "your ", "my-secret", "my_secret", "xxxx")
+#: Fewer distinct characters than this is a few characters repeated, whatever the length
+#: (a random 32-digit secret has fewer with a chance of about 1 in 10^7).
+_MIN_DISTINCT: Final = 6
+#: Estimated entropy (Shannon, from the value's own character counts) below this many bits
+#: is too predictable for a key (a random 32-digit number estimates at 80 bits or more).
+_MIN_ESTIMATED_BITS: Final = 64
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is evidently not a random secret, or ``None``.
+
+    The length check alone passes a ``.env`` line pasted from a shell example
+    (``$(python -c ...)``: a ``.env`` file is not run by a shell, so the command's text
+    becomes the secret, and it is public), a placeholder from a template, or a few
+    characters repeated. These are refused; what a generator prints never is (hex,
+    base64 and URL-safe tokens, digits). It cannot prove a secret random: it catches
+    the mistakes that are common and cheap to exploit.
+    """
+    lowered = value.lower()
+    if any(mark in value for mark in _SHELL_SUBSTITUTIONS):
+        return "an unexpanded shell command ($(...), ${...} or `...`; .env is not run by a shell)"
+    if any(value.startswith(a) and value.endswith(b) for a, b in _TEMPLATE_MARKS):
+        return "a template placeholder"
+    if any(word in lowered for word in _PLACEHOLDER_WORDS) or lowered.startswith(
+        _PLACEHOLDER_STARTS
+    ):
+        return "a placeholder"
+    if len(set(value)) < _MIN_DISTINCT or _is_repetition(value):
+        return "a few characters repeated"
+    if _estimated_bits(value) < _MIN_ESTIMATED_BITS or _is_sequence(value):
+        return "too predictable (a sequence, or low entropy for its length)"
+    return None
+
+
+def _is_repetition(value: str) -> bool:
+    """Whether ``value`` is one shorter string written out again and again."""
+    size = len(value)
+    return any(
+        size % unit == 0 and value == value[:unit] * (size // unit)
+        for unit in range(1, size // 2 + 1)
+    )
+
+
+def _is_sequence(value: str) -> bool:
+    """Whether three in four neighbouring characters step by one (``abcdef...``)."""
+    steps = sum(1 for a, b in itertools.pairwise(value) if abs(ord(a) - ord(b)) == 1)
+    return steps * 4 >= len(value) * 3
+
+
+def _estimated_bits(value: str) -> float:
+    size = len(value)
+    counts = Counter(value).values()
+    return -sum(n * math.log2(n / size) for n in counts)
 
 
 def key_fits(key: object, algorithm: str) -> bool:

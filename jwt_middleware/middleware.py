@@ -80,9 +80,10 @@ class JWTAuthMiddleware:
             :class:`~jwt_middleware.policy.Requirement`), answered with 403
             ``insufficient_scope`` (see :mod:`jwt_middleware.policy` for the order of rules).
         policy: an :class:`~jwt_middleware.policy.AccessPolicy`, instead of the three above.
-        settings: configuration; ``None`` reads ``JWT_*`` from the environment now.
+        settings: configuration; ``None`` takes the ``verifier``'s settings, or without a
+            verifier reads ``JWT_*`` from the environment now.
         verifier: a prepared :class:`TokenVerifier`, for a custom key source; built from
-            ``settings`` when omitted.
+            ``settings`` when omitted. Given alone, it needs no environment.
         token_query_param: also accept the token from this query parameter (RFC 6750
             section 2.3, e.g. ``"access_token"``), for WebSocket clients that cannot set
             headers. Off by default: URLs end up in logs and browser history.
@@ -139,7 +140,9 @@ class JWTAuthMiddleware:
         self._metadata_path: str | None = None
         self._metadata: bytes = b""
         try:
-            self.settings = settings if settings is not None else JWTSettings()
+            if settings is None:
+                settings = verifier.settings if verifier is not None else JWTSettings()
+            self.settings = settings
             self.verifier = (
                 verifier
                 if verifier is not None

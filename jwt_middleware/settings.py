@@ -30,6 +30,7 @@ from .algorithms import (
     load_private_key,
     read_key,
     secret_hint,
+    secret_weakness,
 )
 from .errors import ConfigurationError
 
@@ -362,6 +363,13 @@ class JWTSettings(BaseSettings):
                 raise ValueError(f"JWT_{new.upper()} must be at least one second")
 
     def _check_hmac(self) -> None:
+        self._check_secret_is_meant()
+        if self.jwks_url and self.secret is not None:
+            raise ValueError(
+                "JWT_SECRET and JWT_JWKS_URL are both set: verification keys come from one "
+                "place. To verify tokens signed with the keys at JWT_JWKS_URL, remove "
+                "JWT_SECRET; to use the shared secret (HS256), remove JWT_JWKS_URL"
+            )
         if self.private_key or self.public_key or self.public_keys or self.jwks_url:
             raise ValueError(
                 f"JWT_PRIVATE_KEY, JWT_PUBLIC_KEY(S) and JWT_JWKS_URL need an asymmetric "
@@ -387,6 +395,33 @@ class JWTSettings(BaseSettings):
                 )
             if "-----BEGIN" in value:
                 raise ValueError(f"{name} looks like a PEM key; an HMAC secret must not be one")
+            weakness = secret_weakness(value)
+            if weakness is not None:
+                raise ValueError(
+                    f"{name} is {weakness}, not a random secret, and anyone could guess it. "
+                    f"Generate one with: {secret_hint(self.algorithm)}, then put the printed "
+                    f"value itself in .env as {name}=<value>"
+                )
+
+    def _check_secret_is_meant(self) -> None:
+        """A secret next to an identity provider's settings is ambiguous: refuse it.
+
+        ``JWT_SECRET`` makes HS256 the algorithm, and with it ``JWT_ISSUER`` is only the
+        ``iss`` of tokens this service signs, so a secret left in ``.env`` beside a
+        provider's issuer turned off discovery and every RS256 token was refused with a
+        quiet 401. An explicit ``JWT_ALGORITHM`` (or ``JWT_ALGORITHMS``) of the HMAC family
+        says the secret is meant.
+        """
+        if self.secret is None or not self.issuer:
+            return
+        if {"algorithm", "algorithms"} & self.model_fields_set:
+            return
+        raise ValueError(
+            "JWT_SECRET and JWT_ISSUER are both set, and it is unclear which keys verify "
+            "tokens. To verify an identity provider's tokens (keys found by discovery from "
+            "JWT_ISSUER), remove JWT_SECRET; to sign and verify this service's own tokens "
+            "with JWT_SECRET, with JWT_ISSUER as their iss, also set JWT_ALGORITHM=HS256"
+        )
 
     def _check_asymmetric(self) -> None:
         if self.secret is not None or self.previous_secrets:

@@ -97,6 +97,7 @@ class TokenVerifier:
         "_scope_names",
         "_sources",
         "_types",
+        "settings",
     )
 
     def __init__(
@@ -111,6 +112,9 @@ class TokenVerifier:
     ) -> None:
         if issuers is not None and keys is not None:
             raise ValueError("give keys or issuers, not both")
+        #: What it was built from; a middleware given this verifier and no settings uses
+        #: these rather than reading the environment again.
+        self.settings = settings
         self._issuers = (
             issuers if issuers is not None else Issuers.from_settings(settings, keys=keys)
         )

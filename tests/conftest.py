@@ -17,16 +17,36 @@ from jwt_middleware import JWTSettings
 from jwt_middleware.tokens import reset_default_settings
 
 from .helpers import SECRET
+from .processes import CONFIGURATION_NAMES, CONFIGURATION_PREFIXES
 from .services import REDIS_URL, redis_key_prefix, require_service
+
+
+def _is_configuration(name: str) -> bool:
+    """A variable the library or the demo reads (the one that makes services mandatory in
+    CI is the suite's own)."""
+    if name == "JWT_MIDDLEWARE_REQUIRE_SERVICES":
+        return False
+    return name.startswith(CONFIGURATION_PREFIXES) or name in CONFIGURATION_NAMES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Before any fixture of wider scope builds settings: none of the developer's JWT_* or
+    demo variables, and a working folder of the run's own, so a ``.env`` that ``make demo``
+    wrote at the checkout's root is never read."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if _is_configuration(name)]:
+            patch.delenv(name)
+        patch.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
 
 
 @pytest.fixture(autouse=True)
 def _clean_jwt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No test sees the developer's JWT_* variables or .env file, or settings that the
+    """No test sees variables or a .env file that another test set, or settings that the
     helpers read from another test's environment."""
-    for name in list(os.environ):
-        if name.startswith("JWT_") and name != "JWT_MIDDLEWARE_REQUIRE_SERVICES":
-            monkeypatch.delenv(name)
+    for name in [name for name in os.environ if _is_configuration(name)]:
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     reset_default_settings()
     yield

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Final
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
-#: Configuration a child must never inherit from the developer or the test run.
-_NOT_INHERITED_PREFIXES: Final = ("JWT_", "DEMO_")
-_NOT_INHERITED_NAMES: Final = frozenset({"DATABASE_URL", "REDIS_URL", "PORT"})
+#: Configuration that neither the test run nor a child inherits from the developer.
+CONFIGURATION_PREFIXES: Final = ("JWT_", "DEMO_")
+CONFIGURATION_NAMES: Final = frozenset({"DATABASE_URL", "REDIS_URL", "PORT"})
 
 
 def child_environment(**extra: str) -> dict[str, str]:
@@ -21,7 +21,7 @@ def child_environment(**extra: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(_NOT_INHERITED_PREFIXES) and name not in _NOT_INHERITED_NAMES
+        if not name.startswith(CONFIGURATION_PREFIXES) and name not in CONFIGURATION_NAMES
     }
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))

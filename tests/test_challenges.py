@@ -152,7 +152,7 @@ def test_expired_token_says_it_expired(client: TestClient) -> None:
 def test_issuer_and_audience_are_enforced_when_configured(
     configured: dict[str, str], claims: dict[str, Any], status: int
 ) -> None:
-    client = TestClient(build_app(JWTSettings(secret=SECRET, **configured)))
+    client = TestClient(build_app(JWTSettings(secret=SECRET, algorithm="HS256", **configured)))
     token = mint_token(**claims)
     response = client.get("/private", headers=bearer(token))
     assert response.status_code == status

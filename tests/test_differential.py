@@ -82,7 +82,11 @@ class Config:
         audience = list(self.audience) if self.audience else None
         if self.algorithm.startswith("HS"):
             settings = JWTSettings(
-                secret=SECRET, issuer=self.issuer, audience=audience, leeway_seconds=LEEWAY
+                secret=SECRET,
+                algorithm="HS256",
+                issuer=self.issuer,
+                audience=audience,
+                leeway_seconds=LEEWAY,
             )
         else:  # the keys below replace the JWKS, which is never fetched
             settings = JWTSettings(

@@ -222,6 +222,7 @@ def test_issuers_and_audiences_from_the_environment(
     audiences: list[tuple[str, ...]] | None,
 ) -> None:
     monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("JWT_ALGORITHM", "HS256")  # the secret is meant, beside JWT_ISSUER
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     verifier = TokenVerifier(JWTSettings())

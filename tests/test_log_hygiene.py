@@ -91,7 +91,7 @@ CONFIGURATIONS = [
 def test_no_token_text_reaches_a_log_record(
     caplog: pytest.LogCaptureFixture, overrides: dict[str, Any], token: str
 ) -> None:
-    settings = JWTSettings(secret=SECRET, **overrides)
+    settings = JWTSettings(secret=SECRET, algorithm="HS256", **overrides)
     answer = call(
         build_app(settings),
         http_scope("/private", headers=scope_headers(bearer(token))),
@@ -170,7 +170,9 @@ def test_any_text_in_header_or_claims_never_reaches_a_log(
         token = _hs({where: [marked] if where == "crit" else marked})
     else:
         token = _hs(**{where: marked})
-    verifier = TokenVerifier(JWTSettings(secret=SECRET, issuer="https://i", audience="a"))
+    verifier = TokenVerifier(
+        JWTSettings(secret=SECRET, algorithm="HS256", issuer="https://i", audience="a")
+    )
     error: Exception | None = None
     try:
         verifier.verify(token)

@@ -9,12 +9,12 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, JWTSettings
-from tests.helpers import SECRET
+from tests.helpers import OTHER_SECRET, SECRET
 
 
 def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
-        "JWT_SECRET": "s" * 64,
+        "JWT_SECRET": SECRET + OTHER_SECRET,
         "JWT_ALGORITHM": "HS512",
         "JWT_ACCESS_TOKEN_LIFETIME": "2d",
         "JWT_ISSUER": "https://id.example",
@@ -27,7 +27,7 @@ def test_reads_every_field_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, value)
     settings = JWTSettings()
     assert settings.secret is not None
-    assert settings.secret.get_secret_value() == "s" * 64
+    assert settings.secret.get_secret_value() == SECRET + OTHER_SECRET
     assert (settings.algorithm, settings.expiry_seconds) == ("HS512", 172800)
     assert (settings.issuer, settings.audience) == ("https://id.example", "api://orders")
     assert (settings.leeway_seconds, settings.realm, settings.max_token_bytes) == (
@@ -84,7 +84,7 @@ def test_missing_secret_names_the_variable_and_how_to_make_one() -> None:
     ],
 )
 def test_secret_length_floor_follows_the_algorithm(algorithm: str, length: int, ok: bool) -> None:
-    secret = "k" * length
+    secret = (SECRET + OTHER_SECRET)[:length]
     if ok:
         assert JWTSettings(secret=secret, algorithm=algorithm).algorithm == algorithm
         return

@@ -53,10 +53,14 @@ def test_each_token_gets_a_unique_jti(settings: JWTSettings) -> None:
 
 
 def test_issuer_audience_and_algorithm_follow_settings() -> None:
-    settings = JWTSettings(secret="z" * 64, algorithm="HS512", issuer="https://id", audience="api")
+    settings = JWTSettings(
+        secret=SECRET + OTHER_SECRET, algorithm="HS512", issuer="https://id", audience="api"
+    )
     token = create_jwt_token("u", settings=settings)
     assert jwt.get_unverified_header(token)["alg"] == "HS512"
-    claims = jwt.decode(token, "z" * 64, algorithms=["HS512"], audience="api", issuer="https://id")
+    claims = jwt.decode(
+        token, SECRET + OTHER_SECRET, algorithms=["HS512"], audience="api", issuer="https://id"
+    )
     assert (claims["iss"], claims["aud"]) == ("https://id", "api")
     assert verify_jwt_token(token, settings=settings)["sub"] == "u"
 

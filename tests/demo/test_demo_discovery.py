@@ -76,7 +76,7 @@ def test_a_verifier_with_only_jwt_issuer_accepts_the_demos_tokens(demo: str) -> 
 
 
 def test_no_metadata_with_a_shared_secret(tmp_path: Path) -> None:
-    settings = JWTSettings(secret=SECRET, issuer="http://127.0.0.1:9")
+    settings = JWTSettings(secret=SECRET, algorithm="HS256", issuer="http://127.0.0.1:9")
     app = create_app(
         DemoSettings(database_url=f"sqlite:///{tmp_path / 'demo.db'}"),
         settings,
