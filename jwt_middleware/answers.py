@@ -121,6 +121,9 @@ def challenge_response(
         headers["WWW-Authenticate"] = "Bearer " + ", ".join(
             f'{name}="{value}"' for name, value in parameters
         )
+        # A browser hides every response header but a few from a client on another origin;
+        # this lets it read the challenge (the app's CORS layer still decides the origin).
+        headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
     media_type, content = (body if body is not None else json_detail)(error)
     return Response(content, status_code=error.status_code, headers=headers, media_type=media_type)
 

@@ -3,7 +3,10 @@
 No signature is checked here (a :class:`~.types.BoundKey` checks its own) and no claim
 (:mod:`.tokens` does): this module turns untrusted text into bytes and a header, or refuses
 it, at a cost that grows with the token's size and no faster. The payload is decoded only
-on request, after the signature has been checked, so a forged token is never parsed as JSON.
+on request: with one issuer the verifier asks after the signature has been checked, so a
+forged token is never parsed as JSON; with several, it may read the unverified ``iss`` first
+to pick whose keys to try (:mod:`.tokens`), so a forged payload is parsed (as strictly, and
+at a cost bounded by the token's size) but never trusted.
 
 Its rules are PyJWT's or stricter, never looser (the differential property tests hold it to
 that): three segments; the base64url alphabet, with PyJWT's optional ``=`` padding and its
@@ -13,8 +16,8 @@ understands ``b64``, which a bearer token never needs); no ``b64: false``.
 
 Speed comes from doing each thing once, and nothing for a forged token that its signature
 does not need: the token is split where its dots are; the header and signature segments are
-checked against the base64url alphabet, the payload segment only once its signature has
-checked out (it is signed as the raw text it is, whatever it holds; a token whose payload
+checked against the base64url alphabet, the payload segment only when it is decoded (see
+above; it is signed as the raw text it is, whatever it holds; a token whose payload
 is not base64url is refused then); each segment is decoded by ``binascii`` without the
 copies ``base64.urlsafe_b64decode`` makes; and the header of a token that *verified* is
 remembered (:func:`remember_header`), since an issuer's tokens share one header segment,
@@ -82,12 +85,13 @@ class Token(NamedTuple):
     signature: bytes
 
     def payload(self) -> Any:
-        """The decoded payload (any JSON value); call it after the signature checks out."""
+        """The decoded payload (any JSON value), to be trusted only once the signature checks
+        out."""
         return load_json(self.payload_json())
 
     def payload_json(self) -> str:
         """The payload's JSON text, not parsed; its segment's alphabet, padding and
-        encoding are checked here, after the signature (see the module's documentation)."""
+        encoding are checked here, when it is decoded (see the module's documentation)."""
         try:
             return decode_segment(self.payload_segment).decode("utf-8")
         except UnicodeDecodeError:

@@ -16,7 +16,7 @@ from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .answers import (
@@ -35,7 +35,14 @@ from .errors import (
     TokenRevokedError,
 )
 from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
-from .resource_metadata import metadata_document, metadata_path, metadata_url
+from .resource_metadata import (
+    bound_host_warning,
+    metadata_document,
+    metadata_path,
+    metadata_response,
+    metadata_url,
+    resource_warnings,
+)
 from .revocation import jti_of
 from .routes import app_routes, audit
 from .rules import RuleSpec
@@ -86,7 +93,11 @@ class JWTAuthMiddleware:
             ``settings`` when omitted. Given alone, it needs no environment.
         token_query_param: also accept the token from this query parameter (RFC 6750
             section 2.3, e.g. ``"access_token"``), for WebSocket clients that cannot set
-            headers. Off by default: URLs end up in logs and browser history.
+            headers. Off by default: URLs end up in logs and browser history, and a token
+            in one is accepted over plain HTTP too (TLS behind a proxy cannot be seen
+            here), where anyone on the way reads it; use it only over TLS, with
+            short-lived tokens, and never for an MCP endpoint (the MCP authorization spec
+            forbids tokens in the query string).
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -139,6 +150,7 @@ class JWTAuthMiddleware:
         self._routes_read = False
         self._metadata_path: str | None = None
         self._metadata: bytes = b""
+        self._server_checked = True  # until a resource asks for the check
         try:
             if settings is None:
                 settings = verifier.settings if verifier is not None else JWTSettings()
@@ -177,6 +189,9 @@ class JWTAuthMiddleware:
         if resource is not None:
             self._metadata_path = metadata_path(resource)
             self._build_metadata()
+            for warning in resource_warnings(resource):
+                logger.warning("%s", warning)
+            self._server_checked = False
 
     @property
     def configuration_error(self) -> ConfigurationError | None:
@@ -404,15 +419,19 @@ class JWTAuthMiddleware:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
-        if scope["method"] not in ("GET", "HEAD"):
-            answer = Response(status_code=405, headers={"Allow": "GET, HEAD"})
-        else:
-            answer = Response(
-                self._metadata,
-                media_type="application/json",
-                headers={"Cache-Control": "public, max-age=3600"},
-            )
-        await answer(scope, receive, send)
+        if not self._server_checked:
+            self._check_server(scope)
+        await metadata_response(scope, self._metadata)(scope, receive, send)
+
+    def _check_server(self, scope: Scope) -> None:
+        """Warn, once, when clients cannot reach ``JWT_RESOURCE`` at the address this
+        server answers on (asked on the first metadata request or refusal: what a client
+        discovering this API sends first, and off the path of authenticated requests)."""
+        self._server_checked = True
+        assert self.settings.resource is not None
+        warning = bound_host_warning(self.settings.resource, scope.get("server"))
+        if warning is not None:
+            logger.warning("%s", warning)
 
     # --- refusals ------------------------------------------------------------------------------
 
@@ -500,6 +519,8 @@ class JWTAuthMiddleware:
             # Closing before accept makes the server refuse the handshake (ASGI spec).
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
+        if not self._server_checked:
+            self._check_server(scope)
         await self._answers.response(exc, scopes=scopes)(scope, receive, send)
 
 

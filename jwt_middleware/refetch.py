@@ -48,8 +48,8 @@ class SingleFlight:
         return (self._clock() if now is None else now) - self._attempted_at >= self._min_interval
 
     def start(self) -> asyncio.Task[None]:
-        """The fetch in flight, or a new one (callers check :meth:`allowed` first, except
-        :meth:`force` callers such as a prefetch at start-up)."""
+        """The fetch in flight, or a new one. It does not ask :meth:`allowed`: callers do
+        first, except a prefetch at start-up (through :meth:`wait`), which fetches regardless."""
         if self._task is None:
             self._attempted_at = self._clock()
             self.fetches += 1

@@ -7,17 +7,48 @@ every 401 challenge names it (``resource_metadata="..."``, RFC 9728 section 5.1)
 how an MCP client finds the authorization server it must ask for a token. The document is
 built once, from the same policy that drives the answers: its ``scopes_supported`` are the
 scopes some rule requires.
+
+The document is public and holds nothing a client could not be told, so any origin may read
+it: it is served, and its CORS preflight answered, with ``Access-Control-Allow-Origin: *``
+and no credentials, so that a client running in a browser on another origin (the MCP
+Inspector) can discover the authorization server. A client must dial exactly the URL of
+``JWT_RESOURCE`` (MCP clients refuse metadata naming another), which
+:func:`resource_warnings` and :func:`bound_host_warning` check where they can.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Sequence
+from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["metadata_document", "metadata_path", "metadata_url"]
+from starlette.responses import Response
+from starlette.types import Scope
 
-_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+__all__ = [
+    "bound_host_warning",
+    "metadata_document",
+    "metadata_path",
+    "metadata_response",
+    "metadata_url",
+    "resource_warnings",
+]
+
+_WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
+#: Any origin may read the document; no credentials (so no cookie) ever go with it.
+_READABLE_ANYWHERE: Final = {"Access-Control-Allow-Origin": "*"}
+_DOCUMENT_HEADERS: Final = {**_READABLE_ANYWHERE, "Cache-Control": "public, max-age=3600"}
+# "*" covers the headers a client adds (MCP's MCP-Protocol-Version) but, by the Fetch
+# standard, not Authorization, which is named. Fixed values: nothing of the request echoed.
+_PREFLIGHT_HEADERS: Final = {
+    **_READABLE_ANYWHERE,
+    "Access-Control-Allow-Methods": "GET, HEAD",
+    "Access-Control-Allow-Headers": "Authorization, *",
+    "Access-Control-Max-Age": "3600",
+}
+_NOT_ALLOWED_HEADERS: Final = {**_READABLE_ANYWHERE, "Allow": "GET, HEAD"}
 
 
 def metadata_path(resource: str) -> str:
@@ -50,3 +81,61 @@ def metadata_document(
     if resource_name is not None:
         document["resource_name"] = resource_name
     return json.dumps(document).encode()
+
+
+def metadata_response(scope: Scope, document: bytes) -> Response:
+    """The answer of the metadata endpoint to an HTTP request: the document to GET and HEAD,
+    a CORS preflight's answer to OPTIONS with ``Access-Control-Request-Method``, 405 to the
+    rest; every one readable from any origin, none with credentials."""
+    method = scope["method"]
+    if method == "GET" or method == "HEAD":
+        return Response(document, media_type="application/json", headers=_DOCUMENT_HEADERS)
+    if method == "OPTIONS" and any(
+        name == b"access-control-request-method" for name, _ in scope["headers"]
+    ):
+        return Response(status_code=204, headers=_PREFLIGHT_HEADERS)
+    return Response(status_code=405, headers=_NOT_ALLOWED_HEADERS)
+
+
+def resource_warnings(resource: str) -> list[str]:
+    """What is likely wrong with ``resource``, known from configuration alone: fixed text,
+    for a start-up warning."""
+    if not urlsplit(resource).path.strip("/"):
+        return [
+            "JWT_RESOURCE has no path: set it to the URL clients dial, such as "
+            "https://api.example.com/mcp, so that its tokens and metadata are this API's alone"
+        ]
+    return []
+
+
+def bound_host_warning(resource: str, server: object) -> str | None:
+    """Why clients will not find ``resource`` on a server answering on loopback address
+    ``server`` (an ASGI scope's ``server``, ``(host, port)``), or ``None``.
+
+    Only a mismatch that is certain is reported: the server is on a loopback address and
+    ``resource`` names ``localhost`` or another loopback address. A public host name is
+    never reported, since a proxy on the same machine may serve it; nor is anything when the
+    address is unknown (a Unix socket). ``server`` is the socket's own address, not a header
+    a client chose, and only its parsed, normalised form is in the message.
+    """
+    if not isinstance(server, (tuple, list)) or not server or not isinstance(server[0], str):
+        return None
+    try:
+        bound = ipaddress.ip_address(server[0])
+    except ValueError:
+        return None
+    host = urlsplit(resource).hostname
+    if not bound.is_loopback or host is None:
+        return None
+    try:
+        named: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        named = None
+    if named == bound or (named is None and host != "localhost"):
+        return None
+    if named is not None and not named.is_loopback:
+        return None
+    return (
+        f"JWT_RESOURCE names host {host} but this server answers on {bound}: clients must "
+        "dial the JWT_RESOURCE URL exactly (MCP clients refuse metadata for another host)"
+    )

@@ -5,6 +5,8 @@ processes) as a child process."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -151,3 +153,44 @@ def serve_granian(factory: str, *, workdir: Path, lifespan: bool = True) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@contextmanager
+def serve_shell_command(command: str, *, port: int, workdir: Path) -> Iterator[str]:
+    """Run ``command`` (a shell command line, as a reader types it) with bash in ``workdir``,
+    as a child with :func:`tests.processes.child_environment` and this interpreter's
+    scripts first on ``PATH``; yield ``http://127.0.0.1:port`` once the port accepts
+    connections. What the child printed is in the error if it does not start."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    log_path = workdir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - a command line from our own README
+            [bash, "-c", f"exec {command}"],
+            cwd=workdir,
+            env=reader_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        try:
+            _wait_for_port(port, lambda: process.poll() is None, command)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{log_path.read_text(errors='replace')}") from None
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def reader_environment() -> dict[str, str]:
+    """What a reader's shell has: no ``JWT_*`` (:func:`tests.processes.child_environment`),
+    and ``python`` and ``uvicorn`` meaning this interpreter and its scripts."""
+    scripts = str(Path(sys.executable).parent)
+    environment = child_environment()
+    environment["PATH"] = os.pathsep.join([scripts, environment.get("PATH", "")])
+    return environment

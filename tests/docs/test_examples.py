@@ -16,7 +16,11 @@
   ``<!-- docs-test: routes module:app -->`` are what ``python -m jwt_middleware routes``
   prints for that app.
 * ```` ```console ```` blocks are the demo walk-through, run against a real server by
-  ``tests/demo/test_demo_walkthrough.py``.
+  ``tests/demo/test_demo_walkthrough.py``; the README's quick start is run as a reader
+  would, with a real server, by ``test_quickstart.py``.
+
+Each example is a test case of its own, named ``page:line``: a page without examples of a
+kind has no case of that kind, rather than one that passes having checked nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import shlex
 import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,134 +42,114 @@ from jwt_middleware import JWTAuthMiddleware
 from jwt_middleware.report import routes_report
 
 from ..asgi import lifespan_startup
+from .pages import PAGES, REPO_ROOT, Block, Page, env_from
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-PAGES: Final = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
-_FENCE: Final = re.compile(r"^```(\w*)\s*$")
-_DIRECTIVE: Final = re.compile(r"^<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 _RUNNABLE_SHELL: Final = frozenset({"export", "openssl", "chmod"})
+#: Other distributions a page may tell the reader to install, beside this one.
+_OTHER_DISTRIBUTIONS: Final = frozenset({"uvicorn"})
 
 
-@dataclass
-class Block:
-    language: str
-    code: str
-    line: int
-    directive: str | None = None
+def examples(select: Callable[[Block], bool]) -> list[Any]:
+    """One case per (page, example) that ``select`` keeps, named ``page:line``."""
+    return [
+        pytest.param(page, index, id=page.where(block))
+        for page in PAGES
+        for index, block in enumerate(page.blocks)
+        if select(block)
+    ]
 
 
-@dataclass
-class Page:
-    path: Path
-    blocks: list[Block] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.path.relative_to(REPO_ROOT).as_posix()
+def _is_response(block: Block) -> bool:
+    return block.language == "http" and (block.directive or "").startswith("response ")
 
 
-def read_page(path: Path) -> Page:
-    page = Page(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    directive: str | None = None
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        found = _DIRECTIVE.match(line)
-        if found:
-            directive = found.group(1)
-        fence = _FENCE.match(line)
-        if fence:
-            start = index
-            index += 1
-            body: list[str] = []
-            while not lines[index].startswith("```"):
-                body.append(lines[index])
-                index += 1
-            page.blocks.append(Block(fence.group(1), "\n".join(body), start + 1, directive))
-            directive = None
-        elif line.strip() and not found:
-            directive = None
-        index += 1
-    return page
+def _is_routes(block: Block) -> bool:
+    return block.language == "text" and (block.directive or "").startswith("routes ")
 
 
-def _env_from(directive: str | None, kind: str) -> dict[str, str]:
-    if directive is None or not directive.startswith(kind + " "):
-        return {}
-    return dict(item.split("=", 1) for item in shlex.split(directive.removeprefix(kind + " ")))
+@pytest.mark.parametrize(("page", "index"), examples(lambda block: True))
+def test_example_is_of_a_kind_the_rules_above_cover(page: Page, index: int) -> None:
+    block = page.blocks[index]
+    known = {"python", "http", "sh", "text", "console"}
+    assert block.language in known, f"{page.where(block)}: say what the block is"
 
 
-@pytest.fixture(params=PAGES, ids=[p.relative_to(REPO_ROOT).as_posix() for p in PAGES])
-def page(request: pytest.FixtureRequest) -> Page:
-    return read_page(request.param)
-
-
-def test_every_page_has_examples_that_the_rules_above_cover(page: Page) -> None:
-    known = {"python", "http", "sh", "text", "console", ""}
-    for block in page.blocks:
-        assert block.language in known, f"{page.name}:{block.line}: unknown block type"
-        assert block.language != "", f"{page.name}:{block.line}: say what the block is"
-
-
-def test_python_examples_run(page: Page, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
+def _run_python(page: Page, blocks: list[Block], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Run the page's python blocks among ``blocks`` in order, in one namespace, as a reader
+    who runs each in turn would; return the namespace."""
     namespace: dict[str, Any] = {"__name__": f"docs_example_{page.path.stem}"}
-    for block in page.blocks:
-        if block.language == "python":
-            for name, value in _env_from(block.directive, "env").items():
-                monkeypatch.setenv(name, value)
-            with monkeypatch.context() as scoped:
-                for name, value in _env_from(block.directive, "env-once").items():
-                    scoped.setenv(name, value)
-                code = compile(block.code, f"{page.name}:{block.line}", "exec")
-                exec(code, namespace)  # noqa: S102 - the documentation's own examples
-        elif block.language == "http" and block.directive:
-            _check_response(page, block, namespace)
+    for block in blocks:
+        if block.language != "python":
+            continue
+        for name, value in env_from(block.directive, "env").items():
+            monkeypatch.setenv(name, value)
+        with monkeypatch.context() as scoped:
+            for name, value in env_from(block.directive, "env-once").items():
+                scoped.setenv(name, value)
+            code = compile(block.code, page.where(block), "exec")
+            exec(code, namespace)  # noqa: S102 - the documentation's own examples
+    return namespace
 
 
-def _check_response(page: Page, block: Block, namespace: dict[str, Any]) -> None:
-    method, path = (
-        block.directive.removeprefix("response ").split() if block.directive else ("", "")
-    )
+@pytest.mark.parametrize(("page", "index"), examples(lambda block: block.language == "python"))
+def test_python_example_runs(
+    page: Page, index: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The example runs after the page's earlier ones, in an empty working folder."""
+    monkeypatch.chdir(tmp_path)
+    _run_python(page, page.blocks[: index + 1], monkeypatch)
+
+
+@pytest.mark.parametrize(("page", "index"), examples(_is_response))
+def test_http_example_is_the_answer_of_the_pages_app(
+    page: Page, index: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace = _run_python(page, page.blocks[:index], monkeypatch)
+    block = page.blocks[index]
+    assert block.directive is not None
+    method, path = block.directive.removeprefix("response ").split()
     reply = TestClient(namespace["app"]).request(method, path)
     head, _, body = block.code.partition("\n\n")
     status_line, *header_lines = head.splitlines()
-    assert status_line == f"HTTP/1.1 {reply.status_code} {reply.reason_phrase}", page.name
+    where = page.where(block)
+    assert status_line == f"HTTP/1.1 {reply.status_code} {reply.reason_phrase}", where
     for header in header_lines:
         name, _, value = header.partition(": ")
-        assert reply.headers.get(name) == value, f"{page.name}:{block.line}: {header}"
-    assert reply.text == body.strip(), f"{page.name}:{block.line}"
+        assert reply.headers.get(name) == value, f"{where}: {header}"
+    assert reply.text == body.strip(), where
 
 
-def test_shell_examples_are_valid_and_install_this_distribution(page: Page, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("page", "index"), examples(lambda block: block.language == "sh"))
+def test_shell_example_is_valid_and_installs_this_distribution(
+    page: Page, index: int, tmp_path: Path
+) -> None:
     bash = shutil.which("bash")
     assert bash is not None
     extras = set(_pyproject()["project"]["optional-dependencies"])
-    for block in page.blocks:
-        if block.language != "sh":
-            continue
-        where = f"{page.name}:{block.line}"
-        syntax = subprocess.run(  # noqa: S603
-            [bash, "-n"], input=block.code, text=True, capture_output=True, check=False
+    block = page.blocks[index]
+    where = page.where(block)
+    syntax = subprocess.run(  # noqa: S603
+        [bash, "-n"], input=block.code, text=True, capture_output=True, check=False
+    )
+    assert syntax.returncode == 0, f"{where}: {syntax.stderr}"
+    commands = [line.split("#")[0].strip() for line in block.code.splitlines()]
+    commands = [command for command in commands if command]
+    assert commands, f"{where}: no command"
+    for command in commands:
+        if command.startswith("pip install"):
+            _check_pip_install(command, extras, where)
+    if all(shlex.split(command)[0] in _RUNNABLE_SHELL for command in commands):
+        ran = subprocess.run(  # noqa: S603
+            [bash, "-e"],
+            input=block.code,
+            text=True,
+            capture_output=True,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
         )
-        assert syntax.returncode == 0, f"{where}: {syntax.stderr}"
-        commands = [line.split("#")[0].strip() for line in block.code.splitlines()]
-        commands = [command for command in commands if command]
-        for command in commands:
-            if command.startswith("pip install"):
-                _check_pip_install(command, extras, where)
-        if all(shlex.split(command)[0] in _RUNNABLE_SHELL for command in commands):
-            ran = subprocess.run(  # noqa: S603
-                [bash, "-e"],
-                input=block.code,
-                text=True,
-                capture_output=True,
-                cwd=tmp_path,
-                check=False,
-                timeout=120,
-            )
-            assert ran.returncode == 0, f"{where}: {ran.stderr}"
+        assert ran.returncode == 0, f"{where}: {ran.stderr}"
 
 
 def _check_pip_install(command: str, extras: set[str], where: str) -> None:
@@ -177,40 +161,43 @@ def _check_pip_install(command: str, extras: set[str], where: str) -> None:
         name, wanted = found.group(1), found.group(2)
         if name == "jwt-middleware":
             continue  # only ever named to be uninstalled
+        if name in _OTHER_DISTRIBUTIONS and wanted is None:
+            continue
         assert name == _pyproject()["project"]["name"], f"{where}: installs {name}"
         assert set((wanted or "").split(",")) - {""} <= extras, f"{where}: extras {wanted}"
 
 
-def test_route_tables_are_what_the_routes_command_prints(
-    page: Page, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("page", "index"), examples(_is_routes))
+def test_route_table_is_what_the_routes_command_prints(
+    page: Page, index: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for block in page.blocks:
-        if block.language != "text" or not (block.directive or "").startswith("routes "):
-            continue
-        assert block.directive is not None
-        target = block.directive.removeprefix("routes ")
-        monkeypatch.setenv("JWT_SECRET", "docs-example-secret-that-is-long-enough-0123")
-        monkeypatch.setenv("DATABASE_URL", "sqlite://")
-        module_name, _, attribute = target.partition(":")
-        module = importlib.import_module(module_name)
-        app = getattr(importlib.reload(module), attribute)
-        assert routes_report(app) == block.code, f"{page.name}:{block.line}"
+    block = page.blocks[index]
+    assert block.directive is not None
+    target = block.directive.removeprefix("routes ")
+    monkeypatch.setenv("JWT_SECRET", "docs-example-secret-that-is-long-enough-0123")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    app = getattr(importlib.reload(module), attribute)
+    assert routes_report(app) == block.code, page.where(block)
 
 
-def test_text_examples_are_what_the_server_prints(
-    page: Page, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("page", "index"),
+    examples(lambda block: block.language == "text" and block.directive == "startup-error"),
+)
+def test_startup_error_is_what_the_server_prints(
+    page: Page, index: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for block in page.blocks:
-        if block.language != "text" or block.directive != "startup-error":
-            continue
-        monkeypatch.delenv("JWT_SECRET", raising=False)
+    block = page.blocks[index]
+    monkeypatch.delenv("JWT_SECRET", raising=False)
 
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            raise AssertionError("never reached")
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("never reached")
 
-        reply = lifespan_startup(JWTAuthMiddleware(app))
-        first = block.code.splitlines()[0]
-        assert first == f"ERROR:    {reply['message']}", f"{page.name}:{block.line}"
+    reply = lifespan_startup(JWTAuthMiddleware(app))
+    first = block.code.splitlines()[0]
+    assert first == f"ERROR:    {reply['message']}", page.where(block)
 
 
 def _pyproject() -> dict[str, Any]:
