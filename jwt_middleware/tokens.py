@@ -84,6 +84,7 @@ class TokenVerifier:
     """
 
     __slots__ = (
+        "_accept_bound",
         "_algorithms",
         "_cache",
         "_check_claims",
@@ -138,6 +139,7 @@ class TokenVerifier:
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
         self._max_age = settings.max_token_age_seconds
+        self._accept_bound = settings.accept_bound_tokens_as_bearer
         self._required = tuple(settings.required_claims)
         self._scope_claims = settings.scope_claims
         #: The scope claims when they are all top-level names: a token with none of them
@@ -358,6 +360,8 @@ class TokenVerifier:
         for name in self._required:
             if payload.get(name) is None:
                 _refuse("a required claim is missing")
+        if "cnf" in payload:
+            _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
         # No "[" and one "{" in the text: no nested object or array to freeze, so one
         # C-level copy will do. (A "[" or "{" inside a string only takes the longer way.)
         claims: Claims = (
@@ -424,6 +428,24 @@ def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -
     if type(value) not in (int, float) or not math.isfinite(value):
         _refuse(f"{name} is not a number")
     return int(value)
+
+
+def _check_confirmation(confirmation: object, *, accept_bound: bool) -> None:
+    """Refuse a sender-constrained token, which is all this verifier sees: a bearer token.
+
+    A ``cnf`` claim (RFC 7800) binds the token to a key its holder must prove it has: a
+    DPoP key (RFC 9449, ``jkt``), a TLS client certificate (RFC 8705, ``x5t#S256``), or
+    another confirmation method (``jwk``, ``jku``, ``kid``...). A bearer request proves
+    none of them, so a stolen bound token must not pass as a bearer token. Fail closed:
+    any ``cnf`` counts, whatever its members (an empty object too: what binding the issuer
+    meant is not ours to guess), unless ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER`` allows it
+    for a migration. A ``cnf`` that is not an object is malformed (RFC 7800 section 3.1)
+    and refused even then.
+    """
+    if type(confirmation) is not dict:
+        _refuse("cnf is not an object")
+    if not accept_bound:
+        _refuse("bound to a key (cnf) but sent as a bearer token")
 
 
 def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) -> None:

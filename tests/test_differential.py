@@ -169,6 +169,8 @@ STRICTER: dict[str, Callable[[Any, Any, str], bool]] = {
             for name in ("exp", "nbf", "iat")
         )
     ),
+    # RFC 7800 cnf: a sender-constrained token proves nothing when sent as a bearer token.
+    "cnf present": lambda h, p, t: isinstance(p, dict) and "cnf" in p,
     # JSON texts are UTF-8 (RFC 8259 8.1); PyJWT's json.loads(bytes) also takes UTF-16/32.
     "segment not UTF-8 JSON": lambda h, p, t: h is None or p is None,
 }
@@ -232,6 +234,8 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
         payload["jti"] = draw(st.one_of(st.just("j1"), JSON_SCALARS))
     if draw(st.booleans()):
         payload["scope"] = draw(st.text(max_size=10))
+    if draw(st.integers(0, 9)) == 0:
+        payload["cnf"] = draw(st.one_of(st.just({"jkt": "thumbprint"}), JSON_SCALARS))
     return payload
 
 
@@ -384,6 +388,7 @@ def test_valid_tokens_pass_both(case: tuple[Config, str]) -> None:
         pytest.param({"alg": "HS256"}, {"sub": " ", "exp": LATER}, id="blank-sub"),
         pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "string": True}, id="exp-string"),
         pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "nbf": True}, id="nbf-true"),
+        pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "cnf": {"jkt": "t"}}, id="cnf"),
     ],
 )
 def test_each_written_reason_is_one_pyjwt_accepts(
