@@ -364,23 +364,30 @@ class TokenVerifier:
             _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
         # No "[" and one "{" in the text: no nested object or array to freeze, so one
         # C-level copy will do. (A "[" or "{" inside a string only takes the longer way.)
-        claims: Claims = (
-            FrozenDict(payload)
-            if "[" not in payload_json and payload_json.count("{") == 1
-            else freeze(payload)
-        )
+        if "[" not in payload_json and payload_json.count("{") == 1:
+            claims: Claims = FrozenDict(payload)
+        else:
+            try:
+                claims = freeze(payload)
+            except ValueError:
+                _refuse("claims nested too deep")
         if self._check_claims is not None and not self._check_claims(claims):
             _refuse("the claims check refused it")
         names = self._scope_names
         scopes: tuple[str, ...] = ()
         if names is None or not payload.keys().isdisjoint(names):
             scopes = tuple(scopes_from(claims, self._scope_claims))
+        expires_at = _seconds(deadline)
         verified = VerifiedToken(
-            claims=claims, subject=subject, scopes=scopes, issuer=policy.issuer
+            claims=claims,
+            subject=subject,
+            scopes=scopes,
+            issuer=policy.issuer,
+            expires_at=expires_at,
         )
         if self._cache is not None:
             size = entry_size(token, payload_json)
-            self._cache.put(token, verified, expires_at=deadline, size=size)
+            self._cache.put(token, verified, expires_at=expires_at, size=size)
         return verified
 
 
@@ -446,6 +453,15 @@ def _check_confirmation(confirmation: object, *, accept_bound: bool) -> None:
         _refuse("cnf is not an object")
     if not accept_bound:
         _refuse("bound to a key (cnf) but sent as a bearer token")
+
+
+def _seconds(moment: float) -> float:
+    """A moment in wall-clock seconds as a float: ``math.inf`` for an integer past what a
+    float holds (an ``exp`` of 400 digits is a token that never expires, not an error)."""
+    try:
+        return float(moment)
+    except OverflowError:
+        return math.inf if moment > 0 else -math.inf
 
 
 def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) -> None:
