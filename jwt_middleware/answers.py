@@ -11,6 +11,7 @@ answered in exactly the same shape (:func:`authentication_error_handler`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection
 from typing import Final
 
@@ -29,6 +30,8 @@ __all__ = [
 
 #: ``(error) -> (media type, body)``: the body of an answer, status and challenge aside.
 ErrorBody = Callable[[AuthenticationError], tuple[str, bytes]]
+
+logger = logging.getLogger("jwt_middleware")
 
 #: How long a client should wait before retrying a 503.
 RETRY_AFTER_SECONDS: Final = 5
@@ -60,9 +63,41 @@ def _json(document: object) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class _GuardedBody:
+    """An ``error_body`` hook that cannot turn a refusal into a 500.
+
+    A hook that raises, or returns something other than ``(str, bytes)``, gets the default
+    body instead: the status and challenge are what matter to a client, and a bug in the
+    hook must not answer a bad token with a bare 500. The failure is logged once per hook,
+    by the exception's class name only (its message may quote the request).
+    """
+
+    __slots__ = ("hook", "logged")
+
+    def __init__(self, hook: ErrorBody) -> None:
+        self.hook = hook
+        self.logged = False
+
+    def __call__(self, error: AuthenticationError) -> tuple[str, bytes]:
+        try:
+            media_type, content = self.hook(error)
+            if not isinstance(media_type, str) or not isinstance(content, bytes):
+                raise TypeError  # handled below, like any other failure of the hook
+        except Exception as exc:
+            if not self.logged:
+                self.logged = True
+                logger.error(
+                    "error_body hook failed (%s); answering with the default body",
+                    type(exc).__name__,
+                )
+            return json_detail(error)
+        return media_type, content
+
+
 class Answers:
     """How one middleware answers: its realm, the URL of its protected resource metadata
-    (RFC 9728) for the challenges, and the shape of the body."""
+    (RFC 9728) for the challenges, and the shape of the body (an ``error_body`` hook that
+    fails gets the default body, see :class:`_GuardedBody`)."""
 
     __slots__ = ("body", "realm", "resource_metadata")
 
@@ -75,7 +110,7 @@ class Answers:
     ) -> None:
         self.realm = realm
         self.resource_metadata = resource_metadata
-        self.body = body if body is not None else json_detail
+        self.body: ErrorBody = _GuardedBody(body) if body is not None else json_detail
 
     def response(self, error: AuthenticationError, *, scopes: Collection[str] = ()) -> Response:
         """The answer to ``error``; see :func:`challenge_response`."""
@@ -103,7 +138,8 @@ def challenge_response(
     authorization server for those and no others (the MCP authorization spec asks servers
     to); a 403 ``insufficient_scope`` names them already. A 503 (a revocation
     store or the identity provider is unreachable) carries ``Retry-After`` instead of a
-    challenge: the client's credentials were not found wanting.
+    challenge: the client's credentials were not found wanting. A ``body`` hook that raises
+    gets the default body instead, never a 500.
     """
     headers = {"Cache-Control": "no-store"}
     if error.status_code == 503:
@@ -124,7 +160,11 @@ def challenge_response(
         # A browser hides every response header but a few from a client on another origin;
         # this lets it read the challenge (the app's CORS layer still decides the origin).
         headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
-    media_type, content = (body if body is not None else json_detail)(error)
+    if body is None:
+        body = json_detail
+    elif body is not json_detail and not isinstance(body, _GuardedBody):
+        body = _GuardedBody(body)
+    media_type, content = body(error)
     return Response(content, status_code=error.status_code, headers=headers, media_type=media_type)
 
 

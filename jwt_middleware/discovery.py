@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import httpx
 
+from .capped_http import FetchError, fetch_capped
 from .errors import KeysUnavailableError
 from .jwks import JWKSKeys
 from .refetch import SingleFlight
@@ -41,7 +42,7 @@ __all__ = ["DiscoveredKeys", "JWKSPool", "metadata_urls"]
 
 logger = logging.getLogger(__name__)
 
-_ACCEPT: Final = {"Accept": "application/json"}
+_ACCEPT: Final = "application/json"
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_METADATA_BYTES: Final = 256 * 1024
 
@@ -224,18 +225,14 @@ class DiscoveredKeys:
         )
 
     async def _download(self, url: str) -> dict[str, Any]:
-        async with self._pool.client.stream(
-            "GET", url, headers=_ACCEPT, follow_redirects=False
-        ) as response:
-            if response.status_code != 200:
-                raise _NotUsable(f"HTTP status {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > _MAX_METADATA_BYTES:
-                    raise _NotUsable("metadata document too large")
         try:
-            document = json.loads(bytes(body))
+            body = await fetch_capped(
+                self._pool.client, url, max_bytes=_MAX_METADATA_BYTES, accept=_ACCEPT
+            )
+        except FetchError as exc:
+            raise _NotUsable(str(exc)) from None
+        try:
+            document = json.loads(body)
         except (ValueError, RecursionError):
             raise _NotUsable("metadata is not JSON") from None
         if not isinstance(document, dict):

@@ -43,6 +43,7 @@ from typing import Final
 import httpx
 
 from .algorithms import ALGORITHMS, HMAC_ALGORITHMS
+from .capped_http import FetchError, fetch_capped
 from .errors import KeysUnavailableError
 from .jwk import JWKSetError, parse_jwk_set
 from .refetch import SingleFlight
@@ -55,12 +56,8 @@ logger = logging.getLogger(__name__)
 #: A token without ``kid`` is tried against at most this many keys (all bound to its ``alg``).
 MAX_KEYS_WITHOUT_KID: Final = 4
 
-_ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
+_ACCEPT: Final = "application/jwk-set+json, application/json"
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-class _FetchFailed(Exception):
-    """A fetch produced no usable key set; the message says why and is safe to log."""
 
 
 class _KeySet:
@@ -262,7 +259,7 @@ class JWKSKeys:
             logger.warning("JWKS fetch from %s timed out after %gs", self._log_url, self._timeout)
         except httpx.HTTPError as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, type(exc).__name__)
-        except (_FetchFailed, JWKSetError) as exc:
+        except (FetchError, JWKSetError) as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, exc)
         else:
             for index, level, reason in skipped:
@@ -279,20 +276,13 @@ class JWKSKeys:
 
     async def _download(self) -> bytes:
         client = self._client if self._client is not None else self._own_client()
-        async with client.stream(
-            "GET", self._url, headers=_ACCEPT, timeout=self._timeout, follow_redirects=False
-        ) as response:
-            if response.status_code != 200:
-                raise _FetchFailed(f"HTTP status {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_bytes:
-                raise _FetchFailed(f"response larger than {self._max_bytes} bytes")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self._max_bytes:
-                    raise _FetchFailed(f"response larger than {self._max_bytes} bytes")
-        return bytes(body)
+        return await fetch_capped(
+            client,
+            self._url,
+            max_bytes=self._max_bytes,
+            accept=_ACCEPT,
+            operation_timeout_seconds=self._timeout,
+        )
 
     def _own_client(self) -> httpx.AsyncClient:
         if self._owned_client is None:

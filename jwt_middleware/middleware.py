@@ -183,7 +183,6 @@ class JWTAuthMiddleware:
         )
         require_jti = self.settings.require_jti
         self._require_jti = is_revoked is not None if require_jti is None else require_jti
-        self._leeway = self.settings.leeway_seconds
         self._recheck = self.settings.websocket_recheck_seconds if is_revoked else None
         self._lookup_always = self.policy.needs_lookup
         if resource is not None:
@@ -298,7 +297,9 @@ class JWTAuthMiddleware:
     async def _watched(
         self, verified: VerifiedToken, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """A WebSocket with a token: closed when the token expires or is revoked."""
+        """A WebSocket with a token: closed when the token stops verifying (when HTTP would
+        start refusing it: its ``exp``, or ``JWT_MAX_TOKEN_AGE_SECONDS`` after its ``iat``,
+        plus the leeway) or is revoked."""
         claims = verified.claims
         is_revoked = self.is_revoked
 
@@ -311,7 +312,7 @@ class JWTAuthMiddleware:
             scope,
             receive,
             send,
-            expires_at=float(claims["exp"]) + self._leeway,
+            expires_at=verified.expires_at,
             recheck_seconds=self._recheck,
             is_revoked=revoked if is_revoked is not None else None,
         )

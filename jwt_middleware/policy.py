@@ -26,6 +26,7 @@ so a request the router would send to a route is held to that route's requiremen
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -98,12 +99,16 @@ class Requirement:
                 acr_values=self.acr_values, max_age=self.max_age
             )
         if self.max_age is not None:
-            auth_time = claims.get("auth_time")
+            auth_time: Any = claims.get("auth_time")
             moment = time.time() if now is None else now
+            # Compared, never subtracted: a signed auth_time of 400 digits is a number no
+            # float holds. Not fresh: anything but a finite JSON number, or a time further
+            # in the future than any clock skew explains.
+            kind = type(auth_time)
             fresh = (
-                isinstance(auth_time, int | float)
-                and not isinstance(auth_time, bool)
-                and moment - auth_time <= self.max_age
+                (kind is int or (kind is float and math.isfinite(auth_time)))
+                and moment - self.max_age <= auth_time
+                and auth_time <= moment + _AUTH_TIME_SKEW_SECONDS
             )
             if not fresh:
                 raise InsufficientUserAuthenticationError(
@@ -121,6 +126,10 @@ class Requirement:
             parts.append(f"max_age: {self.max_age}s")
         return ", ".join(parts)
 
+
+#: How far in the future an ``auth_time`` may be and still count as a recent login: the
+#: largest clock skew ``JWT_LEEWAY_SECONDS`` allows.
+_AUTH_TIME_SKEW_SECONDS: Final = 300
 
 #: A request that needs a token and nothing more.
 NO_REQUIREMENT: Final = Requirement()

@@ -210,6 +210,11 @@ class JWTSettings(BaseSettings):
     required_claims: tuple[str, ...] = Field(
         default=(), description="Claims every token must carry (besides exp and sub)."
     )
+    accept_bound_tokens_as_bearer: bool = Field(
+        default=False,
+        description="Accept sender-constrained tokens (a `cnf` claim: DPoP, mTLS) as plain "
+        "bearer tokens, for a migration; refused by default.",
+    )
     max_token_age_seconds: int | None = Field(
         default=None, gt=0, description="Refuse tokens issued (iat) longer ago than this."
     )

@@ -84,6 +84,7 @@ class TokenVerifier:
     """
 
     __slots__ = (
+        "_accept_bound",
         "_algorithms",
         "_cache",
         "_check_claims",
@@ -142,6 +143,7 @@ class TokenVerifier:
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
         self._max_age = settings.max_token_age_seconds
+        self._accept_bound = settings.accept_bound_tokens_as_bearer
         self._required = tuple(settings.required_claims)
         self._scope_claims = settings.scope_claims
         #: The scope claims when they are all top-level names: a token with none of them
@@ -362,25 +364,34 @@ class TokenVerifier:
         for name in self._required:
             if payload.get(name) is None:
                 _refuse("a required claim is missing")
+        if "cnf" in payload:
+            _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
         # No "[" and one "{" in the text: no nested object or array to freeze, so one
         # C-level copy will do. (A "[" or "{" inside a string only takes the longer way.)
-        claims: Claims = (
-            FrozenDict(payload)
-            if "[" not in payload_json and payload_json.count("{") == 1
-            else freeze(payload)
-        )
+        if "[" not in payload_json and payload_json.count("{") == 1:
+            claims: Claims = FrozenDict(payload)
+        else:
+            try:
+                claims = freeze(payload)
+            except ValueError:
+                _refuse("claims nested too deep")
         if self._check_claims is not None and not self._check_claims(claims):
             _refuse("the claims check refused it")
         names = self._scope_names
         scopes: tuple[str, ...] = ()
         if names is None or not payload.keys().isdisjoint(names):
             scopes = tuple(scopes_from(claims, self._scope_claims))
+        expires_at = _seconds(deadline)
         verified = VerifiedToken(
-            claims=claims, subject=subject, scopes=scopes, issuer=policy.issuer
+            claims=claims,
+            subject=subject,
+            scopes=scopes,
+            issuer=policy.issuer,
+            expires_at=expires_at,
         )
         if self._cache is not None:
             size = entry_size(token, payload_json)
-            self._cache.put(token, verified, expires_at=deadline, size=size)
+            self._cache.put(token, verified, expires_at=expires_at, size=size)
         return verified
 
 
@@ -428,6 +439,33 @@ def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -
     if type(value) not in (int, float) or not math.isfinite(value):
         _refuse(f"{name} is not a number")
     return int(value)
+
+
+def _check_confirmation(confirmation: object, *, accept_bound: bool) -> None:
+    """Refuse a sender-constrained token, which is all this verifier sees: a bearer token.
+
+    A ``cnf`` claim (RFC 7800) binds the token to a key its holder must prove it has: a
+    DPoP key (RFC 9449, ``jkt``), a TLS client certificate (RFC 8705, ``x5t#S256``), or
+    another confirmation method (``jwk``, ``jku``, ``kid``...). A bearer request proves
+    none of them, so a stolen bound token must not pass as a bearer token. Fail closed:
+    any ``cnf`` counts, whatever its members (an empty object too: what binding the issuer
+    meant is not ours to guess), unless ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER`` allows it
+    for a migration. A ``cnf`` that is not an object is malformed (RFC 7800 section 3.1)
+    and refused even then.
+    """
+    if type(confirmation) is not dict:
+        _refuse("cnf is not an object")
+    if not accept_bound:
+        _refuse("bound to a key (cnf) but sent as a bearer token")
+
+
+def _seconds(moment: float) -> float:
+    """A moment in wall-clock seconds as a float: ``math.inf`` for an integer past what a
+    float holds (an ``exp`` of 400 digits is a token that never expires, not an error)."""
+    try:
+        return float(moment)
+    except OverflowError:
+        return math.inf if moment > 0 else -math.inf
 
 
 def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) -> None:

@@ -18,11 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, SupportsIndex
+from typing import Any, Final, NoReturn, SupportsIndex
 
 from .algorithms import SignatureCheck, signature_check
 
-__all__ = ["BoundKey", "Claims", "FrozenDict", "FrozenList", "VerifiedToken", "freeze", "thaw"]
+__all__ = [
+    "MAX_CLAIM_DEPTH",
+    "BoundKey",
+    "Claims",
+    "FrozenDict",
+    "FrozenList",
+    "VerifiedToken",
+    "freeze",
+    "thaw",
+]
+
+#: How deep verified claims may nest (objects and arrays inside the payload object). Real
+#: claims nest three or four deep (``resource_access.<client>.roles``); a signed payload
+#: nested hundreds deep would make every recursive walk over it, ours (:func:`freeze`) or
+#: the app's (``json.dumps``, ``copy.deepcopy``), hit Python's recursion limit.
+MAX_CLAIM_DEPTH: Final = 32
 
 #: The verified payload of a token: a read-only JSON object (a :class:`FrozenDict`).
 Claims = Mapping[str, Any]
@@ -58,13 +73,17 @@ class VerifiedToken:
 
     ``scopes`` are the token's scopes (and roles, by ``JWT_SCOPE_CLAIMS``) without
     Starlette's ``"authenticated"``; ``issuer`` is the accepted issuer that signed it, or
-    ``None`` where ``iss`` is not checked.
+    ``None`` where ``iss`` is not checked. ``expires_at`` is the wall-clock moment the token
+    stops verifying: its ``exp`` or its ``iat`` plus ``JWT_MAX_TOKEN_AGE_SECONDS``,
+    whichever comes first, plus the leeway (``math.inf`` past what a float holds); an open
+    WebSocket is closed then.
     """
 
     claims: Claims
     subject: str
     scopes: tuple[str, ...]
     issuer: str | None
+    expires_at: float
 
 
 def _refuse(*_args: object, **_kwargs: object) -> NoReturn:
@@ -128,18 +147,32 @@ class FrozenList(list[Any]):
 
 
 def freeze(value: Any) -> Any:
-    """``value`` (parsed JSON) with every ``dict`` and ``list`` in it made read-only."""
+    """``value`` (parsed JSON) with every ``dict`` and ``list`` in it made read-only.
+
+    Raises :class:`ValueError` when containers nest deeper than :data:`MAX_CLAIM_DEPTH`
+    (``value`` itself counts as the first level), rather than ``RecursionError`` at a depth
+    that depends on how deep the caller's stack already is.
+    """
+    return _freeze(value, 1)
+
+
+def _freeze(value: Any, depth: int) -> Any:
     kind = type(value)
+    if kind is not dict and kind is not FrozenDict and kind is not list and kind is not FrozenList:
+        return value
+    if depth > MAX_CLAIM_DEPTH:
+        raise ValueError("claims nested too deep")
+    deeper = depth + 1
     if kind is dict or kind is FrozenDict:
         return FrozenDict(
             {
-                key: freeze(item) if type(item) in _CONTAINERS else item
+                key: _freeze(item, deeper) if type(item) in _CONTAINERS else item
                 for key, item in value.items()
             }
         )
-    if kind is list or kind is FrozenList:
-        return FrozenList([freeze(item) if type(item) in _CONTAINERS else item for item in value])
-    return value
+    return FrozenList(
+        [_freeze(item, deeper) if type(item) in _CONTAINERS else item for item in value]
+    )
 
 
 def thaw(value: Any) -> Any:

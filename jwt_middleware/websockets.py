@@ -1,8 +1,10 @@
 """Long-lived WebSockets: closed when their token expires, or soon after it is revoked.
 
 A WebSocket is authenticated once, at the handshake, and may then stay open for hours. So
-the middleware watches it: at the token's ``exp`` (plus the leeway) it closes the socket
-with 1008 (policy violation), and, when a revocation check is configured, it asks it again
+the middleware watches it: when the token stops verifying (its ``exp``, or
+``JWT_MAX_TOKEN_AGE_SECONDS`` after its ``iat``, whichever comes first, plus the leeway:
+the moment HTTP requests with it start getting 401) it closes the socket with 1008 (policy
+violation), and, when a revocation check is configured, it asks it again
 every ``recheck_seconds`` and closes the socket as soon as the token is revoked (a logout on
 any instance). A revocation check that fails closes the socket too: fail closed, as for
 requests.
@@ -26,6 +28,9 @@ __all__ = ["watch_websocket"]
 logger = logging.getLogger("jwt_middleware")
 
 _POLICY_VIOLATION: Final = 1008
+#: The longest single sleep of the watch: a token that expires in centuries (or never, its
+#: ``exp`` past what a float holds) is watched in steps, never by one absurd timer.
+_LONGEST_WAIT_SECONDS: Final = 3600.0
 
 
 async def watch_websocket(
@@ -38,7 +43,8 @@ async def watch_websocket(
     recheck_seconds: float | None,
     is_revoked: Callable[[], Awaitable[bool]] | None,
 ) -> None:
-    """Run the app on the socket, closing it at ``expires_at`` or on revocation."""
+    """Run the app on the socket, closing it at ``expires_at`` (wall-clock seconds, may be
+    ``math.inf``) or on revocation."""
     closed = asyncio.Event()
     finished = False  # the app closed the socket itself, or the client went away
 
@@ -72,7 +78,9 @@ async def watch_websocket(
     async def watchdog() -> None:
         while True:
             left = expires_at - time.time()
-            wait = left if recheck_seconds is None else min(left, recheck_seconds)
+            wait = min(left, _LONGEST_WAIT_SECONDS)
+            if recheck_seconds is not None:
+                wait = min(wait, recheck_seconds)
             if wait > 0:
                 await asyncio.sleep(wait)
             if time.time() >= expires_at:

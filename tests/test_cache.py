@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -14,7 +15,13 @@ from tests.helpers import OTHER_SECRET, SECRET, FakeClock, bearer, build_app, mi
 
 
 def _verified(sub: str = "u", **claims: object) -> VerifiedToken:
-    return VerifiedToken(claims=freeze({"sub": sub, **claims}), subject=sub, scopes=(), issuer=None)
+    return VerifiedToken(
+        claims=freeze({"sub": sub, **claims}),
+        subject=sub,
+        scopes=(),
+        issuer=None,
+        expires_at=math.inf,
+    )
 
 
 @pytest.mark.parametrize(

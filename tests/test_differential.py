@@ -29,7 +29,7 @@ from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from jwt_middleware.errors import AuthenticationError
 from jwt_middleware.jws import MAX_HEADER_CHARACTERS
 from jwt_middleware.keys import StaticKeys
-from jwt_middleware.types import BoundKey, thaw
+from jwt_middleware.types import MAX_CLAIM_DEPTH, BoundKey, thaw
 
 SECRET = "differential-secret-that-is-long-enough-0123456789"
 RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -145,6 +145,15 @@ def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and value == value and abs(value) != float("inf")
 
 
+def _depth(value: Any) -> int:
+    """How many levels of objects and arrays ``value`` nests (a scalar: 0)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
 #: Why we may refuse a token PyJWT accepts: each a predicate on (header, payload, token).
 STRICTER: dict[str, Callable[[Any, Any, str], bool]] = {
     # RFC 8725 3.11: explicit typing. Only access tokens (at+jwt) or untyped JWTs pass.
@@ -173,6 +182,10 @@ STRICTER: dict[str, Callable[[Any, Any, str], bool]] = {
             for name in ("exp", "nbf", "iat")
         )
     ),
+    # RFC 7800 cnf: a sender-constrained token proves nothing when sent as a bearer token.
+    "cnf present": lambda h, p, t: isinstance(p, dict) and "cnf" in p,
+    # Claims are walked recursively, by us and by apps: their depth is bounded.
+    "claims nested too deep": lambda h, p, t: _depth(p) > MAX_CLAIM_DEPTH,
     # JSON texts are UTF-8 (RFC 8259 8.1); PyJWT's json.loads(bytes) also takes UTF-16/32.
     "segment not UTF-8 JSON": lambda h, p, t: h is None or p is None,
 }
@@ -236,6 +249,8 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
         payload["jti"] = draw(st.one_of(st.just("j1"), JSON_SCALARS))
     if draw(st.booleans()):
         payload["scope"] = draw(st.text(max_size=10))
+    if draw(st.integers(0, 9)) == 0:
+        payload["cnf"] = draw(st.one_of(st.just({"jkt": "thumbprint"}), JSON_SCALARS))
     return payload
 
 
@@ -388,6 +403,12 @@ def test_valid_tokens_pass_both(case: tuple[Config, str]) -> None:
         pytest.param({"alg": "HS256"}, {"sub": " ", "exp": LATER}, id="blank-sub"),
         pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "string": True}, id="exp-string"),
         pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "nbf": True}, id="nbf-true"),
+        pytest.param({"alg": "HS256"}, {"sub": "u", "exp": LATER, "cnf": {"jkt": "t"}}, id="cnf"),
+        pytest.param(
+            {"alg": "HS256"},
+            {"sub": "u", "exp": LATER, "x": json.loads("[" * 40 + "]" * 40)},
+            id="nested-40",
+        ),
     ],
 )
 def test_each_written_reason_is_one_pyjwt_accepts(

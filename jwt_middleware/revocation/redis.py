@@ -267,7 +267,9 @@ class RedisRevocationStore:
             return True
         # Rounded up, so the key never disappears while the token still verifies.
         ttl = max(1, math.ceil(remaining))
-        deadline = expires_at + self._leeway
+        # A whole second, rounded up likewise: the message carries an integer, which every
+        # instance reads (one made before floats were read would ignore "1700000000.5").
+        deadline = math.ceil(expires_at + self._leeway)
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._client.pipeline(transaction=True) as pipe:
@@ -363,15 +365,22 @@ class RedisRevocationStore:
                 self._apply(message)
 
     def _apply(self, message: Mapping[str, Any]) -> None:
-        """A ``"<deadline> <jti>"`` message; anything else is ignored (without its text)."""
+        """A ``"<deadline> <jti>"`` message; anything else is ignored (without its text).
+
+        The deadline is an integer as :meth:`revoke` publishes it; a finite decimal number
+        (from other software, or an older version given a float ``expires_at``) is taken
+        too, rounded up.
+        """
         if message.get("type") != "message":
             return
         data = message.get("data")
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
         deadline, _, jti = text.partition(" ")
         try:
-            ends = float(int(deadline))
-        except (ValueError, OverflowError):  # not an integer, or one no float holds
+            ends = float(math.ceil(float(deadline)))
+        except (ValueError, OverflowError):  # not a number, or one no float holds
+            ends = math.nan
+        if not math.isfinite(ends):
             logger.warning("revocation view (Redis): a malformed message was ignored")
             return
         if jti:

@@ -4,13 +4,15 @@ policy) and the body hook (RFC 9457 problem details) that leaves status and chal
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from jwt_middleware import ConfigurationError, JWTSettings
-from jwt_middleware.answers import problem_details
+from jwt_middleware.answers import ErrorBody, problem_details
+from jwt_middleware.errors import AuthenticationError
 from jwt_middleware.resource_metadata import metadata_path, metadata_url
 from tests.helpers import SECRET, bearer, mint_token
 
@@ -141,3 +143,43 @@ def test_problem_details_keep_status_and_challenge(
     assert reply.headers["www-authenticate"] == expected.headers["www-authenticate"]
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.json() == document
+
+
+def _raising_body(error: AuthenticationError) -> tuple[str, bytes]:
+    raise ValueError("hook message that quotes the request")
+
+
+def _text_body(error: AuthenticationError) -> tuple[str, bytes]:
+    return "text/plain", "not bytes"  # type: ignore[return-value]
+
+
+def _no_body(error: AuthenticationError) -> tuple[str, bytes]:
+    return None  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("hook", "logged_class"),
+    [
+        pytest.param(_raising_body, "ValueError", id="raises"),
+        pytest.param(_text_body, "TypeError", id="str-not-bytes"),
+        pytest.param(_no_body, "TypeError", id="returns-none"),
+    ],
+)
+def test_a_failing_body_hook_gets_the_default_body(
+    hook: ErrorBody, logged_class: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = TestClient(starlette_app(scopes={"/todos": ["x"]}))
+    shaped = TestClient(
+        starlette_app(scopes={"/todos": ["x"]}, error_body=hook), raise_server_exceptions=False
+    )
+    cases = [{}, bearer("not-a-token"), bearer(mint_token(scope=""))]
+    with caplog.at_level(logging.ERROR, logger="jwt_middleware"):
+        for headers in cases:
+            expected = plain.get("/todos", headers=headers)
+            reply = shaped.get("/todos", headers=headers)
+            assert reply.status_code == expected.status_code
+            assert reply.headers["www-authenticate"] == expected.headers["www-authenticate"]
+            assert reply.content == expected.content
+    failures = [r.getMessage() for r in caplog.records if "error_body hook" in r.getMessage()]
+    assert failures == [f"error_body hook failed ({logged_class}); answering with the default body"]
+    assert "quotes the request" not in caplog.text

@@ -7,9 +7,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -114,3 +117,56 @@ def test_an_app_that_closes_itself_is_left_alone(server: str) -> None:
             socket.recv(timeout=5)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1000
+
+
+async def whoami(request: Request) -> JSONResponse:
+    return JSONResponse({"user_id": request.state.user_id})
+
+
+#: The maximum token age and the leeway of the ``aged_server``.
+MAX_AGE_SECONDS = 10
+LEEWAY_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def aged_server() -> Iterator[str]:
+    app = Starlette(routes=[WebSocketRoute("/chat", chat), Route("/whoami", whoami)])
+    settings = JWTSettings(
+        secret=SECRET, leeway_seconds=LEEWAY_SECONDS, max_token_age_seconds=MAX_AGE_SECONDS
+    )
+    app.add_middleware(JWTAuthMiddleware, settings=settings)
+    with serve(app) as base_url:
+        yield base_url
+
+
+@pytest.mark.parametrize(
+    ("issued_ago", "lifetime", "closes_in"),
+    [
+        # iat + max age + leeway = now + 2, long before exp
+        pytest.param(MAX_AGE_SECONDS - 1, 600, 2, id="max-age-first"),
+        # iat + max age + leeway = now + 1: the leeway counts, as over HTTP
+        pytest.param(MAX_AGE_SECONDS, 600, 1, id="max-age-with-its-leeway"),
+        # exp + leeway = now + 2, before iat + max age
+        pytest.param(0, 1, 2, id="exp-first"),
+    ],
+)
+def test_closed_when_http_starts_refusing_the_token(
+    aged_server: str, issued_ago: int, lifetime: int, closes_in: int
+) -> None:
+    """``JWT_MAX_TOKEN_AGE_SECONDS`` ends a socket as it ends HTTP requests: at the earlier
+    of ``exp`` and ``iat`` plus the maximum age, each plus the leeway."""
+    issued = int(time.time()) - issued_ago
+    token = mint_token(iat=issued, exp=issued + issued_ago + lifetime)
+    deadline = issued + MAX_AGE_SECONDS + LEEWAY_SECONDS
+    deadline = min(deadline, issued + issued_ago + lifetime + LEEWAY_SECONDS)
+    http = httpx.Client(base_url=aged_server, headers=bearer(token))
+    try:
+        assert http.get("/whoami").status_code == 200
+        code, _ = _closed_after(aged_server.replace("http://", "ws://") + "/chat", token)
+        closed_at = time.time()
+        assert http.get("/whoami").status_code == 401
+    finally:
+        http.close()
+    assert code == 1008
+    assert deadline - 0.05 <= closed_at < deadline + 1.0
+    assert closed_at - (issued + issued_ago) < closes_in + 1.5

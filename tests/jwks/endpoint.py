@@ -90,10 +90,20 @@ class Endpoint:
         self.chunked = False
         self.drip = False
         self.redirect_to: str | None = None
+        #: Sent as Content-Encoding, the body (or metadata) being encoded by the test already.
+        self.encoding: str | None = None
+        #: What /.well-known/* (discovery) answers: a document, raw bytes, or 404 for None.
+        self.metadata: Any = None
         self.requests = 0
+        self.accept_encodings: list[str | None] = []
         self._stack = ExitStack()
         stack.callback(self._stack.close)
-        app = Starlette(routes=[Route("/jwks.json", self._serve)])
+        app = Starlette(
+            routes=[
+                Route("/jwks.json", self._serve),
+                Route("/.well-known/{rest:path}", self._serve_metadata),
+            ]
+        )
         self.base_url = self._stack.enter_context(serve(app))
         self.url = f"{self.base_url}/jwks.json"
 
@@ -105,6 +115,7 @@ class Endpoint:
 
     async def _serve(self, request: Request) -> Response:
         self.requests += 1
+        self.accept_encodings.append(request.headers.get("accept-encoding"))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.redirect_to is not None:
@@ -115,7 +126,20 @@ class Endpoint:
         if self.chunked:
             chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
             return StreamingResponse(iter(chunks), status_code=self.status)
-        return Response(body, status_code=self.status, media_type="application/json")
+        return self._answer(body)
+
+    async def _serve_metadata(self, request: Request) -> Response:
+        self.accept_encodings.append(request.headers.get("accept-encoding"))
+        if self.metadata is None:
+            return Response(status_code=404)
+        body = self.metadata
+        return self._answer(body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    def _answer(self, body: bytes) -> Response:
+        headers = {"Content-Encoding": self.encoding} if self.encoding is not None else None
+        return Response(
+            body, status_code=self.status, media_type="application/json", headers=headers
+        )
 
 
 async def _drip(body: bytes) -> AsyncIterator[bytes]:

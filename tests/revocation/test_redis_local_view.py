@@ -81,6 +81,57 @@ def test_a_revocation_on_one_instance_reaches_the_others_views_at_once(redis_pre
     assert max(seen_after) < PROPAGATION_SECONDS
 
 
+@pytest.mark.parametrize(
+    "expires_in",
+    [
+        pytest.param(600.5, id="half-second"),
+        pytest.param(600.000001, id="just-past-a-second"),
+        pytest.param(600.999999, id="just-before-a-second"),
+    ],
+)
+def test_a_revocation_with_a_fractional_deadline_reaches_the_other_views(
+    redis_prefix: str, expires_in: float
+) -> None:
+    """``revoke(jti, expires_at=time.time() + 600)``: a float deadline propagates too, as
+    the next whole second, rather than waiting for the other instances' next resync."""
+
+    async def scenario() -> tuple[float, float]:
+        here = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
+        there = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
+        try:
+            await current(here)
+            await current(there)
+            expires_at = time.time() + expires_in
+            await here.revoke("fractional", expires_at=expires_at)  # type: ignore[arg-type]
+            seen_after = await until(revoked(there, "fractional"), PROPAGATION_SECONDS)
+            return seen_after, there._revoked["fractional"] - expires_at
+        finally:
+            await here.aclose()
+            await there.aclose()
+
+    seen_after, margin = run(scenario)
+    assert seen_after < PROPAGATION_SECONDS
+    assert 0 <= margin < 1  # rounded up: never forgotten while the token still verifies
+
+
+def test_a_fractional_deadline_published_by_other_software_is_applied(
+    sync_redis: redis.Redis, redis_prefix: str
+) -> None:
+    deadline = later()
+
+    async def scenario() -> float:
+        store = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
+        try:
+            await current(store)
+            sync_redis.publish(redis_prefix, f"{deadline}.25 decimal")
+            await until(revoked(store, "decimal"), WAIT_SECONDS)
+            return store._revoked["decimal"]
+        finally:
+            await store.aclose()
+
+    assert run(scenario) == deadline + 1
+
+
 def test_the_view_answers_without_asking_redis(sync_redis: redis.Redis, redis_prefix: str) -> None:
     async def scenario() -> tuple[list[bool], int]:
         store = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
@@ -283,6 +334,7 @@ def test_malformed_messages_are_ignored_without_their_text(
             await current(store)
             malformed = ["no-deadline\r\nFAKE LOG LINE", "", "12x3 jti", f"{later()} "]
             malformed.append("9" * 400 + " overflowing")  # an int no float can hold
+            malformed += ["nan not-a-number", "inf infinite", "1e999 overflowing"]
             for message in malformed:
                 sync_redis.publish(redis_prefix, message)
             sync_redis.publish(redis_prefix, f"{later()} good")
@@ -292,12 +344,14 @@ def test_malformed_messages_are_ignored_without_their_text(
                 await store.is_revoked({"jti": "jti"}),
                 await store.is_revoked({"jti": ""}),
                 await store.is_revoked({"jti": "overflowing"}),
+                await store.is_revoked({"jti": "not-a-number"}),
+                await store.is_revoked({"jti": "infinite"}),
             ]
         finally:
             await store.aclose()
 
     with caplog.at_level(logging.INFO, logger="jwt_middleware"):
-        assert run(scenario) == [True, False, False, False]
+        assert run(scenario) == [True, False, False, False, False, False]
     assert "a malformed message was ignored" in caplog.text
     assert "revocation view (Redis) lost" not in caplog.text  # no message ends the view
     assert "FAKE LOG LINE" not in caplog.text
