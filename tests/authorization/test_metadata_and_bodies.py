@@ -23,7 +23,7 @@ METADATA = "https://api.example.com/.well-known/oauth-protected-resource/v1"
 
 
 def _settings(**options: Any) -> JWTSettings:
-    return JWTSettings(secret=SECRET, resource=RESOURCE, **options)
+    return JWTSettings(secret=SECRET, algorithm="HS256", resource=RESOURCE, **options)
 
 
 @pytest.mark.parametrize(
