@@ -35,7 +35,7 @@ from .errors import (
     TokenRevokedError,
 )
 from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
-from .refusals import REQUEST_REASONS, Reason, log_refusal
+from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .resource_metadata import metadata_document, metadata_path, metadata_url
 from .revocation import jti_of
 from .routes import app_routes, audit
@@ -141,6 +141,8 @@ class JWTAuthMiddleware:
         self._metadata: bytes = b""
         try:
             self.settings = settings if settings is not None else JWTSettings()
+            if self.settings.log_refusals:
+                show_refusals()
             self.verifier = (
                 verifier
                 if verifier is not None

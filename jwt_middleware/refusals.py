@@ -11,6 +11,11 @@ record of the ``jwt_middleware.refusals`` logger at INFO: ``refused: reason=<cod
   token's header value;
 * never the token, nor any claim value.
 
+:func:`show_refusals` is what ``JWT_LOG_REFUSALS=true`` does at start-up, so that these
+lines (and the start-up warnings) appear with their level and logger under a server that
+configures no logging for the app (uvicorn, hypercorn and granian all leave the root logger
+without handlers).
+
 A leaf module: it imports nothing of the package.
 """
 
@@ -20,9 +25,12 @@ import logging
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["REQUEST_REASONS", "Reason", "log_refusal"]
+__all__ = ["LOG_FORMAT", "REQUEST_REASONS", "Reason", "log_refusal", "show_refusals"]
 
 logger = logging.getLogger("jwt_middleware.refusals")
+
+#: The format of the handler :func:`show_refusals` attaches: level and logger name first.
+LOG_FORMAT: Final = "%(levelname)s %(name)s: %(message)s"
 
 # Longest issuer or kid written out; longer ones are cut (both come from configuration or
 # from the issuer's key set, but a line should stay a line).
@@ -109,3 +117,22 @@ def _one_line(text: str) -> str:
     if text.isascii() and text.isprintable() and " " not in text:
         return text
     return text.encode("unicode_escape").decode("ascii").replace(" ", "\\x20")
+
+
+def show_refusals() -> None:
+    """Make the package's records visible: what ``JWT_LOG_REFUSALS=true`` does at start-up.
+
+    When no handler would receive the ``jwt_middleware`` logger's records (neither its own
+    nor the root logger's: the case under uvicorn, hypercorn and granian unless the app
+    configures logging), attach one that writes them to stderr as :data:`LOG_FORMAT`. And
+    let INFO records through, unless the logger is set lower already. An app that
+    configures logging keeps its handlers and format; only the level is lowered to INFO.
+    Calling it again changes nothing.
+    """
+    package = logging.getLogger("jwt_middleware")
+    if not package.hasHandlers():
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        package.addHandler(handler)
+    if package.getEffectiveLevel() > logging.INFO:
+        package.setLevel(logging.INFO)
