@@ -1,7 +1,8 @@
 """Every code example in the README and in docs/ runs here, so one that stops working fails.
 
 * ```` ```python ```` blocks run in order, each page in a namespace of its own, in an empty
-  working folder with no ``JWT_*`` variable set. An HTML comment ``<!-- docs-test: env
+  working folder with no ``JWT_*`` variable set; the logging configuration a page changes
+  is put back afterwards. An HTML comment ``<!-- docs-test: env
   NAME=value ... -->`` before a block sets variables for it and the rest of the page, as
   the ``export`` a reader was told to run would; ``env-once`` sets them for that block
   alone. A block may use what an earlier block of its page defined, as a reader would.
@@ -22,11 +23,14 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import shlex
 import shutil
 import subprocess
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -108,7 +112,25 @@ def test_every_page_has_examples_that_the_rules_above_cover(page: Page) -> None:
         assert block.language != "", f"{page.name}:{block.line}: say what the block is"
 
 
+@contextmanager
+def _logging_put_back() -> Iterator[None]:
+    """The root and ``jwt_middleware`` loggers as they were, whatever a page configured."""
+    loggers = [logging.getLogger(), logging.getLogger("jwt_middleware")]
+    saved = [(logger.handlers[:], logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, (handlers, level) in zip(loggers, saved, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+
+
 def test_python_examples_run(page: Page, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with _logging_put_back():
+        _run_python_examples(page, monkeypatch, tmp_path)
+
+
+def _run_python_examples(page: Page, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": f"docs_example_{page.path.stem}"}
     for block in page.blocks:
