@@ -25,7 +25,14 @@ import logging
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["LOG_FORMAT", "REQUEST_REASONS", "Reason", "log_refusal", "show_refusals"]
+__all__ = [
+    "LOG_FORMAT",
+    "REQUEST_REASONS",
+    "Reason",
+    "log_refusal",
+    "refusals_logged",
+    "show_refusals",
+]
 
 logger = logging.getLogger("jwt_middleware.refusals")
 
@@ -109,6 +116,12 @@ def log_refusal(
     if kid is not None:
         details += f" kid={_one_line(kid)}"
     logger.log(level, "refused: reason=%s%s", reason.value, details)
+
+
+def refusals_logged() -> bool:
+    """Whether :func:`log_refusal` writes INFO lines: for details that cost something to
+    work out, so that a flood of forged tokens does not pay for them."""
+    return logger.isEnabledFor(logging.INFO)
 
 
 def _one_line(text: str) -> str:

@@ -28,7 +28,7 @@ from .cache import VerifiedTokenCache, entry_size
 from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
 from .issuers import IssuerPolicy, Issuers
 from .keys import KeySource, signing_key
-from .refusals import Reason, log_refusal
+from .refusals import Reason, log_refusal, refusals_logged
 from .settings import JWTSettings
 from .types import BoundKey, Claims, FrozenDict, VerifiedToken, freeze
 from .user import scopes_from
@@ -328,19 +328,20 @@ class TokenVerifier:
             return verified_token
         if signer is not None:
             _refuse(Reason.ISSUER, issuer=_only_issuer(signer[1]), kid=signer[0].kid)
-        kids = {key.kid for key, _ in candidates}
-        _refuse(
-            Reason.BAD_SIGNATURE,
-            issuer=_only_issuer(tuple(p for _, policies in candidates for p in policies)),
-            kid=kids.pop() if len(kids) == 1 else None,
-        )
+        issuer = kid = None
+        if refusals_logged():  # a forged token pays for the signature check only
+            issuer = _only_issuer(tuple(p for _, policies in candidates for p in policies))
+            kids = {key.kid for key, _ in candidates}
+            kid = kids.pop() if len(kids) == 1 else None
+        _refuse(Reason.BAD_SIGNATURE, issuer=issuer, kid=kid)
 
     def _refuse_keyless(self, parsed: jws.Token, named: str | None, *, filtered: bool) -> NoReturn:
         """Refuse a token for which no key we hold answers its header: a ``kid`` unknown to
         the issuer it names, if that is one we accept; an issuer we do not accept, if the
         keys were ``filtered`` by it; else a ``kid`` unknown to all. With several issuers,
-        the unverified ``iss`` is read (if not ``named`` already) only to say whose."""
-        if not filtered and len(self._sources) > 1:
+        the unverified ``iss`` is read (if not ``named`` already, and only for the log) to say
+        whose."""
+        if not filtered and len(self._sources) > 1 and refusals_logged():
             named = self._unverified_issuer(parsed)
         if named is not None and any(p.issuer == named for p in self.policies):
             _refuse(Reason.UNKNOWN_KID, issuer=named)  # equal to a configured issuer
