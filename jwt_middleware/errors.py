@@ -3,13 +3,16 @@
 Every error raised while authenticating a request is an :class:`AuthenticationError`.
 It carries everything the challenge response needs (status, RFC 6750 error code and a
 short fixed description), so the middleware never re-derives the answer with if-chains,
-and the text on the wire never depends on the token or on the library's internals.
+and the text on the wire never depends on the token or on the library's internals. It also
+carries a :class:`~jwt_middleware.refusals.Reason`, for the server's log only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import ClassVar
+
+from .refusals import Reason
 
 __all__ = [
     "AuthenticationError",
@@ -33,15 +36,19 @@ class AuthenticationError(Exception):
 
     ``status_code`` is the HTTP status of the answer, ``error`` the RFC 6750 error code
     (``None`` for a request that simply carried no credentials, section 3.1), and
-    ``description`` a short fixed text that is safe to send to the client.
+    ``description`` a short fixed text that is safe to send to the client. ``reason`` says
+    why in the server's log (``expired``, ``audience_mismatch``...) and is never sent: the
+    client learns only the description.
     """
 
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
     default_description: ClassVar[str] = "Authentication required."
+    default_reason: ClassVar[Reason] = Reason.INVALID
 
-    def __init__(self, description: str | None = None) -> None:
+    def __init__(self, description: str | None = None, *, reason: Reason | None = None) -> None:
         self.description = description or self.default_description
+        self.reason = reason or self.default_reason
         super().__init__(self.description)
 
     def challenge_parameters(self) -> list[tuple[str, str]]:
@@ -54,6 +61,7 @@ class MissingTokenError(AuthenticationError):
     """No bearer credentials: no header, or another scheme such as Basic."""
 
     default_description = "Authentication required."
+    default_reason = Reason.MISSING
 
 
 class InvalidRequestError(AuthenticationError):
@@ -62,6 +70,7 @@ class InvalidRequestError(AuthenticationError):
     status_code = 400
     error = "invalid_request"
     default_description = "Malformed Authorization header."
+    default_reason = Reason.MALFORMED_REQUEST
 
 
 class InvalidTokenError(AuthenticationError):
@@ -75,12 +84,14 @@ class TokenExpiredError(InvalidTokenError):
     """The bearer token was valid once but its ``exp`` has passed."""
 
     default_description = "The access token expired."
+    default_reason = Reason.EXPIRED
 
 
 class TokenRevokedError(InvalidTokenError):
     """The bearer token verified, but the revocation check says it was withdrawn (logout)."""
 
     default_description = "The access token was revoked."
+    default_reason = Reason.REVOKED
 
 
 class AuthenticationUnavailableError(AuthenticationError):
@@ -92,6 +103,7 @@ class AuthenticationUnavailableError(AuthenticationError):
 
     status_code = 503
     default_description = "Authentication is temporarily unavailable."
+    default_reason = Reason.UNAVAILABLE
 
 
 class KeysUnavailableError(AuthenticationUnavailableError):
@@ -104,6 +116,7 @@ class KeysUnavailableError(AuthenticationUnavailableError):
     """
 
     default_description = "The token's signing keys are temporarily unavailable."
+    default_reason = Reason.KEYS_UNAVAILABLE
 
 
 class InsufficientScopeError(AuthenticationError):
@@ -117,6 +130,7 @@ class InsufficientScopeError(AuthenticationError):
     status_code = 403
     error = "insufficient_scope"
     default_description = "The access token lacks the required scope."
+    default_reason = Reason.INSUFFICIENT_SCOPE
 
     def __init__(self, description: str | None = None, *, scopes: Iterable[str] = ()) -> None:
         super().__init__(description)
@@ -137,6 +151,7 @@ class InsufficientUserAuthenticationError(AuthenticationError):
 
     error = "insufficient_user_authentication"
     default_description = "A stronger or more recent authentication is required."
+    default_reason = Reason.STEP_UP
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ from .errors import (
     TokenRevokedError,
 )
 from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
+from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .resource_metadata import (
     bound_host_warning,
     metadata_document,
@@ -155,6 +156,8 @@ class JWTAuthMiddleware:
             if settings is None:
                 settings = verifier.settings if verifier is not None else JWTSettings()
             self.settings = settings
+            if self.settings.log_refusals:
+                show_refusals()
             self.verifier = (
                 verifier
                 if verifier is not None
@@ -234,8 +237,7 @@ class JWTAuthMiddleware:
                     raise InvalidRequestError
                 verified = await self.verifier.authenticate(token)
             if self._require_jti and jti_of(verified.claims) is None:
-                logger.info("rejected token: no jti, so it could never be revoked")
-                raise InvalidTokenError
+                raise InvalidTokenError(reason=Reason.NO_JTI)  # it could never be revoked
             if self.is_revoked is not None:
                 await self._check_revocation(verified.claims)
             if decision is not None and decision.requirement is not NO_REQUIREMENT:
@@ -269,7 +271,8 @@ class JWTAuthMiddleware:
         send: Send,
         decision: Decision,
     ) -> None:
-        logger.debug("denied %s: %s", scope["type"], type(exc).__name__)
+        if exc.reason in REQUEST_REASONS:  # the verifier logged its own as it refused
+            log_refusal(exc.reason)
         await self._deny(exc, scope, receive, send, scopes=decision.requirement.scopes)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -286,7 +289,7 @@ class JWTAuthMiddleware:
         except AuthenticationError as exc:
             # Raised by a handler or dependency (no verified user on a public route, a
             # token that outlived its account): the same answer as the middleware's own.
-            logger.debug("denied %s from the app: %s", scope["type"], type(exc).__name__)
+            log_refusal(Reason.APP)
             if started is None:
                 await self._deny(exc, scope, receive, send)
             elif started == "websocket.accept":

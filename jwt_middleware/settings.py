@@ -239,6 +239,10 @@ class JWTSettings(BaseSettings):
     strict_rules: bool = Field(
         default=False, description="A rule that matches no route stops start-up (else a warning)."
     )
+    log_refusals: bool = Field(
+        default=False,
+        description="Log why each token is refused, to stderr if the app configures no logging.",
+    )
     websocket_recheck_seconds: float = Field(
         default=30, gt=0, le=3600, description="How soon an open WebSocket sees a revocation."
     )

@@ -6,7 +6,10 @@ and ``kid`` and can choose nothing else. It does not go through PyJWT's generic 
 :mod:`.jws` parses, each key checks its signature with ``hmac`` or ``cryptography``, and the
 claims are checked here, by PyJWT's rules or stricter ones (a differential property test
 holds it to that). Creating tokens is PyJWT's ``encode``. Every failure becomes one of our
-:mod:`~jwt_middleware.errors`, with a fixed description, and is logged with a fixed reason.
+:mod:`~jwt_middleware.errors`, with a fixed description and a fixed
+:class:`~jwt_middleware.refusals.Reason`, and is logged once with that reason
+(:func:`~jwt_middleware.refusals.log_refusal`): before a key verified the token, where it is
+refused; after, by :meth:`TokenVerifier._finish`, which adds the key's ``kid`` and issuer.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .cache import VerifiedTokenCache, entry_size
 from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
 from .issuers import IssuerPolicy, Issuers
 from .keys import KeySource, signing_key
+from .refusals import Reason, log_refusal, refusals_logged
 from .settings import JWTSettings
 from .types import BoundKey, Claims, FrozenDict, VerifiedToken, freeze
 from .user import scopes_from
@@ -41,8 +45,6 @@ __all__ = [
     "verify_jwt_token",
     "verify_refresh_token",
 ]
-
-logger = logging.getLogger("jwt_middleware")
 
 #: Claims that :func:`create_jwt_token` sets itself and will not take from ``extra_claims``.
 RESERVED_CLAIMS: Final = frozenset({"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "fam"})
@@ -213,16 +215,16 @@ class TokenVerifier:
 
     def _parse(self, token: str) -> jws.Token:
         if not isinstance(token, str) or len(token) > self._max_len:
-            _refuse("longer than the limit, or not text")
+            _refuse(Reason.TOO_LARGE if isinstance(token, str) else Reason.MALFORMED)
         try:
             parsed = jws.parse(token)
-        except jws.MalformedTokenError as exc:
-            _refuse(str(exc))
+        except jws.MalformedTokenError:
+            _refuse(Reason.MALFORMED)
         if parsed.algorithm not in self._algorithms:
-            _refuse("algorithm not allowed")
+            _refuse(Reason.ALGORITHM)
         typ = parsed.typ.lower() if parsed.typ is not None else None
         if typ not in self._types:
-            _refuse("type not accepted here")
+            _refuse(Reason.TOKEN_TYPE)
         return parsed
 
     def _candidates_now(self, parsed: jws.Token) -> list[_Candidate] | None:
@@ -257,7 +259,7 @@ class TokenVerifier:
         """
         named = self._unverified_issuer(parsed) if len(self._sources) > 1 else None
         candidates: list[_Candidate] = []
-        unavailable = False
+        unavailable: tuple[IssuerPolicy, ...] = ()
         for source, policies in self._sources:
             keys = source.keys_now(parsed.algorithm, parsed.kid)
             if keys is None:
@@ -266,11 +268,13 @@ class TokenVerifier:
                 try:
                     keys = await source.keys(parsed.algorithm, parsed.kid)
                 except KeysUnavailableError:
-                    unavailable = True
+                    unavailable += policies
                     continue
             candidates.extend((key, policies) for key in keys)
         if unavailable and not self._verifies_any(parsed, candidates):
-            logger.warning("refused token: its issuer's keys are unavailable")
+            log_refusal(
+                Reason.KEYS_UNAVAILABLE, issuer=_only_issuer(unavailable), level=logging.WARNING
+            )
             raise KeysUnavailableError
         return candidates
 
@@ -286,19 +290,23 @@ class TokenVerifier:
         return issuer if isinstance(issuer, str) else None
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
+        named: str | None = None
+        filtered = False
         if len(self._sources) > 1 and len({id(policies) for _, policies in candidates}) > 1:
             # Several issuers offer keys for this header: only those of the issuer the token
             # names can ever be accepted (its iss is checked against the key's issuers below),
             # so the others are not even tried. The unverified iss only narrows the search.
             named = self._unverified_issuer(parsed)
+            filtered = True
             candidates = [
                 (key, policies)
                 for key, policies in candidates
                 if any(p.issuer is None or p.issuer == named for p in policies)
             ]
         if not candidates:
-            _refuse("no key for its header")
+            self._refuse_keyless(parsed, named, filtered=filtered)
         payload: Any = None
+        signer: _Candidate | None = None
         # A key offered for several issuers is checked once; one candidate needs no record.
         checked: dict[int, bool] | None = {} if len(candidates) > 1 else None
         for key, policies in candidates:
@@ -311,15 +319,41 @@ class TokenVerifier:
                 )
             if not verified:
                 continue
-            if payload is None:
-                text, payload = _payload_of(parsed)
-            policy = _policy_for(policies, payload.get("iss"))
-            if policy is None or parsed.algorithm not in policy.algorithms:
-                continue  # signed by a key that issuer does not own
-            verified_token = self._accept(token, payload, policy, text)
+            signer = key, policies
+            try:
+                if payload is None:
+                    text, payload = _payload_of(parsed)
+                policy = _policy_for(policies, payload.get("iss"))
+                if policy is None or parsed.algorithm not in policy.algorithms:
+                    continue  # signed by a key that issuer does not own
+                verified_token = self._accept(token, payload, policy, text)
+            except InvalidTokenError as exc:
+                log_refusal(exc.reason, issuer=_only_issuer(policies), kid=key.kid)
+                raise
             jws.remember_header(parsed)
             return verified_token
-        _refuse("InvalidSignatureError" if payload is None else "issuer does not match its key")
+        if signer is not None:
+            _refuse(Reason.ISSUER, issuer=_only_issuer(signer[1]), kid=signer[0].kid)
+        issuer = kid = None
+        if refusals_logged():  # a forged token pays for the signature check only
+            issuer = _only_issuer(tuple(p for _, policies in candidates for p in policies))
+            kids = {key.kid for key, _ in candidates}
+            kid = kids.pop() if len(kids) == 1 else None
+        _refuse(Reason.BAD_SIGNATURE, issuer=issuer, kid=kid)
+
+    def _refuse_keyless(self, parsed: jws.Token, named: str | None, *, filtered: bool) -> NoReturn:
+        """Refuse a token for which no key we hold answers its header: a ``kid`` unknown to
+        the issuer it names, if that is one we accept; an issuer we do not accept, if the
+        keys were ``filtered`` by it; else a ``kid`` unknown to all. With several issuers,
+        the unverified ``iss`` is read (if not ``named`` already, and only for the log) to say
+        whose."""
+        if not filtered and len(self._sources) > 1 and refusals_logged():
+            named = self._unverified_issuer(parsed)
+        if named is not None and any(p.issuer == named for p in self.policies):
+            _refuse(Reason.UNKNOWN_KID, issuer=named)  # equal to a configured issuer
+        if filtered:
+            _refuse(Reason.ISSUER)
+        _refuse(Reason.UNKNOWN_KID, issuer=_only_issuer(self.policies))
 
     def _accept(
         self, token: str, payload: dict[str, Any], policy: IssuerPolicy, payload_json: str
@@ -332,38 +366,36 @@ class TokenVerifier:
         if type(exp) is not int:
             exp = _time_claim(payload, "exp", required=True)
         if exp <= now - leeway:
-            logger.info("rejected token: expired")
             raise TokenExpiredError
         if "nbf" in payload:
             nbf = payload["nbf"]
             if type(nbf) is not int:
                 nbf = _time_claim(payload, "nbf")
             if nbf > now + leeway:
-                _refuse("not valid yet (nbf)")
+                raise InvalidTokenError(reason=Reason.NOT_YET_VALID)
         iat = payload.get("iat")
         if type(iat) is not int:
             iat = _time_claim(payload, "iat", required=self._max_age is not None)
         if iat is not None and iat > now + leeway:
-            _refuse("issued in the future (iat)")
+            raise InvalidTokenError(reason=Reason.ISSUED_IN_FUTURE)
         deadline = exp + leeway
         if self._max_age is not None:
             assert iat is not None
             oldest = iat + self._max_age + leeway
             if oldest <= now:
-                logger.info("rejected token: older than the maximum token age")
-                raise TokenExpiredError
+                raise TokenExpiredError(reason=Reason.TOO_OLD)
             deadline = min(deadline, oldest)
         if policy.audiences is not None or "aud" in payload:
             _check_audience(payload, policy.audiences)
         subject = payload.get("sub")
         if not isinstance(subject, str) or not subject.strip():
-            _refuse("missing or empty subject")
+            raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
         # Present means present: "jti": null is refused, as PyJWT (2.10 and later) refuses it.
         if "jti" in payload and type(payload["jti"]) is not str:
-            _refuse("jti is not a string")
+            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
         for name in self._required:
             if payload.get(name) is None:
-                _refuse("a required claim is missing")
+                raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
         if "cnf" in payload:
             _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
         # No "[" and one "{" in the text: no nested object or array to freeze, so one
@@ -374,9 +406,9 @@ class TokenVerifier:
             try:
                 claims = freeze(payload)
             except ValueError:
-                _refuse("claims nested too deep")
+                raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
         if self._check_claims is not None and not self._check_claims(claims):
-            _refuse("the claims check refused it")
+            raise InvalidTokenError(reason=Reason.CHECK_CLAIMS)
         names = self._scope_names
         scopes: tuple[str, ...] = ()
         if names is None or not payload.keys().isdisjoint(names):
@@ -399,10 +431,17 @@ class TokenVerifier:
 _Candidate = tuple[BoundKey, tuple[IssuerPolicy, ...]]
 
 
-def _refuse(reason: str) -> NoReturn:
-    """Log a fixed reason (never text from the token) and refuse with 401."""
-    logger.info("rejected token: %s", reason)
-    raise InvalidTokenError
+def _refuse(reason: Reason, *, issuer: str | None = None, kid: str | None = None) -> NoReturn:
+    """Log ``reason`` (never text from the token; the issuer as configured and the kid of a
+    key we hold, if known) and refuse with 401."""
+    log_refusal(reason, issuer=issuer, kid=kid)
+    raise InvalidTokenError(reason=reason)
+
+
+def _only_issuer(policies: tuple[IssuerPolicy, ...]) -> str | None:
+    """The one configured issuer of ``policies``, or ``None`` if there are several or none."""
+    issuers = {policy.issuer for policy in policies}
+    return issuers.pop() if len(issuers) == 1 else None
 
 
 def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
@@ -410,10 +449,10 @@ def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
     try:
         text = parsed.payload_json()
         payload = jws.load_json(text)
-    except jws.MalformedTokenError as exc:
-        _refuse(str(exc))
+    except jws.MalformedTokenError:
+        raise InvalidTokenError(reason=Reason.MALFORMED) from None
     if not isinstance(payload, dict):
-        _refuse("payload is not an object")
+        raise InvalidTokenError(reason=Reason.MALFORMED)
     return text, payload
 
 
@@ -433,11 +472,11 @@ def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -
     """
     if name not in payload:
         if required:
-            _refuse(f"no {name}")
+            raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
         return None
     value = payload[name]
     if type(value) not in (int, float) or not math.isfinite(value):
-        _refuse(f"{name} is not a number")
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
     return int(value)
 
 
@@ -454,9 +493,9 @@ def _check_confirmation(confirmation: object, *, accept_bound: bool) -> None:
     and refused even then.
     """
     if type(confirmation) is not dict:
-        _refuse("cnf is not an object")
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
     if not accept_bound:
-        _refuse("bound to a key (cnf) but sent as a bearer token")
+        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
 
 
 def _seconds(moment: float) -> float:
@@ -474,16 +513,16 @@ def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) 
     claimed = payload.get("aud")
     if audiences is None:
         if claimed:
-            _refuse("it names an audience and none is accepted")
+            raise InvalidTokenError(reason=Reason.AUDIENCE_UNEXPECTED)
         return
     if not claimed:
-        _refuse("no audience")
+        raise InvalidTokenError(reason=Reason.AUDIENCE_MISSING)
     if isinstance(claimed, str):
         claimed = [claimed]
     if not isinstance(claimed, list) or any(not isinstance(item, str) for item in claimed):
-        _refuse("malformed audience")
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
     if not any(audience in claimed for audience in audiences):
-        _refuse("audience does not match")
+        raise InvalidTokenError(reason=Reason.AUDIENCE_MISMATCH)
 
 
 def create_jwt_token(
@@ -541,8 +580,8 @@ def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> 
     settings = settings if settings is not None else default_settings()
     claims = _one_shot_verifier(settings, REFRESH_TOKEN_TYPE).verify(token)
     if not isinstance(claims.get("fam"), str):
-        logger.info("rejected refresh token: no family")
-        raise InvalidTokenError
+        log_refusal(Reason.NO_FAMILY)
+        raise InvalidTokenError(reason=Reason.NO_FAMILY)
     return claims
 
 

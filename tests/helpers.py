@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys
+from jwt_middleware.issuers import IssuerPolicy, Issuers
 from jwt_middleware.rules import RuleSpec
 from jwt_middleware.types import BoundKey
 
@@ -66,6 +67,28 @@ def b64url_json(value: Any) -> str:
 def hs256_key(secret: str, kid: str | None = None) -> BoundKey:
     """An HMAC secret bound to HS256, as a key source hands it to the verifier."""
     return BoundKey("HS256", secret.encode(), kid)
+
+
+def issuers_with_named_keys(
+    names: Iterable[str], audience: str, *, fallback: bool = False
+) -> Issuers:
+    """One HS256 policy per issuer in ``names``, each with a key of its own (``k1``,
+    ``k2``...) and one they share (``shared``), all with :data:`SECRET`; with ``fallback``,
+    also a key without kid, tried for any other kid."""
+    return Issuers(
+        [
+            IssuerPolicy(
+                issuer=name,
+                audiences=(audience,),
+                algorithms=frozenset({"HS256"}),
+                keys=StaticKeys(
+                    *([hs256_key(SECRET)] if fallback else []),
+                    named=[hs256_key(SECRET, f"k{index}"), hs256_key(SECRET, "shared")],
+                ),
+            )
+            for index, name in enumerate(names, start=1)
+        ]
+    )
 
 
 def whoami(request: Request) -> JSONResponse:

@@ -1,6 +1,7 @@
 """Real servers on loopback, for what a test client would normalise away: uvicorn and
 hypercorn in a thread of the test process, granian (a Rust server that runs its own
-processes) as a child process."""
+processes) as a child process; and each of the three as a child process run the way a user
+runs it, for what it prints."""
 
 from __future__ import annotations
 
@@ -194,3 +195,65 @@ def reader_environment() -> dict[str, str]:
     environment = child_environment()
     environment["PATH"] = os.pathsep.join([scripts, environment.get("PATH", "")])
     return environment
+
+
+#: The servers :func:`serve_as_command` runs.
+COMMAND_SERVERS = ["uvicorn", "hypercorn", "granian"]
+
+
+def server_command(server: str, factory: str, port: int) -> list[str]:
+    """The command line that serves the app ``factory`` (``module:function``) builds with
+    ``server`` on 127.0.0.1:``port``, with nothing else set: the server's own logging."""
+    python = [sys.executable, "-m", server]
+    if server == "uvicorn":
+        return [*python, "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
+    if server == "hypercorn":
+        return [*python, "--bind", f"127.0.0.1:{port}", f"{factory}()"]
+    if server == "granian":
+        return [
+            *python,
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            factory,
+        ]
+    raise ValueError(f"no such server: {server}")
+
+
+@contextmanager
+def serve_as_command(
+    server: str, factory: str, *, workdir: Path, env: dict[str, str]
+) -> Iterator[tuple[str, Path]]:
+    """Run :func:`server_command` as a child process in ``workdir`` with ``env``; yield its
+    base URL and the file its stderr goes to (complete once the context has exited, when
+    the server has been stopped)."""
+    port = free_port()
+    stderr_path = workdir / f"{server}-{port}.stderr"
+    stdout_path = workdir / f"{server}-{port}.stdout"
+    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            server_command(server, factory, port),
+            cwd=workdir,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        try:
+            _wait_for_port(port, lambda: process.poll() is None, server)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{stderr_path.read_text(errors='replace')}") from None
+        yield f"http://127.0.0.1:{port}", stderr_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)

@@ -20,8 +20,8 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from tests.helpers import SECRET, bearer, build_app
 
-BOUND_LOG = "rejected token: bound to a key (cnf) but sent as a bearer token"
-MALFORMED_LOG = "rejected token: cnf is not an object"
+BOUND_LOG = "refused: reason=bound_token"
+MALFORMED_LOG = "refused: reason=malformed_claim"
 THUMBPRINT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 
 

@@ -8,8 +8,10 @@ record at any level may contain either, or a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import re
 from typing import Any
 
 import jwt
@@ -20,7 +22,16 @@ from hypothesis import strategies as st
 
 from jwt_middleware import InvalidTokenError, JWTSettings, StaticKeys, TokenVerifier
 from tests.asgi import call, http_scope, scope_headers
-from tests.helpers import SECRET, b64url_json, bearer, build_app, hs256_key, mint_token
+from tests.helpers import (
+    OTHER_SECRET,
+    SECRET,
+    b64url_json,
+    bearer,
+    build_app,
+    hs256_key,
+    issuers_with_named_keys,
+    mint_token,
+)
 from tests.keypairs import RSA
 
 MARK = "INJECTED\r\n2026-01-01 00:00:00 CRITICAL fake line"
@@ -111,6 +122,51 @@ def test_keys_chosen_by_kid_log_no_header_text(caplog: pytest.LogCaptureFixture)
     _assert_clean(caplog.records)
 
 
+ISSUERS = ["https://one.example", "https://two.example"]
+
+
+def _naming_verifier(*, fallback: bool = False) -> TokenVerifier:
+    """A verifier whose refusal lines name issuers and kids: two issuers with keys by kid
+    (and, with ``fallback``, a key without kid that any other kid is tried against)."""
+    settings = JWTSettings(secret=SECRET, algorithm="HS256", issuer=ISSUERS, audience="api")
+    issuers = issuers_with_named_keys(ISSUERS, "api", fallback=fallback)
+    return TokenVerifier(settings, issuers=issuers)
+
+
+def _marked(secret: str = SECRET, **chosen: Any) -> str:
+    """A token whose iss, kid, aud and sub are the attacker's, unless ``chosen`` says."""
+    claims: dict[str, Any] = {"iss": MARK, "aud": MARK, "sub": MARK, "kid": MARK, **chosen}
+    kid = claims.pop("kid")
+    return mint_token(secret=secret, headers={"kid": kid}, **claims)
+
+
+# Each reaches a refusal line that names an issuer, a kid or both: only ours may be there.
+NAMED_REFUSALS = [
+    pytest.param(_marked(), id="all-chosen"),
+    pytest.param(_marked(kid="k1"), id="our-kid"),
+    pytest.param(_marked(kid="shared"), id="shared-kid"),
+    pytest.param(_marked(iss=ISSUERS[0]), id="our-issuer"),
+    pytest.param(_marked(iss=ISSUERS[0], kid="k1"), id="our-issuer-and-kid"),
+    pytest.param(_marked(iss=ISSUERS[1], kid="k1"), id="the-other-issuers-kid"),
+    pytest.param(_marked(OTHER_SECRET, iss=ISSUERS[0], kid="k1"), id="bad-signature"),
+    pytest.param(_marked(iss=ISSUERS[0], kid="k1", exp=1), id="expired"),
+]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["by-kid", "with-fallback-key"])
+@pytest.mark.parametrize("token", NAMED_REFUSALS)
+def test_refusal_lines_name_only_our_issuers_and_kids(
+    caplog: pytest.LogCaptureFixture, token: str, fallback: bool
+) -> None:
+    with pytest.raises(InvalidTokenError):
+        asyncio.run(_naming_verifier(fallback=fallback).verify_async(token))
+    _assert_clean(caplog.records)
+    lines = [r.getMessage() for r in caplog.records if r.name == "jwt_middleware.refusals"]
+    assert len(lines) == 1
+    for name, value in re.findall(r" (issuer|kid)=(\S+)", lines[0]):
+        assert value in (ISSUERS if name == "issuer" else ["k1", "k2", "shared"]), lines[0]
+
+
 REQUESTS = [
     pytest.param({"headers": [(b"authorization", b"Bearer a.b.c\r\nINJECTED")]}, id="auth-crlf"),
     pytest.param({"headers": [(b"authorization", b"Bearer \xffINJECTED")]}, id="auth-bytes"),
@@ -181,3 +237,36 @@ def test_any_text_in_header_or_claims_never_reaches_a_log(
     assert error is None or "INJECTED" not in str(error)
     if error is not None:
         _assert_clean(caplog.records)
+
+
+@hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(min_size=1, max_size=40),
+    issuer=st.sampled_from([None, *ISSUERS]),
+    kid=st.sampled_from([None, "k1", "shared"]),
+    fallback=st.booleans(),
+)
+def test_chosen_iss_kid_aud_sub_never_reach_a_refusal_line(
+    caplog: pytest.LogCaptureFixture,
+    text: str,
+    issuer: str | None,
+    kid: str | None,
+    fallback: bool,
+) -> None:
+    """Whatever of iss, kid, aud and sub the attacker writes, and whichever of ours they
+    borrow, the line says ours only."""
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    marked = "INJECTED" + text
+    chosen = {k: v for k, v in {"iss": issuer, "kid": kid}.items() if v is not None}
+    token = mint_token(
+        marked,
+        headers={"kid": chosen.get("kid", marked)},
+        iss=chosen.get("iss", marked),
+        aud=marked,
+    )
+    with pytest.raises(InvalidTokenError):
+        asyncio.run(_naming_verifier(fallback=fallback).verify_async(token))
+    _assert_clean(caplog.records)

@@ -1,7 +1,8 @@
 """Every code example in the README and in docs/ runs here, so one that stops working fails.
 
 * ```` ```python ```` blocks run in order, each page in a namespace of its own, in an empty
-  working folder with no ``JWT_*`` variable set. An HTML comment ``<!-- docs-test: env
+  working folder with no ``JWT_*`` variable set; the logging configuration a page changes
+  is put back afterwards. An HTML comment ``<!-- docs-test: env
   NAME=value ... -->`` before a block sets variables for it and the rest of the page, as
   the ``export`` a reader was told to run would; ``env-once`` sets them for that block
   alone. A block may use what an earlier block of its page defined, as a reader would.
@@ -26,12 +27,13 @@ kind has no case of that kind, rather than one that passes having checked nothin
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import shlex
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,6 +74,17 @@ def test_example_is_of_a_kind_the_rules_above_cover(page: Page, index: int) -> N
     block = page.blocks[index]
     known = {"python", "http", "sh", "text", "console"}
     assert block.language in known, f"{page.where(block)}: say what the block is"
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """The root and ``jwt_middleware`` loggers as they were, whatever a page configured."""
+    loggers = [logging.getLogger(), logging.getLogger("jwt_middleware")]
+    saved = [(logger.handlers[:], logger.level) for logger in loggers]
+    yield
+    for logger, (handlers, level) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 def _run_python(page: Page, blocks: list[Block], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The configuration page lists every setting with its variable, so a new setting cannot be
-added without saying what it is for."""
+"""The configuration page lists every setting with its variable, and the troubleshooting page
+every reason a refusal is logged with, so neither can be added without saying what it is
+for."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 from pathlib import Path
 
 from jwt_middleware import JWTSettings
+from jwt_middleware.refusals import Reason
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+PAGE = DOCS / "configuration.md"
 _ROW = re.compile(r"^\| `(\w+)` \| `(JWT_\w+)` \| ([^|]+) \| ([^|]+) \|$")
 
 
@@ -22,3 +25,12 @@ def test_every_setting_has_a_row_with_its_variable() -> None:
     assert set(rows) == fields
     for name, variable in rows.items():
         assert variable == "JWT_" + name.upper()
+
+
+_REASON_ROW = re.compile(r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|$")
+
+
+def test_every_refusal_reason_has_a_row() -> None:
+    text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    rows = [found.group(1) for line in text.splitlines() if (found := _REASON_ROW.match(line))]
+    assert rows == [reason.value for reason in Reason]  # in the order they are checked

@@ -39,5 +39,11 @@ def protected_app() -> Starlette:
     return build_app(JWTSettings(secret=SECRET), public=PUBLIC)
 
 
+def environment_app() -> Starlette:
+    """:func:`tests.helpers.build_app` configured by the ``JWT_*`` variables the child was
+    given, with a public rule that matches no route, so that it warns at start-up."""
+    return build_app(JWTSettings(), public=["/health", "/nowhere"])
+
+
 def echo_app() -> ASGIApp:
     return echo_scope
