@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
