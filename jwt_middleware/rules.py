@@ -13,7 +13,8 @@ its path's length costs, however many rules there are.
 
 Paths are matched relative to the wrapped app (``root_path`` removed). A path that can
 mean something else to a proxy, the router or a file server than it does to the allowlist
-is never public, whatever the rules say. That is a path with dot segments, empty segments,
+is never public, whatever the rules say (and the policy refuses it outright, see
+:mod:`jwt_middleware.policy`). That is a path with dot segments, empty segments,
 backslashes or control characters, decoded or raw; an encoded ``/``, ``.``, ``\\`` or
 ``%`` in any form: ``%2f`` in the raw path, or any ``%`` left in the decoded path (which
 only a double encoding such as ``%252e`` produces, and servers that send no ``raw_path``,
