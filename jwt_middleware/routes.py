@@ -111,7 +111,8 @@ def decision_for(policy: AccessPolicy, method: str | None, template: str) -> Dec
 def audit(
     policy: AccessPolicy, routes: list[RouteInfo], *, served: Iterable[str] = ()
 ) -> list[str]:
-    """One message per public, optional or requirement rule that matches no route.
+    """One message per public, optional or requirement rule that matches no route, and per
+    requirement rule that covers one segment of a route's whole-path parameter.
 
     ``served`` are paths the middleware answers itself (the RFC 9728 metadata). A typo in a
     public rule silently leaves a route protected, in a requirement rule silently leaves it

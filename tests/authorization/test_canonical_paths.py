@@ -16,20 +16,30 @@ from tests.public_paths import NOT_CANONICAL
 PLAIN = scope_headers(bearer(mint_token("user-1", scope="files:read")))
 
 
+#: The decoded path StaticFiles would serve ``secret/x.txt`` for.
+DOTS = "/files/public/../secret/x.txt"
+
+
 @pytest.mark.parametrize(
-    ("path", "raw_path"),
+    ("path", "raw_path", "root_path"),
     [
-        pytest.param("/files/public/../secret/x.txt", None, id="dot-dot"),
-        pytest.param("/files/public/../secret/x.txt", b"/files/public/%2e%2e/secret/x.txt", id="encoded-dot-dot"),  # noqa: E501
-        pytest.param("/files//secret/x.txt", b"/files//secret/x.txt", id="empty-segment"),
-        pytest.param("/files/./secret/x.txt", b"/files/./secret/x.txt", id="dot-segment"),
-        pytest.param("/files/public/../secret/x.txt", b"/files/public%2F..%2Fsecret/x.txt", id="encoded-slashes"),  # noqa: E501
-        pytest.param("/files/./secret/x.txt", b"/files/%2e/secret/x.txt", id="encoded-dot"),
+        pytest.param(DOTS, None, "", id="dot-dot"),
+        pytest.param(DOTS, b"/files/public/%2e%2e/secret/x.txt", "", id="encoded-dot-dot"),
+        pytest.param("/files//secret/x.txt", b"/files//secret/x.txt", "", id="empty-segment"),
+        pytest.param("/files/./secret/x.txt", b"/files/./secret/x.txt", "", id="dot-segment"),
+        pytest.param(DOTS, b"/files/public%2F..%2Fsecret/x.txt", "", id="encoded-slashes"),
+        pytest.param("/files/./secret/x.txt", b"/files/%2e/secret/x.txt", "", id="encoded-dot"),
+        # Behind a path-stripping proxy (uvicorn --root-path): the rules and the check see
+        # the path relative to the app, and raw_path is what the client sent.
+        pytest.param("/prefix" + DOTS, DOTS.encode(), "/prefix", id="root-path"),
     ],
-)  # fmt: skip
-def test_a_valid_token_cannot_walk_around_a_scope_rule(path: str, raw_path: bytes | None) -> None:
+)
+def test_a_valid_token_cannot_walk_around_a_scope_rule(
+    path: str, raw_path: bytes | None, root_path: str
+) -> None:
     app = build_files_app(apps.SETTINGS)
-    answer = call(app, http_scope(path, raw_path=raw_path, headers=PLAIN))
+    scope = http_scope(path, raw_path=raw_path, root_path=root_path, headers=PLAIN)
+    answer = call(app, scope)
 
     assert (answer.status, answer.json()) == (400, {"detail": NOT_CANONICAL})
     assert SECRET_FILE not in answer.body
