@@ -3,8 +3,9 @@ the request's state or answers.
 
 A pure ASGI middleware: everything that can be decided once (settings, verifier, the policy's
 index, the answers) is decided in ``__init__``, and what depends on the app's routes at
-start-up; a request does one header scan, one verification (or a cache hit), and one policy
-lookup, which is skipped when the policy has nothing to say about authenticated requests.
+start-up; a request does one policy lookup (remembered for the paths an API serves again and
+again; it refuses a non-canonical path before anything else), one header scan and one
+verification (or a cache hit).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ _DENIAL_EXTENSION: Final = "websocket.http.response"
 _WEBSOCKET_POLICY_VIOLATION: Final = 1008
 _WEBSOCKET_INTERNAL_ERROR: Final = 1011
 _DEFAULT_REALM: Final = "api"
+_NOT_CANONICAL: Final = "The request path is not canonical."
 
 
 class JWTAuthMiddleware:
@@ -187,7 +189,6 @@ class JWTAuthMiddleware:
         require_jti = self.settings.require_jti
         self._require_jti = is_revoked is not None if require_jti is None else require_jti
         self._recheck = self.settings.websocket_recheck_seconds if is_revoked else None
-        self._lookup_always = self.policy.needs_lookup
         if resource is not None:
             self._metadata_path = metadata_path(resource)
             self._build_metadata()
@@ -227,7 +228,12 @@ class JWTAuthMiddleware:
             await self._serve_metadata(scope, receive, send)
             return
         scope["jwt_middleware"] = self._answers
-        decision = self._decide(scope) if self._lookup_always else None
+        decision = self._decide(scope)
+        if decision.access is Access.REFUSED:
+            # Before any token: a valid one must not carry the request past a rule that
+            # matched the path as written, not as the app will normalise it.
+            await self._refuse(InvalidRequestError(_NOT_CANONICAL), scope, receive, send, decision)
+            return
         try:
             token = self._token(scope)
             verified = self.verifier.cached(token)
@@ -240,10 +246,9 @@ class JWTAuthMiddleware:
                 raise InvalidTokenError(reason=Reason.NO_JTI)  # it could never be revoked
             if self.is_revoked is not None:
                 await self._check_revocation(verified.claims)
-            if decision is not None and decision.requirement is not NO_REQUIREMENT:
+            if decision.requirement is not NO_REQUIREMENT:
                 decision.requirement.check(verified.scopes, verified.claims)
         except AuthenticationError as exc:
-            decision = decision or self._decide(scope)
             # Public: anything goes, a bad token included. Optional: no token goes.
             if decision.access is Access.PUBLIC or (
                 decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
@@ -390,7 +395,6 @@ class JWTAuthMiddleware:
         for route in routes:
             if route.requirement is not None:
                 self.policy.require_route(route.methods, route.path, route.requirement)
-        self._lookup_always = self.policy.needs_lookup
         if self._metadata_path is not None:
             self._build_metadata()  # route-level scopes count in scopes_supported
         served = [self._metadata_path] if self._metadata_path else []

@@ -18,15 +18,24 @@ How a request is decided, in this order:
    be valid (an expired one is a 401, not silently anonymous).
 4. Else a valid token is needed.
 
-Public and optional rules never apply to a path that could mean something else downstream
-(:func:`~.rules.is_safe_path`); requirement rules match the decoded path the router sees,
-so a request the router would send to a route is held to that route's requirement.
+0. Before all of these, a path that could mean something else downstream (dot segments,
+   empty segments, encoded separators, double encodings, Unicode look-alikes: see
+   :func:`~.rules.is_safe_path`) is **refused** with 400, token or not: the rules match the
+   path as written, while a file server or a ``{p:path}`` route may normalise it into a
+   path another rule protects (``/files/public/../secret/x.txt``). No public path is
+   refused: a public rule never applied to such a path.
+
+Requirement rules match the decoded path the router sees, so a request the router would
+send to a route is held to that route's requirement; a method in lower case is held to the
+requirements of its upper-case form too (an app further on may upper-case it), while a
+public or optional rule for a method only ever applies to that method exactly.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -141,6 +150,8 @@ class Access(enum.Enum):
     PUBLIC = "public"
     OPTIONAL = "optional"
     TOKEN = "token"  # noqa: S105 - a kind of access, not a secret
+    #: Refused before any token is looked at: the path is not canonical.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +165,17 @@ class Decision:
 _PUBLIC: Final = Decision(Access.PUBLIC)
 _OPTIONAL: Final = Decision(Access.OPTIONAL)
 _TOKEN: Final = Decision(Access.TOKEN)
+_REFUSED: Final = Decision(Access.REFUSED)
 
 
 #: How many decisions :meth:`AccessPolicy.decide` remembers, and for paths how long.
 _MAX_DECISIONS: Final = 4096
 _MAX_REMEMBERED_PATH: Final = 256
+#: The only methods a decision is remembered for: the method is chosen by the client too,
+#: at any length, so an unbounded key would unbound the memo.
+_REMEMBERED_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", None}
+)
 
 
 class AccessPolicy:
@@ -208,17 +225,11 @@ class AccessPolicy:
         """Add the requirement declared on a route (its methods, its path template)."""
         for method in dict.fromkeys(methods):
             spec = template if method is None else f"{method} {template}"
-            rule = PathRule.parse(spec, kind="route")
-            if method is None:  # a WebSocket route: its rule may not cover HTTP requests
-                rule = PathRule(rule.spec, rule.segments, frozenset({"WEBSOCKET"}), None)
+            only = frozenset({"WEBSOCKET"}) if method is None else None
+            rule = _route_rule(spec, template, only)
             self._requirements.add(rule, requirement)
             self.route_rules.append((rule, requirement))
         self._decisions.clear()
-
-    @property
-    def needs_lookup(self) -> bool:
-        """Whether authenticated requests must be matched too (not only refused ones)."""
-        return bool(self._requirements.size or self.optional)
 
     @property
     def scopes_supported(self) -> tuple[str, ...]:
@@ -231,17 +242,20 @@ class AccessPolicy:
         is ``None`` for a WebSocket.
 
         A decision depends on nothing but these three and the rules, so it is remembered.
-        Paths are chosen by clients, so only short ones are, and at most
-        :data:`_MAX_DECISIONS` of them (about 2.5 MB at most), the memo starting over when
-        full: a client sending a new path each time costs one insertion per request.
+        Methods and paths are chosen by clients, so only the standard methods are, with
+        short paths, and at most :data:`_MAX_DECISIONS` of them (about 2.5 MB at most), the
+        memo starting over when full: a client sending a new path each time costs one
+        insertion per request.
         """
         key = (method, path, raw_path)
         known = self._decisions.get(key)
         if known is not None:
             return known
         decision = self._decide(method, path, raw_path)
-        if len(path) <= _MAX_REMEMBERED_PATH and (
-            raw_path is None or len(raw_path) <= _MAX_REMEMBERED_PATH
+        if (
+            method in _REMEMBERED_METHODS
+            and len(path) <= _MAX_REMEMBERED_PATH
+            and (raw_path is None or len(raw_path) <= _MAX_REMEMBERED_PATH)
         ):
             if len(self._decisions) >= _MAX_DECISIONS:
                 self._decisions.clear()
@@ -249,18 +263,47 @@ class AccessPolicy:
         return decision
 
     def _decide(self, method: str | None, path: str, raw_path: bytes | None) -> Decision:
+        if not is_safe_path(path, raw_path):
+            return _REFUSED
         matched = self._requirements.match(method or "WEBSOCKET", path)
+        if method is not None and method.upper() != method:
+            # Methods are case-sensitive (RFC 9110), but an app further on may upper-case
+            # "get" into GET: the lower-case form needs at least what the upper-case one does.
+            matched += self._requirements.match(method.upper(), path)
         if matched:
             requirement = matched[0]
             for other in matched[1:]:
                 requirement = requirement.merged(other)
             return Decision(Access.TOKEN, requirement)
-        if (self.public or self.optional) and is_safe_path(path, raw_path):
-            if self.public and self.public.matching(method, path):
-                return _PUBLIC
-            if self.optional and self.optional.matching(method, path):
-                return _OPTIONAL
+        if self.public and self.public.matching(method, path):
+            return _PUBLIC
+        if self.optional and self.optional.matching(method, path):
+            return _OPTIONAL
         return _TOKEN
+
+
+def _route_rule(spec: str, template: str, methods: frozenset[str] | None) -> PathRule:
+    """The rule of a route's declaration: the template read as a rule where the rule syntax
+    can say it, else the very regex Starlette routes it with (``/items/{id}.json``, a
+    ``{p:path}`` before the end, a custom convertor), so that it covers exactly the
+    requests the route serves. ``methods`` overrides the spec's (a WebSocket route)."""
+    try:
+        rule = PathRule.parse(spec, kind="route")
+    except ValueError:
+        from starlette.routing import compile_path
+
+        regex, _, _ = compile_path(template)
+        # Starlette anchors with "^...$"; rules full-match, and without the anchors the
+        # rule index can hang the regex on its literal leading path.
+        pattern = re.compile(regex.pattern.removeprefix("^").removesuffix("$"))
+        method = spec[: -len(template)].strip()
+        rule_methods = None
+        if method:
+            rule_methods = frozenset({"GET", "HEAD"}) if method == "GET" else frozenset({method})
+        rule = PathRule(spec, None, rule_methods, pattern)
+    if methods is not None:
+        rule = PathRule(rule.spec, rule.segments, methods, rule.pattern)
+    return rule
 
 
 def require_scopes(

@@ -111,7 +111,8 @@ def decision_for(policy: AccessPolicy, method: str | None, template: str) -> Dec
 def audit(
     policy: AccessPolicy, routes: list[RouteInfo], *, served: Iterable[str] = ()
 ) -> list[str]:
-    """One message per public, optional or requirement rule that matches no route.
+    """One message per public, optional or requirement rule that matches no route, and per
+    requirement rule that covers one segment of a route's whole-path parameter.
 
     ``served`` are paths the middleware answers itself (the RFC 9728 metadata). A typo in a
     public rule silently leaves a route protected, in a requirement rule silently leaves it
@@ -127,7 +128,35 @@ def audit(
         for rule in rules:
             if not any(_overlaps(rule, route) for route in targets):
                 messages.append(f"{kind} rule {rule.spec!r} matches no route of the app")
+    for rule, _ in policy.rules:
+        messages += [
+            f"scopes rule {rule.spec!r} covers one segment of route {route.path!r}, whose "
+            "parameter takes a whole path: end the rule with '/*' to cover all of it"
+            for route in routes
+            if _covers_one_segment_of_a_path_parameter(rule, route)
+        ]
     return messages
+
+
+def _covers_one_segment_of_a_path_parameter(rule: PathRule, route: RouteInfo) -> bool:
+    """Whether a rule ends with a one-segment parameter where the route takes a whole path
+    (``/files/{name}`` against ``/files/{name:path}``): ``/files/a/b`` is the route's and
+    not the rule's, so the requirement silently stops at the first ``/``."""
+    if rule.segments is None or not rule.segments or rule.segments[-1] is not None:
+        return False
+    if not any(rule.methods is None or m in rule.methods for m in route.methods):
+        return False
+    template = route.path[1:].split("/")
+    last = len(rule.segments) - 1
+    if last >= len(template):
+        return False
+    parameter = _PARAMETER.fullmatch(template[last])
+    if parameter is None or parameter.group(2) != "path":
+        return False
+    for segment, part in zip(rule.segments[:last], template, strict=False):
+        if segment is not None and _PARAMETER.fullmatch(part) is None and segment != part:
+            return False
+    return True
 
 
 def _overlaps(rule: PathRule, route: RouteInfo) -> bool:
@@ -135,7 +164,8 @@ def _overlaps(rule: PathRule, route: RouteInfo) -> bool:
     methods = [m for m in route.methods if rule.methods is None or m in rule.methods]
     if not methods:
         return False
-    if rule.segments is None:  # a regex: try the route's sample path
+    if rule.segments is None or not _expressible(route.path):
+        # A regex, or a template the rule syntax cannot read: try the route's sample path.
         return any(rule.matches(m, sample_path(route.path)) for m in methods)
     template = route.path[1:].split("/") if route.path != "/" else [""]
     for index, segment in enumerate(rule.segments):
@@ -148,6 +178,16 @@ def _overlaps(rule: PathRule, route: RouteInfo) -> bool:
         if segment is not None and parameter is None and segment != part:
             return False
     return len(template) == len(rule.segments)
+
+
+def _expressible(template: str) -> bool:
+    """Whether a route template reads as a rule (no ``{id}.json``, no ``{p:path}`` before
+    its end, no custom convertor)."""
+    try:
+        PathRule.parse(template, kind="route")
+    except ValueError:
+        return False
+    return True
 
 
 def route_table(policy: AccessPolicy, routes: list[RouteInfo]) -> list[tuple[str, str, str]]:

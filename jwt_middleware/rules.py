@@ -13,7 +13,8 @@ its path's length costs, however many rules there are.
 
 Paths are matched relative to the wrapped app (``root_path`` removed). A path that can
 mean something else to a proxy, the router or a file server than it does to the allowlist
-is never public, whatever the rules say. That is a path with dot segments, empty segments,
+is never public, whatever the rules say (and the policy refuses it outright, see
+:mod:`jwt_middleware.policy`). That is a path with dot segments, empty segments,
 backslashes or control characters, decoded or raw; an encoded ``/``, ``.``, ``\\`` or
 ``%`` in any form: ``%2f`` in the raw path, or any ``%`` left in the decoded path (which
 only a double encoding such as ``%252e`` produces, and servers that send no ``raw_path``,
@@ -54,8 +55,10 @@ _PARAMETER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(str|int|float|uu
 _ENCODED_SEPARATOR: Final = re.compile(rb"%(?:2[fFeE5]|5[cC])")
 # Control characters, "\\", and "%" (a decoded path keeps a "%" only if it was encoded twice).
 _UNSAFE_DECODED: Final = re.compile(r"[\x00-\x1f\x7f\\%]")
-#: A regex's leading literal path, up to its last "/" before any special character.
-_LITERAL_PREFIX: Final = re.compile(r"(?:/[A-Za-z0-9_~!&',;=:@-]+)*/")
+#: The characters that stand for themselves in a regex, wherever they are outside a class.
+_LITERAL_CHARS: Final = re.compile(r"[A-Za-z0-9/_~!&',;=:@-]*")
+#: Characters that make what comes before them optional or repeated.
+_QUANTIFIERS: Final = frozenset("*+?{")
 
 _ONE: Final = object()  # a trie edge for one segment of any value
 #: A rule's last segment that stands for "this segment and everything below".
@@ -174,8 +177,10 @@ class RuleIndex(Generic[V]):
     """Rules indexed by path segments, so a lookup costs what the path's length costs, not
     what the number of rules does: literal segments are dict lookups, template parameters
     one wildcard edge, and each node keeps its rules by method. Regex rules hang on the
-    node of their literal leading path (``/v``, ``/api/v2/``...), so only the ones that
-    share a prefix with the request's path are tried.
+    node of the path segments all their matches certainly start with (``/api/v2/`` for
+    ``/api/v2/.*``; the root where that is not certain, see :func:`_literal_segments`), so
+    only the ones that share a prefix with the request's path are tried. The index finds
+    exactly what trying every rule in turn would (``tests/properties/test_rule_index.py``).
     """
 
     __slots__ = ("_root", "size")
@@ -189,9 +194,7 @@ class RuleIndex(Generic[V]):
         self.size += 1
         node = self._root
         if rule.pattern is not None:
-            literal = _LITERAL_PREFIX.match(rule.pattern.pattern)
-            prefix = literal.group(0)[1:-1] if literal else ""
-            for literal_segment in prefix.split("/") if prefix else ():
+            for literal_segment in _literal_segments(rule.pattern):
                 node = node.child(literal_segment)
             node.patterns.append((rule, value))
             return
@@ -207,6 +210,10 @@ class RuleIndex(Generic[V]):
         """The values of every rule that matches ``path`` for ``method``."""
         found: list[V] = []
         if not path.startswith("/"):
+            # Only a regex can match it, and only one with no literal leading path.
+            for rule, value in self._root.patterns:
+                if rule.matches(method, path):
+                    found.append(value)
             return found
         parts = path[1:].split("/")
         frontier = [self._root]
@@ -234,6 +241,62 @@ class RuleIndex(Generic[V]):
                         if rule.matches(method, path):
                             found.append(value)
         return found
+
+
+def _literal_segments(pattern: re.Pattern[str]) -> list[str]:
+    """The whole path segments every match of ``pattern`` starts with, where that is certain.
+
+    A regex rule is only tried on requests below these segments, so they must be a prefix of
+    every path the pattern full-matches, or the rule would silently not apply. That is only
+    read from the pattern's text where the text cannot mean anything else: no flags
+    (``re.IGNORECASE`` or an inline ``(?i)`` make ``/Admin`` match ``/admin``), no
+    alternation outside a group (``/admin/.*|/backup/.*``), and only characters that stand
+    for themselves, not followed by a quantifier (``/admin/?x`` also matches ``/adminx``).
+    Anything else hangs the pattern on the root, where every request tries it.
+    """
+    text = pattern.pattern
+    if pattern.flags != re.UNICODE or _has_top_level_alternation(text):
+        return []
+    literal = _LITERAL_CHARS.match(text)
+    run = literal.group(0) if literal else ""
+    if run and text[len(run) : len(run) + 1] in _QUANTIFIERS:
+        run = run[:-1]  # the last character is optional or repeated: not certain
+    if not run.startswith("/"):
+        return []
+    return run[1 : run.rfind("/")].split("/") if run.rfind("/") > 0 else []
+
+
+def _has_top_level_alternation(text: str) -> bool:
+    """Whether ``text`` has a ``|`` outside any group, or might have (then ``True``).
+
+    Escapes and character classes are skipped; comments (``(?#...)``, and ``#`` under a
+    verbose flag in a group) could hide a parenthesis, so any ``#`` answers ``True``.
+    """
+    if "#" in text:
+        return True
+    depth = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            index += 1
+            if text[index : index + 1] == "^":
+                index += 1
+            if text[index : index + 1] == "]":
+                index += 1  # a "]" first in a class is a literal
+            while index < len(text) and text[index] != "]":
+                index += 2 if text[index] == "\\" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth <= 0:
+            return True
+        index += 1
+    return False
 
 
 class _ByMethod(Generic[V]):

@@ -12,13 +12,16 @@ import base64
 import json
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys
@@ -130,6 +133,37 @@ def build_app(
     ]
     app = Starlette(routes=routes)
     app.add_middleware(JWTAuthMiddleware, public=public, settings=settings, **options)
+    return app
+
+
+#: Files served under ``/files``: ``public/notes.txt``, and ``secret/x.txt``, which holds
+#: :data:`SECRET_FILE` and needs the ``files:secret`` scope.
+FILES = Path(__file__).parent / "files"
+SECRET_FILE = b"TOP SECRET"
+#: The rules of :func:`build_files_app`.
+FILES_SCOPES = {"/files/secret/*": ["files:secret"], "GET /legacy/report": ["reports:read"]}
+
+
+async def case_blind_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A mounted app that reads the method in any case (as WSGI bridges and some
+    frameworks do): ``get`` is served like ``GET``."""
+    ok = scope["method"].upper() in ("GET", "HEAD")
+    await JSONResponse({"report": "q3"} if ok else {}, status_code=200 if ok else 405)(
+        scope, receive, send
+    )
+
+
+def build_files_app(settings: JWTSettings) -> Starlette:
+    """StaticFiles under ``/files`` with a scope rule on ``/files/secret/*``, and a
+    case-blind app under ``/legacy`` with one on ``GET /legacy/report``: both normalise
+    what a rule matched as written (dot segments, a lower-case method)."""
+    app = Starlette(
+        routes=[
+            Mount("/files", StaticFiles(directory=FILES)),
+            Mount("/legacy", app=case_blind_app),
+        ]
+    )
+    app.add_middleware(JWTAuthMiddleware, settings=settings, scopes=FILES_SCOPES)
     return app
 
 

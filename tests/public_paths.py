@@ -2,7 +2,8 @@
 
 The property tests (hand-written scopes) and the wire tests (real servers) use the same rules,
 so each can check what the middleware let through against the same plain-Python statement:
-a request without a token is answered only if its path is canonical and the rules list it.
+a request without a token is answered only if its path is canonical and the rules list it,
+and a path that is not canonical is refused with 400 whatever the rules and the token say.
 """
 
 from __future__ import annotations
@@ -12,6 +13,20 @@ from urllib.parse import unquote_to_bytes
 
 #: The allowlist under test.
 PUBLIC = ["/health", "/static/*", "GET /posts/*"]
+#: The description of the 400 for a path that is not canonical.
+NOT_CANONICAL = "The request path is not canonical."
+#: Its challenge, as bytes in an ASGI header.
+NOT_CANONICAL_CHALLENGE = (
+    b'Bearer realm="api", error="invalid_request", error_description="'
+    + NOT_CANONICAL.encode()
+    + b'"'
+)
+
+
+def refusal_status(path: str, raw_path: bytes | None) -> int:
+    """What a request without a token that is not answered gets: 400 for a path that is not
+    canonical (refused before any token is looked at), else 401."""
+    return 401 if is_canonical(path, raw_path) else 400
 
 
 def is_canonical(path: str, raw_path: bytes | None) -> bool:

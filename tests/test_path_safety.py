@@ -3,7 +3,8 @@
 ASGI makes ``raw_path`` optional, and some adapters (Mangum for AWS Lambda) always send
 ``None``. Then only the decoded path is left, and a ``%`` still in it means the wire had an
 encoded ``%`` (``%252e`` decodes to ``%2e``, which anything that decodes once more reads as
-``.``). These cases are driven through hand-written ASGI scopes; the real-server tests
+``.``). Such a path is refused with 400 before any token is looked at. These cases are
+driven through hand-written ASGI scopes; the real-server tests
 (``tests/wire/test_paths.py``) send the same kinds of paths byte for byte.
 """
 
@@ -63,7 +64,7 @@ def _status(settings: JWTSettings, path: str, raw_path: Any) -> int:
 @pytest.mark.parametrize("raw_path", RAW_PATH)
 @pytest.mark.parametrize("path", NEVER_PUBLIC)
 def test_never_public_without_raw_path(settings: JWTSettings, path: str, raw_path: Any) -> None:
-    assert _status(settings, path, raw_path) == 401
+    assert _status(settings, path, raw_path) == 400
 
 
 @pytest.mark.parametrize("raw_path", RAW_PATH)
@@ -88,7 +89,7 @@ def test_canonical_paths_stay_public_without_raw_path(
 def test_never_public_with_a_raw_path_that_decodes_to_something_else(
     settings: JWTSettings, path: str, raw_path: bytes
 ) -> None:
-    assert _status(settings, path, raw_path) == 401
+    assert _status(settings, path, raw_path) == 400
 
 
 @pytest.mark.parametrize(

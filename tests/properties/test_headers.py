@@ -213,7 +213,7 @@ def test_valid_token_reaches_downstream_with_its_subject(
 ) -> None:
     token, sub = token_and_sub
     header = data.draw(bearer_forms(token))
-    path = data.draw(st.sampled_from([PROTECTED, "/health", "/static/x", "/a/../b"]))
+    path = data.draw(st.sampled_from([PROTECTED, "/health", "/static/x"]))
 
     outcome = call(served(path, headers=[(b"authorization", header)]))
 

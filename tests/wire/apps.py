@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jwt_middleware import JWTSettings
-from tests.helpers import SECRET, build_app
+from tests.helpers import SECRET, build_app, build_files_app
 from tests.public_paths import PUBLIC
 
 
@@ -47,3 +47,8 @@ def environment_app() -> Starlette:
 
 def echo_app() -> ASGIApp:
     return echo_scope
+
+
+def files_app() -> Starlette:
+    """:func:`tests.helpers.build_files_app`."""
+    return build_files_app(JWTSettings(secret=SECRET))

@@ -4,7 +4,8 @@ what it puts in ``path`` and ``raw_path``, and the answer without a token.
 The servers do not deliver the same ``path`` and ``raw_path`` for the same request line, nor
 refuse the same ones, so the tables give those per server (:func:`tests.wire.peers.by_server`).
 Whatever a server delivers, a request without a token is answered only if its path is
-canonical and allowlisted (:mod:`tests.public_paths`), which the last test checks on each.
+canonical and allowlisted (:mod:`tests.public_paths`), which the last test checks on each;
+a path that is not canonical is refused with 400, before any token is looked at.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.public_paths import allowed_by_rules, is_canonical
+from tests.public_paths import NOT_CANONICAL, allowed_by_rules, is_canonical, refusal_status
 from tests.wire.exchange import CHALLENGE, NO_CREDENTIALS, authority, exchange
 from tests.wire.peers import REFUSAL_BODY, by_server, on_every_server
 
@@ -54,40 +55,40 @@ OTHER_HOST = "http://other.example/health"
 ABSOLUTE_DOTS = "http://{authority}/static/%2e%2e/private"
 
 PATH_CASES = [
-    path_case("dot-dot", "/static/../private", 401),
-    path_case("encoded-dot-dot", "/static/%2e%2e/private", 401),
-    path_case("encoded-dot-dot-upper", "/static/%2E%2E/private", 401),
-    path_case("dot-dot-encoded-slash", "/static/..%2fprivate", 401),
-    path_case("half-encoded-dot-dot", "/static/.%2e/private", 401),
-    path_case("all-encoded", "/static/%2e%2e%2fprivate", 401),
-    path_case("empty-segment", "/static//private", 401),
-    path_case("dot-segment", "/static/./x", 401),
-    path_case("trailing-dot", "/health/.", 401),
-    path_case("encoded-trailing-slash", "/health%2f", 401),
-    path_case("encoded-slash", "/static%2fx", 401),
-    path_case("encoded-backslash", "/static/%5c..%5cprivate", 401),
-    path_case("raw-backslash", "/static/\\..\\private", 401),
-    path_case("path-parameter", "/static/..;/private", 401),
-    path_case("leading-double-slash", "//health", 401),
-    path_case("double-encoded", "/static/%252e%252e/private", 401),
-    path_case("encoded-nul", "/health%00", 401),
+    path_case("dot-dot", "/static/../private", 400),
+    path_case("encoded-dot-dot", "/static/%2e%2e/private", 400),
+    path_case("encoded-dot-dot-upper", "/static/%2E%2E/private", 400),
+    path_case("dot-dot-encoded-slash", "/static/..%2fprivate", 400),
+    path_case("half-encoded-dot-dot", "/static/.%2e/private", 400),
+    path_case("all-encoded", "/static/%2e%2e%2fprivate", 400),
+    path_case("empty-segment", "/static//private", 400),
+    path_case("dot-segment", "/static/./x", 400),
+    path_case("trailing-dot", "/health/.", 400),
+    path_case("encoded-trailing-slash", "/health%2f", 400),
+    path_case("encoded-slash", "/static%2fx", 400),
+    path_case("encoded-backslash", "/static/%5c..%5cprivate", 400),
+    path_case("raw-backslash", "/static/\\..\\private", 400),
+    path_case("path-parameter", "/static/..;/private", 400),
+    path_case("leading-double-slash", "//health", 400),
+    path_case("double-encoded", "/static/%252e%252e/private", 400),
+    path_case("encoded-nul", "/health%00", 400),
     path_case("encoded-question-mark", "/health%3fx=1", 401),
-    path_case("overlong-utf8-dots", "/static/%c0%ae%c0%ae/private", 401),
-    path_case("invalid-utf8", "/static/%ff", 401),
-    path_case("fullwidth-dots", "/static/%ef%bc%8e%ef%bc%8e/private", 401),
-    path_case("one-dot-leaders", "/static/%e2%80%a4%e2%80%a4/private", 401),
-    path_case("fullwidth-percent", "/static/%ef%bc%852e", 401),
+    path_case("overlong-utf8-dots", "/static/%c0%ae%c0%ae/private", 400),
+    path_case("invalid-utf8", "/static/%ff", 400),
+    path_case("fullwidth-dots", "/static/%ef%bc%8e%ef%bc%8e/private", 400),
+    path_case("one-dot-leaders", "/static/%e2%80%a4%e2%80%a4/private", 400),
+    path_case("fullwidth-percent", "/static/%ef%bc%852e", 400),
     path_case("utf8-name", "/static/caf%c3%a9.css", 200),
     path_case("case", "/Health", 401),
     path_case("longer-name", "/healthz", 401),
     path_case("prefix-without-slash", "/staticfoo", 401),
-    path_case("asterisk-form", "*", 401),
+    path_case("asterisk-form", "*", 400),
     # Not origin-form: httptools refuses it, h11 (uvicorn's and hypercorn's) passes it on as
     # the path, granian delivers an empty path. None of these is canonical.
     path_case(
         "no-leading-slash",
         "health",
-        by_server(httptools=400, h11=401, hypercorn=401, granian=401),
+        on_every_server(400),
         by_server(
             httptools=None,
             h11=("health", "health"),
@@ -120,7 +121,7 @@ PATH_CASES = [
     path_case(
         "absolute-private",
         ABSOLUTE_PRIVATE,
-        401,
+        by_server(httptools=401, h11=400, hypercorn=400, granian=401),
         by_server(
             httptools=("/private", "/private"),
             h11=(ABSOLUTE_PRIVATE, ABSOLUTE_PRIVATE),
@@ -131,7 +132,7 @@ PATH_CASES = [
     path_case(
         "absolute-public",
         ABSOLUTE_PUBLIC,
-        by_server(httptools=200, h11=401, hypercorn=401, granian=200),
+        by_server(httptools=200, h11=400, hypercorn=400, granian=200),
         by_server(
             httptools=("/health", "/health"),
             h11=(ABSOLUTE_PUBLIC, ABSOLUTE_PUBLIC),
@@ -142,7 +143,7 @@ PATH_CASES = [
     path_case(
         "absolute-other-host",
         OTHER_HOST,
-        by_server(httptools=200, h11=401, hypercorn=401, granian=200),
+        by_server(httptools=200, h11=400, hypercorn=400, granian=200),
         by_server(
             httptools=("/health", "/health"),
             h11=(OTHER_HOST, OTHER_HOST),
@@ -153,7 +154,7 @@ PATH_CASES = [
     path_case(
         "absolute-dot-dot",
         ABSOLUTE_DOTS,
-        401,
+        400,
         by_server(
             httptools=("/static/../private", "/static/%2e%2e/private"),
             h11=(unquote(ABSOLUTE_DOTS), ABSOLUTE_DOTS),
@@ -165,7 +166,7 @@ PATH_CASES = [
     path_case(
         "absolute-no-path",
         "http://{authority}",
-        by_server(httptools=400, h11=401, hypercorn=401, granian=401),
+        by_server(httptools=400, h11=400, hypercorn=400, granian=401),
         by_server(
             httptools=None,
             h11=("http://{authority}", "http://{authority}"),
@@ -190,6 +191,9 @@ def test_path_without_token(protected: str, server: str, case: PathCase) -> None
         assert reply.header("WWW-Authenticate") == CHALLENGE
         assert reply.header("Cache-Control") == "no-store"
         assert reply.json() == NO_CREDENTIALS
+    elif case.delivered[server] is not None:  # refused by the middleware: not canonical
+        assert reply.json() == {"detail": NOT_CANONICAL}
+        assert reply.header("Cache-Control") == "no-store"
     else:  # refused by the server before the app saw it
         assert reply.body == REFUSAL_BODY[server]
         assert reply.header("WWW-Authenticate") is None
@@ -233,6 +237,6 @@ def test_anonymous_only_where_the_delivered_path_is_canonical_and_allowlisted(
         path = path.replace(authority(echo), authority(protected))
         raw_path = raw_path.replace(authority(echo).encode(), authority(protected).encode())
     public = is_canonical(path, raw_path) and allowed_by_rules("GET", path)
-    assert reply.status == (200 if public else 401), (path, raw_path)
+    assert reply.status == (200 if public else refusal_status(path, raw_path)), (path, raw_path)
     if public:
         assert reply.json()["user_id"] is None

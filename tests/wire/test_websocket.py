@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from jwt_middleware import JWTSettings
 from tests.helpers import bearer, build_app
+from tests.public_paths import NOT_CANONICAL
 from tests.servers import serve
 from tests.wire.exchange import (
     AUTH,
@@ -83,7 +84,9 @@ WS_REFUSED = [
     pytest.param("/ws", [*AUTH, *ONE_MORE], 400, "invalid_request", TWO_HEADERS, id="two-headers"),
     # The query parameter is off unless configured.
     pytest.param(f"/ws?access_token={VALID}", [], 401, None, REQUIRED, id="query-token-off"),
-    pytest.param("/ws/../health-ws", [], 401, None, REQUIRED, id="dot-dot-to-public"),
+    pytest.param(
+        "/ws/../health-ws", [], 400, "invalid_request", NOT_CANONICAL, id="dot-dot-to-public"
+    ),
 ]
 
 
