@@ -10,7 +10,15 @@ from starlette.testclient import TestClient
 from jwt_middleware import JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
 from jwt_middleware.types import VerifiedToken, freeze
-from tests.helpers import OTHER_SECRET, SECRET, FakeClock, bearer, build_app, mint_token
+from tests.helpers import (
+    OTHER_SECRET,
+    SECRET,
+    FakeClock,
+    bearer,
+    build_app,
+    held_and_estimated,
+    mint_token,
+)
 
 
 def _verified(sub: str = "u", **claims: object) -> VerifiedToken:
@@ -123,23 +131,30 @@ SHAPES: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
 def test_the_size_estimate_errs_high(shape: dict[str, Any]) -> None:
     """What the cache counts is never less than the memory it really holds."""
-    import tracemalloc
+    held, estimated = held_and_estimated([mint_token(f"user-{i}", **shape) for i in range(40)])
+    assert held <= estimated
 
-    tokens = [mint_token(f"user-{i}", **shape) for i in range(40)]
-    verifier = TokenVerifier(
-        JWTSettings(secret=SECRET, max_token_bytes=65536, verified_cache_bytes=1024**3)
-    )
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for token in tokens:
-            verifier.verify(token)
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert verifier._cache is not None
-    assert len(verifier._cache) == len(tokens)
-    assert held <= verifier._cache.size_bytes
+
+def _nested(depth: int) -> dict[str, Any]:
+    claim: dict[str, Any] = {"leaf": "x"}
+    for _ in range(depth):
+        claim = {"a": claim}
+    return {"deep": claim}
+
+
+#: Claims whose estimate must be close to what they hold, not merely above it: the shapes
+#: whose estimate used to be twice too high (flat, large) or too low (deeply nested).
+CLOSE_SHAPES: dict[str, dict[str, Any]] = {
+    "flat-2kb": {f"claim_{i:03d}": f"value-{i:05d}-abcdefgh" for i in range(60)},
+    "nested-200-levels": _nested(200),
+    "large-9kb": {"groups": _groups(190)},
+}
+
+
+@pytest.mark.parametrize("shape", list(CLOSE_SHAPES.values()), ids=list(CLOSE_SHAPES))
+def test_the_size_estimate_is_within_a_quarter_of_what_is_held(shape: dict[str, Any]) -> None:
+    held, estimated = held_and_estimated([mint_token(f"user-{i}", **shape) for i in range(100)])
+    assert abs(estimated - held) <= held / 4, (estimated, held)
 
 
 def test_the_cache_holds_no_more_bytes_than_its_bound() -> None:
