@@ -62,6 +62,8 @@ _TO_STANDARD: Final = bytes.maketrans(b"-_+/", b"+/!!")
 #: ``json.loads`` without its argument checks: the text is always a ``str`` here.
 _JSON: Final = json.JSONDecoder()
 
+_new_tuple: Final = tuple.__new__
+
 #: Headers of tokens that verified, by their segment: see :func:`remember_header`.
 _KNOWN_HEADERS: dict[str, tuple[str, str | None, str | None]] = {}
 _MAX_KNOWN_HEADERS: Final = 64
@@ -131,7 +133,11 @@ def parse(token: str) -> Token:
     signature = decode_segment(token[second + 1 :])
     signing_input = token[:second].encode("ascii")
     payload_segment = token[first + 1 : second]
-    return Token(algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
+    # tuple.__new__ builds the same Token as Token(...) does, without the Python-level
+    # __new__ a NamedTuple has: a refused token pays for little more than its signature.
+    return _new_tuple(
+        Token, (algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
+    )
 
 
 def remember_header(token: Token) -> None:
@@ -150,15 +156,17 @@ def decode_segment(segment: str) -> bytes:
     canonical encoding."""
     if not segment.isascii():
         raise MalformedTokenError("not base64url")
-    stripped = _unpadded(segment)
+    stripped = _unpadded(segment) if segment.endswith("=") else segment
+    remainder = len(stripped) % 4
+    if remainder == 1:
+        raise MalformedTokenError("bad base64url length")
     try:
         decoded = binascii.a2b_base64(
-            stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[len(stripped) % 4],
+            stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[remainder],
             strict_mode=True,
         )
     except binascii.Error:
         raise MalformedTokenError("not base64url") from None
-    remainder = len(stripped) % 4
     # Only now is the last character known to be base64url.
     if remainder and _VALUES[stripped[-1]] & _SPARE_BITS[remainder]:
         raise MalformedTokenError("not canonical base64url")
@@ -189,13 +197,10 @@ def _read_header(segment: str) -> tuple[str, str | None, str | None]:
 
 
 def _unpadded(segment: str) -> str:
-    """The segment without its padding, if that padding is whole (one or two ``=`` that
-    complete the last quantum); its characters are checked by :func:`decode_segment`."""
-    stripped = segment
-    if segment.endswith("="):
-        stripped = segment.rstrip("=")
-        if len(segment) % 4 or len(segment) - len(stripped) > 2:
-            raise MalformedTokenError("bad base64url padding")
-    if len(stripped) % 4 == 1:
-        raise MalformedTokenError("bad base64url length")
+    """A segment that ends in ``=`` without its padding, if that padding is whole (one or
+    two ``=`` that complete the last quantum); its characters are checked by
+    :func:`decode_segment`."""
+    stripped = segment.rstrip("=")
+    if len(segment) % 4 or len(segment) - len(stripped) > 2:
+        raise MalformedTokenError("bad base64url padding")
     return stripped
