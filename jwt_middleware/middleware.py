@@ -216,7 +216,9 @@ class JWTAuthMiddleware:
                 # A token in the cache has passed this check already, on its first sight.
                 if not _is_b64token(token):
                     raise InvalidRequestError
-                verified = await self.verifier.authenticate(token)
+                verified = self.verifier.authenticate_now(token)
+                if verified is None:  # its keys have to be fetched
+                    verified = await self.verifier.authenticate(token)
             if self._require_jti and jti_of(verified.claims) is None:
                 logger.info("rejected token: no jti, so it could never be revoked")
                 raise InvalidTokenError

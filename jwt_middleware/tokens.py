@@ -21,7 +21,7 @@ from typing import Any, Final, NoReturn
 import jwt
 
 from . import jws
-from .cache import VerifiedTokenCache, entry_size
+from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
 from .issuers import IssuerPolicy, Issuers
 from .keys import KeySource, signing_key
@@ -182,6 +182,15 @@ class TokenVerifier:
         """The verification of ``token`` if it is in the verified-token cache, else ``None``:
         the middleware's fast path, without a coroutine."""
         return self._cache.get(token) if self._cache is not None else None
+
+    def authenticate_now(self, token: str) -> VerifiedToken | None:
+        """Verify ``token`` without looking in the cache, with keys available without
+        waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
+        The middleware's path for a token :meth:`cached` did not know: no coroutine and
+        no second look in the cache for a token that is refused, as a forged one is."""
+        parsed = self._parse(token)
+        candidates = self._candidates_now(parsed)
+        return None if candidates is None else self._finish(token, parsed, candidates)
 
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
@@ -358,7 +367,8 @@ class TokenVerifier:
         for name in self._required:
             if payload.get(name) is None:
                 _refuse("a required claim is missing")
-        claims = _frozen(payload, payload_json)
+        shape = PayloadShape.of(payload_json)
+        claims = _frozen(payload, shape)
         if self._check_claims is not None and not self._check_claims(claims):
             _refuse("the claims check refused it")
         names = self._scope_names
@@ -369,7 +379,7 @@ class TokenVerifier:
             claims=claims, subject=subject, scopes=scopes, issuer=policy.issuer
         )
         if self._cache is not None:
-            size = entry_size(token, payload_json, scopes)
+            size = entry_size(token, shape, scopes)
             self._cache.put(token, verified, expires_at=deadline, size=size)
         return verified
 
@@ -396,18 +406,18 @@ def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
     return text, payload
 
 
-def _frozen(payload: dict[str, Any], payload_json: str) -> Claims:
+def _frozen(payload: dict[str, Any], shape: PayloadShape) -> Claims:
     """The claims, read-only (:func:`~.types.freeze`), without walking every item of them
     where the JSON text shows there is nothing nested to freeze.
 
-    One ``{`` in the text: no object inside the payload. As many ``[`` as the payload has
+    One object in the text: none inside the payload. As many arrays as the payload has
     lists at the top: no list inside a list. Then each top-level list is copied whole in C,
     not item by item: for a token with hundreds of groups that is most of the work of
     freezing it. (A ``[`` or ``{`` inside a string only takes the longer way.)
     """
-    arrays = payload_json.count("[")
+    arrays = shape.arrays
     names = [name for name, value in payload.items() if type(value) is list] if arrays else []
-    if payload_json.count("{") != 1 or len(names) != arrays:
+    if shape.objects != 1 or len(names) != arrays:
         frozen: Claims = freeze(payload)
         return frozen
     for name in names:  # the payload is this verification's own, parsed just now

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from jwt_middleware import JWTSettings, TokenVerifier
+from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
 from jwt_middleware.types import VerifiedToken, freeze
 from tests.helpers import (
@@ -199,3 +199,33 @@ def test_expired_entries_give_their_bytes_back() -> None:
     clock.now += 11
     assert cache.get("t") is None
     assert cache.size_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param("h.q.sig", id="other-payload"),
+        pytest.param("x.p.sig", id="other-header"),
+        pytest.param("h.p.sig=", id="padded"),
+        pytest.param("sig", id="signature-alone"),
+        pytest.param(".sig", id="empty-rest"),
+    ],
+)
+def test_only_the_very_token_hits_not_one_with_its_signature(other: str) -> None:
+    """Entries are found by their signature segment; a hit is still the whole token."""
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=60, clock=FakeClock(1_000_000.0))
+    cache.put("h.p.sig", _verified("a"), expires_at=2e9)
+    assert cache.get(other) is None
+    assert cache.get("h.p.sig") is not None
+    assert len(cache) == 1
+
+
+def test_a_forged_token_with_a_cached_signature_is_refused(settings: JWTSettings) -> None:
+    verifier = TokenVerifier(settings)
+    good = mint_token("alice")
+    assert verifier.verify(good)["sub"] == "alice"
+    header, _, signature = good.split(".")
+    _, payload, _ = mint_token("mallory").split(".")
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{header}.{payload}.{signature}")
+    assert verifier.verify(good)["sub"] == "alice"
