@@ -12,12 +12,12 @@ a noisy machine even when the absolute figures move. The sections:
   this library beside the no-auth app and the usual alternatives.
 * **Verification**: :class:`~jwt_middleware.TokenVerifier` on tokens it has never seen,
   beside the stdlib floor (:mod:`bench.floors`) and PyJWT's ``jwt.decode``; asymmetric
-  tokens beside the raw ``cryptography`` verify plus that floor; 9.6 KB tokens beside the
+  tokens beside the raw ``cryptography`` verify plus that floor; 9 KB tokens beside the
   floor on the same tokens.
 * **Forged tokens** of three sizes, beside the floor's cost to refuse them (it checks the
   signature before it decodes anything), through the verifier and through the middleware.
 * **Cache**: what a miss costs when the working set is larger than the cache, against what
-  a hit saves; the memory the cache holds with 9.6 KB tokens, the tokens it keeps as keys
+  a hit saves; the memory the cache holds with 9 KB tokens, the tokens it keeps as keys
   included, measured in a fresh process, and its own estimate of it.
 * **Rules**: one lookup among 10 and among 1,000 method and regex rules.
 * **Over the wire**: requests/s over uvicorn and granian with wrk (``bench/wire.py``).
@@ -522,9 +522,9 @@ def forged_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: in
 
 
 def large_token_rows(section: str, iterations: int, repeats: int) -> list[Row]:
-    """9.6 KB tokens (hundreds of groups) beside the floor on the same tokens: with the
+    """9 KB tokens (hundreds of groups) beside the floor on the same tokens: with the
     cache off, the verification alone; with a cache smaller than the pool, each token a
-    miss that also evicts an older 9.6 KB entry (freeing memory no longer in the CPU's
+    miss that also evicts an older 9 KB entry (freeing memory no longer in the CPU's
     caches, which the floor, keeping nothing, never does)."""
     pool = [hs256(**padded(7000)) for _ in range(256)]
     assert 9000 < len(pool[0]) < 10500, len(pool[0])
@@ -558,7 +558,7 @@ def large_token_rows(section: str, iterations: int, repeats: int) -> list[Row]:
             cases["ours"].us,
             "stdlib floor",
             floor_us,
-            note="each miss also evicts a 9.6 KB entry",
+            note="each miss also evicts a 9 KB entry",
         ),
         Row(section, f"{label}, peer: PyJWT", cases["pyjwt"].us, "stdlib floor", floor_us),
     ]
@@ -600,7 +600,7 @@ def cache_section(iterations: int, repeats: int) -> list[Row]:
 
 
 def memory_rows(section: str) -> list[Row]:
-    """The cache's memory with 9.6 KB tokens, bounded by bytes (the default) and by entries
+    """The cache's memory with 9 KB tokens, bounded by bytes (the default) and by entries
     alone (as before the byte bound), each measured in a fresh process (:func:`held`)."""
     default = apps.settings()
     limit = default.verified_cache_bytes / 1024**2
@@ -653,7 +653,7 @@ def _held_in_a_fresh_process(max_bytes: int) -> dict[str, float]:
 
 
 def held(max_bytes: int) -> dict[str, float]:
-    """The bytes a verifier's cache holds after 4,200 distinct 9.6 KB tokens, as
+    """The bytes a verifier's cache holds after 4,200 distinct 9 KB tokens, as
     ``tracemalloc`` counts them, with the tokens it keeps as keys: each token arrives as
     bytes and is decoded in the traced block, as the middleware decodes its header."""
     big = [hs256(**padded(7000)).encode("ascii") for _ in range(4200)]
