@@ -56,8 +56,9 @@ def no_auth() -> ASGIApp:
 def floor_middleware() -> ASGIApp:
     """The no-auth app behind the smallest middleware that verifies every token: the stdlib
     floor of :mod:`bench.floors` on the ``Authorization`` header, no cache, the subject put
-    in ``scope["state"]``. Whatever it costs over the wire is the physical floor of a
-    first-sight token on that server."""
+    in ``scope["state"]``, an empty 401 for a request without a token or with a bad one.
+    Whatever it costs over the wire is the physical floor of a first-sight token on that
+    server."""
     from bench.floors import Refused, hs256_floor
 
     verify = hs256_floor(SECRET.encode())
@@ -65,10 +66,12 @@ def floor_middleware() -> ASGIApp:
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
             try:
+                if header is None:
+                    raise Refused
                 claims = verify(header.decode("ascii").removeprefix("Bearer "))
-            except (Refused, UnicodeDecodeError):
+            except (Refused, ValueError):  # UnicodeDecodeError, or not three segments
                 await send({"type": "http.response.start", "status": 401, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return

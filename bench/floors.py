@@ -1,12 +1,14 @@
 """The physical floor: what verifying a token costs with nothing but the standard library
 (and ``cryptography`` for the signature), written as tightly as plain Python allows.
 
-Each floor does exactly the work any verifier must do, no more: split the token, decode the
-header, pick nothing from it but compare ``alg`` with the one configured, decode and check
-the signature over the raw bytes, then decode the payload and check ``exp``, ``nbf``,
-``iat`` and ``sub``. No strict base64 checks, no ``typ``, no audience, no cache: a real
-verifier does more, so the floor is a bound, not a competitor. A forged token fails at the
-signature and is never decoded further, here as in the library.
+Each floor does exactly the work any verifier must do, no more, and in the order that
+refuses a forged token soonest: split off the signature and check it over the raw bytes
+before anything else is decoded; then decode the header and compare its ``alg`` with the
+one configured (the floor has one key, bound to one algorithm, so checking it second is
+safe), then decode the payload and check ``exp``, ``nbf``, ``iat`` and ``sub``. No strict
+base64 checks, no ``typ``, no audience, no cache: a real verifier does more, so the floor
+is a bound, not a competitor. A forged token costs the floor its signature check and
+nothing else, which is what the library's refusal of one is measured against.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def _b64(segment: str) -> bytes:
 
 
 def _verify(token: str, algorithm: str, check: Check) -> dict[str, Any]:
-    header_segment, payload_segment, signature_segment = token.split(".")
+    signing_input, _, signature_segment = token.rpartition(".")
+    if not check(signing_input.encode(), _b64(signature_segment)):
+        raise Refused
+    header_segment, payload_segment = signing_input.split(".")
     header = json.loads(_b64(header_segment))
     if header.get("alg") != algorithm:
-        raise Refused
-    if not check(f"{header_segment}.{payload_segment}".encode(), _b64(signature_segment)):
         raise Refused
     claims: dict[str, Any] = json.loads(_b64(payload_segment))
     now = time.time()

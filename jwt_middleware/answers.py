@@ -6,6 +6,12 @@ The status and the challenge follow RFC 6750 (and RFC 9470 for step-up, RFC 9728
 error (RFC 9457 problem details, say: :func:`problem_details`). One :class:`Answers` per
 middleware is put in ``scope["jwt_middleware"]``, so that errors raised inside the app are
 answered in exactly the same shape (:func:`authentication_error_handler`).
+
+Since an answer depends on nothing but the error and the scopes of the resource, the
+middleware does not build a ``Response`` per refusal: :class:`Answers` builds each answer
+once, the fixed refusals at construction, and sends the same status, headers and body as
+raw ASGI messages (:meth:`Answers.send`), so a flood of forged tokens costs no more than
+the check that refuses them.
 """
 
 from __future__ import annotations
@@ -17,8 +23,18 @@ from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope, Send
 
-from .errors import AuthenticationError
+from .errors import (
+    AuthenticationError,
+    AuthenticationUnavailableError,
+    InvalidRequestError,
+    InvalidTokenError,
+    KeysUnavailableError,
+    MissingTokenError,
+    TokenExpiredError,
+    TokenRevokedError,
+)
 
 __all__ = [
     "Answers",
@@ -94,12 +110,38 @@ class _GuardedBody:
         return media_type, content
 
 
+#: An answer as ASGI sends it: status, raw headers, body.
+_Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+#: What an answer depends on: the error's class, description and challenge parameters,
+#: and the scopes of the resource.
+_AnswerKey = tuple[type[AuthenticationError], str, tuple[tuple[str, str], ...], frozenset[str]]
+#: Answers remembered at most; past that (an app raising errors with ever new
+#: descriptions) they are built for each refusal.
+_MAX_BUILT_ANSWERS: Final = 256
+#: The refusals whose answer is fixed, built with every :class:`Answers`.
+_FIXED_REFUSALS: Final = (
+    MissingTokenError,
+    InvalidRequestError,
+    InvalidTokenError,
+    TokenExpiredError,
+    TokenRevokedError,
+    AuthenticationUnavailableError,
+    KeysUnavailableError,
+)
+
+
 class Answers:
     """How one middleware answers: its realm, the URL of its protected resource metadata
     (RFC 9728) for the challenges, and the shape of the body (an ``error_body`` hook that
-    fails gets the default body, see :class:`_GuardedBody`)."""
+    fails gets the default body, see :class:`_GuardedBody`).
 
-    __slots__ = ("body", "realm", "resource_metadata")
+    Each answer is built once (the fixed refusals here, others on first use) and sent as
+    raw ASGI messages by :meth:`send`, unless ``body`` is a hook of your own, which is
+    asked on every refusal since it may answer differently each time. The attributes are
+    read at construction: build a new :class:`Answers` to change them.
+    """
+
+    __slots__ = ("_built", "body", "realm", "resource_metadata")
 
     def __init__(
         self,
@@ -110,7 +152,42 @@ class Answers:
     ) -> None:
         self.realm = realm
         self.resource_metadata = resource_metadata
-        self.body: ErrorBody = _GuardedBody(body) if body is not None else json_detail
+        if body is None or body in (json_detail, problem_details):
+            self.body: ErrorBody = body or json_detail
+        else:
+            self.body = _GuardedBody(body)
+        self._built: dict[_AnswerKey, _Answer] | None = (
+            {} if self.body in (json_detail, problem_details) else None
+        )
+        for error in _FIXED_REFUSALS:
+            self._answer(error(), frozenset())
+
+    async def send(
+        self, error: AuthenticationError, scope: Scope, send: Send, *, scopes: Collection[str] = ()
+    ) -> None:
+        """Send the answer to ``error``: the same status, headers and body as
+        :meth:`response`, in the shape of a WebSocket denial response for a WebSocket."""
+        status, headers, body = self._answer(error, frozenset(scopes))
+        prefix = "websocket." if scope["type"] == "websocket" else ""
+        # New messages and a new header list each time: a middleware outside may change them.
+        await send(
+            {"type": prefix + "http.response.start", "status": status, "headers": [*headers]}
+        )
+        await send({"type": prefix + "http.response.body", "body": body})
+
+    def _answer(self, error: AuthenticationError, scopes: frozenset[str]) -> _Answer:
+        built = self._built
+        key: _AnswerKey | None = None
+        if built is not None:
+            key = (type(error), error.description, tuple(error.challenge_parameters()), scopes)
+            known = built.get(key)
+            if known is not None:
+                return known
+        response = self.response(error, scopes=scopes)
+        answer = (response.status_code, tuple(response.raw_headers), bytes(response.body))
+        if built is not None and key is not None and len(built) < _MAX_BUILT_ANSWERS:
+            built[key] = answer
+        return answer
 
     def response(self, error: AuthenticationError, *, scopes: Collection[str] = ()) -> Response:
         """The answer to ``error``; see :func:`challenge_response`."""

@@ -17,19 +17,20 @@ understands ``b64``, which a bearer token never needs); no ``b64: false``.
 Speed comes from doing each thing once, and nothing for a forged token that its signature
 does not need: the token is split where its dots are; the header and signature segments are
 checked against the base64url alphabet, the payload segment only when it is decoded (see
-above; it is signed as the raw text it is, whatever it holds; a token whose payload
-is not base64url is refused then); each segment is decoded by ``binascii`` without the
-copies ``base64.urlsafe_b64decode`` makes; and the header of a token that *verified* is
-remembered (:func:`remember_header`), since an issuer's tokens share one header segment,
-so the next token of that issuer skips decoding and parsing it. A forged token's header is
-never remembered.
+above; it is signed as the raw text it is, whatever it holds; a token whose payload is not
+base64url is refused then); each segment is checked and decoded in one pass, not a regular
+expression and then ``binascii``: one ``bytes.translate`` maps base64url to the standard
+alphabet and ``+`` and ``/`` (not base64url) to a character that ``binascii``'s strict mode
+refuses, as it refuses anything else outside the alphabet; and the header of a token that
+*verified* is remembered (:func:`remember_header`), since an issuer's tokens share one
+header segment, so the next token of that issuer skips decoding and parsing it. A forged
+token's header is never remembered.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
-import re
 from typing import Any, Final, NamedTuple
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
 #: and a header is parsed before the signature is checked.
 MAX_HEADER_CHARACTERS: Final = 2048
 
-_SEGMENT: Final = r"[A-Za-z0-9_-]*={0,2}"
-_ONE_SEGMENT: Final = re.compile(_SEGMENT)
 #: Each base64url character's 6-bit value.
 _VALUES: Final = {
     character: value
@@ -60,9 +59,13 @@ _VALUES: Final = {
 _SPARE_BITS: Final = (0, 0, 0x0F, 0x03)
 #: The padding ``binascii`` wants, by the unpadded length mod 4 (1 never gets this far).
 _PADDING: Final = (b"", b"", b"==", b"=")
-_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+#: base64url to the standard alphabet ``binascii`` reads; ``+`` and ``/``, which are not
+#: base64url, become ``!``, which its strict mode refuses like any other stray character.
+_TO_STANDARD: Final = bytes.maketrans(b"-_+/", b"+/!!")
 #: ``json.loads`` without its argument checks: the text is always a ``str`` here.
 _JSON: Final = json.JSONDecoder()
+
+_new_tuple: Final = tuple.__new__
 
 #: Headers of tokens that verified, by their segment: see :func:`remember_header`.
 _KNOWN_HEADERS: dict[str, tuple[str, str | None, str | None]] = {}
@@ -134,7 +137,11 @@ def parse(token: str) -> Token:
     signature = decode_segment(token[second + 1 :])
     signing_input = token[:second].encode("ascii")
     payload_segment = token[first + 1 : second]
-    return Token(algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
+    # tuple.__new__ builds the same Token as Token(...) does, without the Python-level
+    # __new__ a NamedTuple has: a refused token pays for little more than its signature.
+    return _new_tuple(
+        Token, (algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
+    )
 
 
 def remember_header(token: Token) -> None:
@@ -148,18 +155,26 @@ def remember_header(token: Token) -> None:
 
 
 def decode_segment(segment: str) -> bytes:
-    """One base64url segment, as strictly as PyJWT decodes it or more."""
-    if not _ONE_SEGMENT.fullmatch(segment):
+    """One base64url segment, as strictly as PyJWT decodes it or more: the base64url
+    alphabet only, at most two ``=`` of padding and only where they belong, and the
+    canonical encoding."""
+    if not segment.isascii():
         raise MalformedTokenError("not base64url")
-    return _decode(_unpadded(segment))
-
-
-def _decode(stripped: str) -> bytes:
-    """Decode an unpadded segment whose alphabet, length and encoding are checked, so that
-    ``binascii`` sees only valid characters and whole quanta."""
-    return binascii.a2b_base64(
-        stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[len(stripped) % 4]
-    )
+    stripped = _unpadded(segment) if segment.endswith("=") else segment
+    remainder = len(stripped) % 4
+    if remainder == 1:
+        raise MalformedTokenError("bad base64url length")
+    try:
+        decoded = binascii.a2b_base64(
+            stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[remainder],
+            strict_mode=True,
+        )
+    except binascii.Error:
+        raise MalformedTokenError("not base64url") from None
+    # Only now is the last character known to be base64url.
+    if remainder and _VALUES[stripped[-1]] & _SPARE_BITS[remainder]:
+        raise MalformedTokenError("not canonical base64url")
+    return decoded
 
 
 def _read_header(segment: str) -> tuple[str, str | None, str | None]:
@@ -186,16 +201,10 @@ def _read_header(segment: str) -> tuple[str, str | None, str | None]:
 
 
 def _unpadded(segment: str) -> str:
-    """The segment (of base64url characters) without its padding, if its padding and
-    encoding are canonical."""
-    stripped = segment
-    if segment.endswith("="):
-        stripped = segment.rstrip("=")
-        if len(segment) % 4:
-            raise MalformedTokenError("bad base64url padding")
-    remainder = len(stripped) % 4
-    if remainder == 1:
-        raise MalformedTokenError("bad base64url length")
-    if remainder and _VALUES[stripped[-1]] & _SPARE_BITS[remainder]:
-        raise MalformedTokenError("not canonical base64url")
+    """A segment that ends in ``=`` without its padding, if that padding is whole (one or
+    two ``=`` that complete the last quantum); its characters are checked by
+    :func:`decode_segment`."""
+    stripped = segment.rstrip("=")
+    if len(segment) % 4 or len(segment) - len(stripped) > 2:
+        raise MalformedTokenError("bad base64url padding")
     return stripped

@@ -11,7 +11,6 @@ verification (or a cache hit).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl
@@ -68,7 +67,9 @@ RevocationCheck: TypeAlias = Callable[[Claims], Awaitable[bool]]
 logger = logging.getLogger("jwt_middleware")
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARACTERS: Final = (
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+)
 _DENIAL_EXTENSION: Final = "websocket.http.response"
 _WEBSOCKET_POLICY_VIOLATION: Final = 1008
 _WEBSOCKET_INTERNAL_ERROR: Final = 1011
@@ -239,9 +240,11 @@ class JWTAuthMiddleware:
             verified = self.verifier.cached(token)
             if verified is None:
                 # A token in the cache has passed this check already, on its first sight.
-                if not _B64TOKEN.fullmatch(token):
+                if not _is_b64token(token):
                     raise InvalidRequestError
-                verified = await self.verifier.authenticate(token)
+                verified = self.verifier.authenticate_now(token)
+                if verified is None:  # its keys have to be fetched
+                    verified = await self.verifier.authenticate(token)
             if self._require_jti and jti_of(verified.claims) is None:
                 raise InvalidTokenError(reason=Reason.NO_JTI)  # it could never be revoked
             if self.is_revoked is not None:
@@ -508,7 +511,7 @@ class JWTAuthMiddleware:
         values = [value for key, value in pairs if key == self.token_query_param]
         if not values:
             return None
-        if len(values) > 1 or not _B64TOKEN.fullmatch(values[0]):
+        if len(values) > 1 or not _is_b64token(values[0]):
             raise InvalidRequestError("Malformed access token parameter.")
         return values[0]
 
@@ -529,7 +532,19 @@ class JWTAuthMiddleware:
             return
         if not self._server_checked:
             self._check_server(scope)
-        await self._answers.response(exc, scopes=scopes)(scope, receive, send)
+        await self._answers.send(exc, scope, send, scopes=scopes)
+
+
+def _is_b64token(text: str) -> bool:
+    """Whether ``text`` is an RFC 6750 ``b64token``: one ``bytes.translate`` that deletes
+    the allowed characters, which leaves nothing of a good token, several times faster
+    than a regular expression over a token of kilobytes."""
+    body = text.rstrip("=")
+    return (
+        body != ""
+        and body.isascii()
+        and not body.encode("ascii").translate(None, _B64TOKEN_CHARACTERS)
+    )
 
 
 def _cannot_start(error: ConfigurationError | None) -> str:

@@ -24,13 +24,13 @@ from typing import Any, Final, NoReturn
 import jwt
 
 from . import jws
-from .cache import VerifiedTokenCache, entry_size
+from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
 from .issuers import IssuerPolicy, Issuers
 from .keys import KeySource, signing_key
 from .refusals import Reason, log_refusal, refusals_logged
 from .settings import JWTSettings
-from .types import BoundKey, Claims, FrozenDict, VerifiedToken, freeze
+from .types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, freeze
 from .user import scopes_from
 
 __all__ = [
@@ -190,6 +190,15 @@ class TokenVerifier:
         """The verification of ``token`` if it is in the verified-token cache, else ``None``:
         the middleware's fast path, without a coroutine."""
         return self._cache.get(token) if self._cache is not None else None
+
+    def authenticate_now(self, token: str) -> VerifiedToken | None:
+        """Verify ``token`` without looking in the cache, with keys available without
+        waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
+        The middleware's path for a token :meth:`cached` did not know: no coroutine and
+        no second look in the cache for a token that is refused, as a forged one is."""
+        parsed = self._parse(token)
+        candidates = self._candidates_now(parsed)
+        return None if candidates is None else self._finish(token, parsed, candidates)
 
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
@@ -398,15 +407,11 @@ class TokenVerifier:
                 raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
         if "cnf" in payload:
             _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
-        # No "[" and one "{" in the text: no nested object or array to freeze, so one
-        # C-level copy will do. (A "[" or "{" inside a string only takes the longer way.)
-        if "[" not in payload_json and payload_json.count("{") == 1:
-            claims: Claims = FrozenDict(payload)
-        else:
-            try:
-                claims = freeze(payload)
-            except ValueError:
-                raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
+        shape = PayloadShape.of(payload_json)
+        try:
+            claims = _frozen(payload, shape)
+        except ValueError:  # nested deeper than freeze() follows
+            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
         if self._check_claims is not None and not self._check_claims(claims):
             raise InvalidTokenError(reason=Reason.CHECK_CLAIMS)
         names = self._scope_names
@@ -422,7 +427,7 @@ class TokenVerifier:
             expires_at=expires_at,
         )
         if self._cache is not None:
-            size = entry_size(token, payload_json)
+            size = entry_size(token, shape, scopes)
             self._cache.put(token, verified, expires_at=expires_at, size=size)
         return verified
 
@@ -454,6 +459,25 @@ def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
     if not isinstance(payload, dict):
         raise InvalidTokenError(reason=Reason.MALFORMED)
     return text, payload
+
+
+def _frozen(payload: dict[str, Any], shape: PayloadShape) -> Claims:
+    """The claims, read-only (:func:`~.types.freeze`), without walking every item of them
+    where the JSON text shows there is nothing nested to freeze.
+
+    One object in the text: none inside the payload. As many arrays as the payload has
+    lists at the top: no list inside a list. Then each top-level list is copied whole in C,
+    not item by item: for a token with hundreds of groups that is most of the work of
+    freezing it. (A ``[`` or ``{`` inside a string only takes the longer way.)
+    """
+    arrays = shape.arrays
+    names = [name for name, value in payload.items() if type(value) is list] if arrays else []
+    if shape.objects != 1 or len(names) != arrays:
+        frozen: Claims = freeze(payload)
+        return frozen
+    for name in names:  # the payload is this verification's own, parsed just now
+        payload[name] = FrozenList(payload[name])
+    return FrozenDict(payload)
 
 
 def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy | None:

@@ -9,8 +9,10 @@ only.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import time
+import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys, TokenVerifier
 from jwt_middleware.issuers import IssuerPolicy, Issuers
 from jwt_middleware.rules import RuleSpec
 from jwt_middleware.types import BoundKey
@@ -179,3 +181,28 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def held_and_estimated(tokens: list[str]) -> tuple[int, int]:
+    """The bytes a verifier's cache holds once it has verified ``tokens`` (``tracemalloc``
+    counting the token strings it keeps, as a middleware decodes each from its header),
+    and what the cache estimates it holds."""
+    raw = [token.encode("ascii") for token in tokens]
+    verifier = TokenVerifier(
+        JWTSettings(secret=SECRET, max_token_bytes=65536, verified_cache_bytes=1024**3)
+    )
+    cache = verifier._cache
+    assert cache is not None
+    verifier.verify(tokens[0])  # whatever a first verification sets up, outside the count
+    cache.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in raw:
+            verifier.verify(token.decode("ascii"))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(cache) == len(tokens)
+    return held, cache.size_bytes

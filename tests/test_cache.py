@@ -8,10 +8,18 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from jwt_middleware import JWTSettings, TokenVerifier
+from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
 from jwt_middleware.types import VerifiedToken, freeze
-from tests.helpers import OTHER_SECRET, SECRET, FakeClock, bearer, build_app, mint_token
+from tests.helpers import (
+    OTHER_SECRET,
+    SECRET,
+    FakeClock,
+    bearer,
+    build_app,
+    held_and_estimated,
+    mint_token,
+)
 
 
 def _verified(sub: str = "u", **claims: object) -> VerifiedToken:
@@ -130,23 +138,30 @@ SHAPES: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
 def test_the_size_estimate_errs_high(shape: dict[str, Any]) -> None:
     """What the cache counts is never less than the memory it really holds."""
-    import tracemalloc
+    held, estimated = held_and_estimated([mint_token(f"user-{i}", **shape) for i in range(40)])
+    assert held <= estimated
 
-    tokens = [mint_token(f"user-{i}", **shape) for i in range(40)]
-    verifier = TokenVerifier(
-        JWTSettings(secret=SECRET, max_token_bytes=65536, verified_cache_bytes=1024**3)
-    )
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for token in tokens:
-            verifier.verify(token)
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert verifier._cache is not None
-    assert len(verifier._cache) == len(tokens)
-    assert held <= verifier._cache.size_bytes
+
+def _nested(depth: int) -> dict[str, Any]:
+    claim: dict[str, Any] = {"leaf": "x"}
+    for _ in range(depth):
+        claim = {"a": claim}
+    return {"deep": claim}
+
+
+#: Claims whose estimate must be close to what they hold, not merely above it: the shapes
+#: whose estimate used to be twice too high (flat, large) or too low (deeply nested).
+CLOSE_SHAPES: dict[str, dict[str, Any]] = {
+    "flat-2kb": {f"claim_{i:03d}": f"value-{i:05d}-abcdefgh" for i in range(60)},
+    "nested-200-levels": _nested(200),
+    "large-9kb": {"groups": _groups(190)},
+}
+
+
+@pytest.mark.parametrize("shape", list(CLOSE_SHAPES.values()), ids=list(CLOSE_SHAPES))
+def test_the_size_estimate_is_within_a_quarter_of_what_is_held(shape: dict[str, Any]) -> None:
+    held, estimated = held_and_estimated([mint_token(f"user-{i}", **shape) for i in range(100)])
+    assert abs(estimated - held) <= held / 4, (estimated, held)
 
 
 def test_the_cache_holds_no_more_bytes_than_its_bound() -> None:
@@ -191,3 +206,33 @@ def test_expired_entries_give_their_bytes_back() -> None:
     clock.now += 11
     assert cache.get("t") is None
     assert cache.size_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param("h.q.sig", id="other-payload"),
+        pytest.param("x.p.sig", id="other-header"),
+        pytest.param("h.p.sig=", id="padded"),
+        pytest.param("sig", id="signature-alone"),
+        pytest.param(".sig", id="empty-rest"),
+    ],
+)
+def test_only_the_very_token_hits_not_one_with_its_signature(other: str) -> None:
+    """Entries are found by their signature segment; a hit is still the whole token."""
+    cache = VerifiedTokenCache(max_entries=10, ttl_seconds=60, clock=FakeClock(1_000_000.0))
+    cache.put("h.p.sig", _verified("a"), expires_at=2e9)
+    assert cache.get(other) is None
+    assert cache.get("h.p.sig") is not None
+    assert len(cache) == 1
+
+
+def test_a_forged_token_with_a_cached_signature_is_refused(settings: JWTSettings) -> None:
+    verifier = TokenVerifier(settings)
+    good = mint_token("alice")
+    assert verifier.verify(good)["sub"] == "alice"
+    header, _, signature = good.split(".")
+    _, payload, _ = mint_token("mallory").split(".")
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{header}.{payload}.{signature}")
+    assert verifier.verify(good)["sub"] == "alice"

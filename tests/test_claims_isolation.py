@@ -152,3 +152,40 @@ def test_frozen_claims_behave_as_json_dict_and_list() -> None:
     assert json.loads(json.dumps(frozen)) == plain
     assert copy.copy(frozen) == plain
     assert type(copy.copy(frozen)) is dict
+
+
+def _containers(value: Any) -> list[Any]:
+    """Every dict and list in ``value``, itself included (iteratively: claims nest deep)."""
+    found: list[Any] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            found.append(item)
+            pending.extend(item)
+    return found
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({"email": "a@example.com"}, id="no-list"),
+        pytest.param({"groups": ["a", "b"], "scp": ["read"]}, id="top-level-lists"),
+        pytest.param({"groups": [["a"], "b"]}, id="list-in-a-list"),
+        pytest.param({"groups": ["a", {"b": 1}]}, id="object-in-a-list"),
+        pytest.param({"realm_access": {"roles": ["a"]}}, id="list-in-an-object"),
+        pytest.param({"note": "a [ in a string", "groups": [["a"]]}, id="bracket-in-a-string"),
+        pytest.param({"note": "[", "groups": []}, id="bracket-and-an-empty-list"),
+    ],
+)
+def test_every_list_and_object_of_the_claims_is_read_only(
+    settings: JWTSettings, claims: dict[str, Any]
+) -> None:
+    """Whichever way the verifier freezes them (whole top-level lists, or item by item)."""
+    verified = TokenVerifier(settings).verify(mint_token("alice", **claims))
+    assert {name: verified[name] for name in claims} == claims
+    for container in _containers(verified):
+        assert type(container) in (FrozenDict, FrozenList)

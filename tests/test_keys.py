@@ -118,7 +118,9 @@ def test_asymmetric_settings_from_the_environment(
             id="jwks-and-public-key",
         ),
         pytest.param(
-            {"secret": SECRET, "jwks_url": "https://id/jwks"}, "asymmetric", id="jwks-hmac"
+            {"secret": SECRET, "jwks_url": "https://id/jwks"},
+            "JWT_SECRET and JWT_JWKS_URL",
+            id="jwks-hmac",
         ),
     ],
 )

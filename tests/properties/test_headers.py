@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
+from jwt_middleware.middleware import _is_b64token
 from jwt_middleware.tokens import create_jwt_token
 from tests.asgi import scope_headers
 from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, mint_token
@@ -298,3 +300,20 @@ def test_query_parameter_token_is_as_strict_as_the_header(
     ]
     accepted = [c["sub"] for c in [from_header, *from_query] if c is not None]
     assert user_id in accepted
+
+
+#: RFC 6750 section 2.1, as a regular expression: what the middleware's check must agree with.
+RFC_6750_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+@CASES
+@given(
+    text=st.text(alphabet=st.sampled_from("aZ09-._~+/= !,é\x00\n"), max_size=24)
+    | st.text(max_size=12)
+)
+@example(text="")
+@example(text="==")
+@example(text="a=b")
+@example(text="abc==\n")
+def test_the_b64token_check_is_rfc_6750s_grammar(text: str) -> None:
+    assert _is_b64token(text) is (RFC_6750_B64TOKEN.fullmatch(text) is not None)
