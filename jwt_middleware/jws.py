@@ -188,7 +188,8 @@ def _read_header(segment: str) -> tuple[str, str | None, str | None]:
     if not isinstance(algorithm, str):
         raise MalformedTokenError("no algorithm")
     kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    # Present means present: "kid": null is refused, as PyJWT refuses it.
+    if "kid" in header and not isinstance(kid, str):
         raise MalformedTokenError("kid is not a string")
     if "crit" in header:
         raise MalformedTokenError("critical extensions are not supported")
