@@ -31,10 +31,10 @@ from .types import VerifiedToken
 __all__ = ["PayloadShape", "VerifiedTokenCache", "entry_size"]
 
 #: What an entry holds besides the characters of its token and key and its claims: the
-#: headers of those two strings, the entry tuple, the deadline, the :class:`VerifiedToken`,
-#: the scopes tuple and the ordered dict's bookkeeping (measured with ``tracemalloc``,
-#: CPython 3.11).
-_ENTRY_OVERHEAD_BYTES: Final = 310
+#: headers of those two strings, the entry tuple, the deadline, the :class:`VerifiedToken`
+#: (with its own ``expires_at``), the scopes tuple and the ordered dict's bookkeeping
+#: (measured with ``tracemalloc``, CPython 3.11).
+_ENTRY_OVERHEAD_BYTES: Final = 342
 #: What one JSON element (a key or a value) becomes besides its characters: a str, int or
 #: float object and its slot in a dict or list.
 _ELEMENT_BYTES: Final = 60

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from jwt_middleware.cache import VerifiedTokenCache
-from jwt_middleware.types import VerifiedToken, freeze
+from jwt_middleware.types import MAX_CLAIM_DEPTH, VerifiedToken, freeze
 from tests.helpers import (
     OTHER_SECRET,
     SECRET,
@@ -153,7 +153,8 @@ def _nested(depth: int) -> dict[str, Any]:
 #: whose estimate used to be twice too high (flat, large) or too low (deeply nested).
 CLOSE_SHAPES: dict[str, dict[str, Any]] = {
     "flat-2kb": {f"claim_{i:03d}": f"value-{i:05d}-abcdefgh" for i in range(60)},
-    "nested-200-levels": _nested(200),
+    # As deep as a token may nest (deeper is refused: MAX_CLAIM_DEPTH).
+    "nested-to-the-limit": _nested(MAX_CLAIM_DEPTH - 2),
     "large-9kb": {"groups": _groups(190)},
 }
 
