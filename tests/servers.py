@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,24 +136,14 @@ def serve_granian(factory: str, *, workdir: Path, lifespan: bool = True) -> Iter
         "warning",
         factory,
     ]
-    log_path = workdir / f"granian-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command, cwd=workdir, env=child_environment(), stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        try:
-            _wait_for_port(port, lambda: process.poll() is None, "granian")
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{log_path.read_text(errors='replace')}") from None
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with _child_server(
+        command,
+        cwd=workdir,
+        env=child_environment(),
+        port=port,
+        log=workdir / f"granian-{port}.log",
+    ) as base_url:
+        yield base_url
 
 
 @contextmanager
@@ -164,28 +154,14 @@ def serve_shell_command(command: str, *, port: int, workdir: Path) -> Iterator[s
     connections. What the child printed is in the error if it does not start."""
     bash = shutil.which("bash")
     assert bash is not None
-    log_path = workdir / f"server-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - a command line from our own README
-            [bash, "-c", f"exec {command}"],
-            cwd=workdir,
-            env=reader_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        try:
-            _wait_for_port(port, lambda: process.poll() is None, command)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{log_path.read_text(errors='replace')}") from None
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with _child_server(
+        [bash, "-c", f"exec {command}"],
+        cwd=workdir,
+        env=reader_environment(),
+        port=port,
+        log=workdir / f"server-{port}.log",
+    ) as base_url:
+        yield base_url
 
 
 def reader_environment() -> dict[str, str]:
@@ -235,21 +211,43 @@ def serve_as_command(
     the server has been stopped)."""
     port = free_port()
     stderr_path = workdir / f"{server}-{port}.stderr"
-    stdout_path = workdir / f"{server}-{port}.stdout"
-    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            server_command(server, factory, port),
-            cwd=workdir,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
+    with _child_server(
+        server_command(server, factory, port),
+        cwd=workdir,
+        env=env,
+        port=port,
+        log=stderr_path,
+        stdout=workdir / f"{server}-{port}.stdout",
+    ) as base_url:
+        yield base_url, stderr_path
+
+
+@contextmanager
+def _child_server(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    stdout: Path | None = None,
+) -> Iterator[str]:
+    """Run ``command`` as a child process that serves on 127.0.0.1:``port``; yield its base
+    URL once the port accepts connections, and stop it (terminate, then kill) afterwards.
+    Its stderr goes to ``log`` (its stdout too, unless ``stdout`` names a file of its own),
+    which is in the error if it never starts listening."""
+    with ExitStack() as files:
+        errors = files.enter_context(log.open("wb"))
+        output = files.enter_context(stdout.open("wb")) if stdout is not None else errors
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter, or our README's command
+            command, cwd=cwd, env=env, stdout=output, stderr=errors
         )
     try:
         try:
-            _wait_for_port(port, lambda: process.poll() is None, server)
+            _wait_for_port(port, lambda: process.poll() is None, command[-1])
         except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{stderr_path.read_text(errors='replace')}") from None
-        yield f"http://127.0.0.1:{port}", stderr_path
+            raise RuntimeError(f"{exc}:\n{log.read_text(errors='replace')}") from None
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         try:
