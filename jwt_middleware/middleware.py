@@ -19,12 +19,19 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .answers import (
-    Answers,
-    ErrorBody,
-    authentication_error_handler,
-    challenge_response,
+from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
+from .access.routes import app_routes, audit
+from .access.rules import RuleSpec
+from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
+from .edge.metadata import (
+    bound_host_warning,
+    metadata_document,
+    metadata_path,
+    metadata_response,
+    metadata_url,
+    resource_warnings,
 )
+from .edge.websockets import watch_websocket
 from .errors import (
     AuthenticationError,
     AuthenticationUnavailableError,
@@ -34,24 +41,12 @@ from .errors import (
     MissingTokenError,
     TokenRevokedError,
 )
-from .policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
-from .resource_metadata import (
-    bound_host_warning,
-    metadata_document,
-    metadata_path,
-    metadata_response,
-    metadata_url,
-    resource_warnings,
-)
 from .revocation import jti_of
-from .routes import app_routes, audit
-from .rules import RuleSpec
 from .settings import JWTSettings
-from .tokens import TokenVerifier
 from .types import Claims, VerifiedToken
 from .user import JWTUser
-from .websockets import watch_websocket
+from .verification.verifier import TokenVerifier
 
 __all__ = [
     "Answers",
@@ -82,15 +77,15 @@ class JWTAuthMiddleware:
 
     Args:
         app: the ASGI app to protect.
-        public: allowlist rules (see :mod:`jwt_middleware.rules`) for requests that need no
+        public: allowlist rules (see :mod:`jwt_middleware.access.rules`) for requests that need no
             token. A valid token on a public path still fills the state; an invalid one is
             ignored there.
         optional: rules for requests served to anonymous and known users alike: no token
             passes as anonymous, but a token that is sent must be valid.
         scopes: rule to the scopes a token must all have (or a
-            :class:`~jwt_middleware.policy.Requirement`), answered with 403
-            ``insufficient_scope`` (see :mod:`jwt_middleware.policy` for the order of rules).
-        policy: an :class:`~jwt_middleware.policy.AccessPolicy`, instead of the three above.
+            :class:`~jwt_middleware.access.policy.Requirement`), answered with 403
+            ``insufficient_scope`` (see :mod:`jwt_middleware.access.policy` for the order of rules).
+        policy: an :class:`~jwt_middleware.access.policy.AccessPolicy`, instead of the three above.
         settings: configuration; ``None`` takes the ``verifier``'s settings, or without a
             verifier reads ``JWT_*`` from the environment now.
         verifier: a prepared :class:`TokenVerifier`, for a custom key source; built from
@@ -110,7 +105,7 @@ class JWTAuthMiddleware:
             (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
             the verifier the middleware builds (a ``verifier=`` has its own).
         error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
-            :func:`~jwt_middleware.answers.problem_details`); status and challenge stay.
+            :func:`~jwt_middleware.edge.answers.problem_details`); status and challenge stay.
 
     At start-up (the ASGI lifespan) the middleware loads remote keys (JWKS, discovery),
     reads the requirements declared on the app's routes, and warns about rules that match no

@@ -1,0 +1,6 @@
+"""Verification: a credential in, a verified identity (or a refusal) out.
+
+- :mod:`.verifier`: :class:`~.verifier.TokenVerifier`, the strict JWS path for bearer JWTs.
+- :mod:`.claims`: reading what verified claims grant (scopes and roles).
+- :mod:`.cache`: the verified-token cache, bounded in entries and bytes.
+"""
