@@ -18,9 +18,10 @@ import jwt
 
 from .errors import InvalidTokenError
 from .keys.static import signing_key
-from .refusals import Reason, log_refusal
+from .refusals import log_refusal
 from .settings import JWTSettings
 from .types import Claims
+from .verification.claims import FAMILY
 from .verification.verifier import ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE, TokenVerifier
 
 __all__ = [
@@ -92,9 +93,11 @@ def verify_refresh_token(token: str, *, settings: JWTSettings | None = None) -> 
     """Verify a refresh token (and only a refresh token); raises like :func:`verify_jwt_token`."""
     settings = settings if settings is not None else default_settings()
     claims = _one_shot_verifier(settings, REFRESH_TOKEN_TYPE).verify(token)
-    if not isinstance(claims.get("fam"), str):
-        log_refusal(Reason.NO_FAMILY)
-        raise InvalidTokenError(reason=Reason.NO_FAMILY)
+    try:
+        FAMILY(claims)
+    except InvalidTokenError as exc:
+        log_refusal(exc.reason)
+        raise
     return claims
 
 

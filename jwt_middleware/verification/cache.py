@@ -78,12 +78,12 @@ class PayloadShape(NamedTuple):
             width = 1
         else:  # the str's own size says how wide its characters are
             width = (sys.getsizeof(payload_json) - _WIDE_STR_BYTES) // (len(payload_json) + 1)
-        return cls(
-            characters=len(payload_json),
-            width=width,
-            elements=marks.count(b",") + marks.count(b":") + 1,
-            objects=marks.count(b"{"),
-            arrays=marks.count(b"["),
+        return cls(  # by position: a third cheaper than by keyword, on every first sight
+            len(payload_json),
+            width,
+            marks.count(b",") + marks.count(b":") + 1,
+            marks.count(b"{"),
+            marks.count(b"["),
         )
 
 

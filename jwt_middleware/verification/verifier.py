@@ -15,20 +15,19 @@ refused; after, by :meth:`TokenVerifier._finish`, which adds the key's ``kid`` a
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Collection
 from typing import Any, Final, NoReturn
 
 from .. import jws
-from ..errors import InvalidTokenError, KeysUnavailableError, TokenExpiredError
+from ..errors import InvalidTokenError, KeysUnavailableError
 from ..keys.issuers import IssuerPolicy, Issuers
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
-from ..settings import JWTSettings
+from ..settings import ClaimPath, JWTSettings
 from ..types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, freeze
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
-from .claims import scopes_from
+from .claims import ClaimCheck, custom_check, expires_at, payload_checks, scopes_from
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
 
@@ -56,8 +55,9 @@ class TokenVerifier:
     How a token is verified, in this order, so that a forged token costs no more than its
     signature check and is never parsed as JSON: its size; its three segments and header
     (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
-    ``alg`` and ``kid`` select (:mod:`~jwt_middleware.keys.issuers`); the signature over the raw bytes; only
-    then the payload, and its claims against the policy of the issuer whose key verified it.
+    ``alg`` and ``kid`` select (:mod:`~jwt_middleware.keys.issuers`); the signature over the
+    raw bytes; only then the payload, and its claims against the policy of the issuer whose
+    key verified it, by the checks of :mod:`.claims` assembled for it once, here.
     (One exception: when keys of several issuers answer the same header, say tokens without
     a ``kid``, the payload's unverified ``iss`` is read to choose whose keys to try, so that
     a forged token costs one signature check rather than one per issuer.)
@@ -69,16 +69,16 @@ class TokenVerifier:
     """
 
     __slots__ = (
-        "_accept_bound",
         "_algorithms",
         "_cache",
-        "_check_claims",
+        "_checks",
+        "_custom",
         "_fixed",
         "_issuers",
         "_leeway",
         "_max_age",
         "_max_len",
-        "_required",
+        "_rules",
         "_scope_claims",
         "_scope_names",
         "_sources",
@@ -111,34 +111,30 @@ class TokenVerifier:
             (source, tuple(p for p in policies if p.keys is source))
             for source in self._issuers.sources
         )
-        # One source whose keys do not depend on the header: ask it once, now, and keep
-        # the candidates for each algorithm.
-        self._fixed: dict[str, list[_Candidate]] | None = None
-        if len(self._sources) == 1 and not self._sources[0][0].depends_on_header:
-            source, served = self._sources[0]
-            fixed = source.keys_now(None, None)
-            if fixed is not None:
-                self._fixed = {
-                    algorithm: [(key, served) for key in fixed if key.algorithm == algorithm]
-                    for algorithm in self._algorithms
-                }
-        if token_types is None:
-            token_types = _ACCESS_TYPES | (set() if settings.require_explicit_type else _UNTYPED)
-        self._types = frozenset(t.lower() if t is not None else None for t in token_types)
+        self._fixed = _fixed_candidates(self._sources, self._algorithms)
+        self._types = _accepted_types(token_types, explicit=settings.require_explicit_type)
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
         self._max_age = settings.max_token_age_seconds
-        self._accept_bound = settings.accept_bound_tokens_as_bearer
-        self._required = tuple(settings.required_claims)
+        #: For each issuer policy, the claim checks its tokens go through, in order.
+        self._checks = {
+            policy: payload_checks(
+                leeway_seconds=settings.leeway_seconds,
+                max_age_seconds=settings.max_token_age_seconds,
+                audiences=policy.audiences,
+                required_claims=settings.required_claims,
+                accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
+            )
+            for policy in policies
+        }
+        #: The same, as _accept runs them: (the claim that triggers it or None, its rule).
+        self._rules = {
+            policy: tuple((check.claim, check.rule) for check in checks)
+            for policy, checks in self._checks.items()
+        }
+        self._custom = custom_check(check_claims) if check_claims is not None else None
         self._scope_claims = settings.scope_claims
-        #: The scope claims when they are all top-level names: a token with none of them
-        #: has no scopes, without looking further.
-        self._scope_names: tuple[str, ...] | None = (
-            tuple(p for p in self._scope_claims if isinstance(p, str))
-            if all(isinstance(p, str) and "." not in p for p in self._scope_claims)
-            else None
-        )
-        self._check_claims = check_claims
+        self._scope_names = _top_level_names(self._scope_claims)
         self._cache = (
             VerifiedTokenCache(
                 max_entries=settings.verified_cache_size,
@@ -153,6 +149,12 @@ class TokenVerifier:
     def policies(self) -> tuple[IssuerPolicy, ...]:
         """The issuers this verifier accepts, with their audiences, algorithms and keys."""
         return self._issuers.policies
+
+    def claim_checks(self, policy: IssuerPolicy | None = None) -> tuple[ClaimCheck, ...]:
+        """The claim checks a token of ``policy`` (the first issuer's by default) goes
+        through once its signature checked out, in order: only those the settings need."""
+        checks = self._checks[policy if policy is not None else self.policies[0]]
+        return checks if self._custom is None else (*checks, self._custom)
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
@@ -282,21 +284,12 @@ class TokenVerifier:
         return issuer if isinstance(issuer, str) else None
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
-        named: str | None = None
-        filtered = False
-        if len(self._sources) > 1 and len({id(policies) for _, policies in candidates}) > 1:
-            # Several issuers offer keys for this header: only those of the issuer the token
-            # names can ever be accepted (its iss is checked against the key's issuers below),
-            # so the others are not even tried. The unverified iss only narrows the search.
-            named = self._unverified_issuer(parsed)
-            filtered = True
-            candidates = [
-                (key, policies)
-                for key, policies in candidates
-                if any(p.issuer is None or p.issuer == named for p in policies)
-            ]
-        if not candidates:
-            self._refuse_keyless(parsed, named, filtered=filtered)
+        """Try the keys in turn; accept the token by the first whose signature and issuer
+        fit, or refuse it."""
+        if len(self._sources) > 1:
+            candidates = self._narrowed(parsed, candidates)
+        elif not candidates:
+            self._refuse_keyless(parsed, None, filtered=False)
         payload: Any = None
         signer: _Candidate | None = None
         # A key offered for several issuers is checked once; one candidate needs no record.
@@ -326,12 +319,21 @@ class TokenVerifier:
             return verified_token
         if signer is not None:
             _refuse(Reason.ISSUER, issuer=_only_issuer(signer[1]), kid=signer[0].kid)
-        issuer = kid = None
-        if refusals_logged():  # a forged token pays for the signature check only
-            issuer = _only_issuer(tuple(p for _, policies in candidates for p in policies))
-            kids = {key.kid for key, _ in candidates}
-            kid = kids.pop() if len(kids) == 1 else None
-        _refuse(Reason.BAD_SIGNATURE, issuer=issuer, kid=kid)
+        _refuse_signature(candidates)
+
+    def _narrowed(self, parsed: jws.Token, candidates: list[_Candidate]) -> list[_Candidate]:
+        """With several issuers, the candidates of the issuer the token names, if several
+        issuers offer keys for its header: only those can ever be accepted (its ``iss`` is
+        checked against the key's issuers), so the others are not even tried. The
+        unverified ``iss`` only narrows the search. Refuses when none is left."""
+        named: str | None = None
+        filtered = len({id(policies) for _, policies in candidates}) > 1
+        if filtered:
+            named = self._unverified_issuer(parsed)
+            candidates = _named_by(candidates, named)
+        if not candidates:
+            self._refuse_keyless(parsed, named, filtered=filtered)
+        return candidates
 
     def _refuse_keyless(self, parsed: jws.Token, named: str | None, *, filtered: bool) -> NoReturn:
         """Refuse a token for which no key we hold answers its header: a ``kid`` unknown to
@@ -351,67 +353,31 @@ class TokenVerifier:
         self, token: str, payload: dict[str, Any], policy: IssuerPolicy, payload_json: str
     ) -> VerifiedToken:
         now = time.time()
-        leeway = self._leeway
-        # The usual claims are JSON integers: those are read here, anything else by
-        # _time_claim (absent, null, floats, and what it refuses).
-        exp = payload.get("exp")
-        if type(exp) is not int:
-            exp = _time_claim(payload, "exp", required=True)
-        if exp <= now - leeway:
-            raise TokenExpiredError
-        if "nbf" in payload:
-            nbf = payload["nbf"]
-            if type(nbf) is not int:
-                nbf = _time_claim(payload, "nbf")
-            if nbf > now + leeway:
-                raise InvalidTokenError(reason=Reason.NOT_YET_VALID)
-        iat = payload.get("iat")
-        if type(iat) is not int:
-            iat = _time_claim(payload, "iat", required=self._max_age is not None)
-        if iat is not None and iat > now + leeway:
-            raise InvalidTokenError(reason=Reason.ISSUED_IN_FUTURE)
-        deadline = exp + leeway
-        if self._max_age is not None:
-            assert iat is not None
-            oldest = iat + self._max_age + leeway
-            if oldest <= now:
-                raise TokenExpiredError(reason=Reason.TOO_OLD)
-            deadline = min(deadline, oldest)
-        if policy.audiences is not None or "aud" in payload:
-            _check_audience(payload, policy.audiences)
-        subject = payload.get("sub")
-        if not isinstance(subject, str) or not subject.strip():
-            raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
-        # Present means present: "jti": null is refused, as PyJWT (2.10 and later) refuses it.
-        if "jti" in payload and type(payload["jti"]) is not str:
-            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-        for name in self._required:
-            if payload.get(name) is None:
-                raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
-        if "cnf" in payload:
-            _check_confirmation(payload["cnf"], accept_bound=self._accept_bound)
+        for claim, rule in self._rules[policy]:
+            if claim is None or claim in payload:
+                rule(payload, now)
         shape = PayloadShape.of(payload_json)
         try:
             claims = _frozen(payload, shape)
         except ValueError:  # nested deeper than freeze() follows
             raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
-        if self._check_claims is not None and not self._check_claims(claims):
-            raise InvalidTokenError(reason=Reason.CHECK_CLAIMS)
+        if self._custom is not None:
+            self._custom.rule(claims, now)
         names = self._scope_names
         scopes: tuple[str, ...] = ()
         if names is None or not payload.keys().isdisjoint(names):
             scopes = tuple(scopes_from(claims, self._scope_claims))
-        expires_at = _seconds(deadline)
+        expires = expires_at(payload, self._leeway, self._max_age)
         verified = VerifiedToken(
             claims=claims,
-            subject=subject,
+            subject=payload["sub"],  # the subject check saw a string
             scopes=scopes,
             issuer=policy.issuer,
-            expires_at=expires_at,
+            expires_at=expires,
         )
         if self._cache is not None:
             size = entry_size(token, shape, scopes)
-            self._cache.put(token, verified, expires_at=expires_at, size=size)
+            self._cache.put(token, verified, expires_at=expires, size=size)
         return verified
 
 
@@ -470,63 +436,57 @@ def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy
     return None
 
 
-def _time_claim(payload: dict[str, Any], name: str, *, required: bool = False) -> Any:
-    """A NumericDate claim as PyJWT reads it (``int()`` of it), or ``None`` when absent.
-
-    Present means present: ``"iat": null`` is refused, as PyJWT refuses it. Stricter than
-    PyJWT: only JSON numbers count (PyJWT also takes ``true`` and numeric strings), never NaN
-    or infinity.
-    """
-    if name not in payload:
-        if required:
-            raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
+def _fixed_candidates(
+    sources: tuple[tuple[KeySource, tuple[IssuerPolicy, ...]], ...], algorithms: frozenset[str]
+) -> dict[str, list[_Candidate]] | None:
+    """With one source whose keys do not depend on the header: its candidates for each
+    algorithm, asked once, now; else ``None``."""
+    if len(sources) != 1 or sources[0][0].depends_on_header:
         return None
-    value = payload[name]
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-    return int(value)
+    source, served = sources[0]
+    fixed = source.keys_now(None, None)
+    if fixed is None:
+        return None
+    return {
+        algorithm: [(key, served) for key in fixed if key.algorithm == algorithm]
+        for algorithm in algorithms
+    }
 
 
-def _check_confirmation(confirmation: object, *, accept_bound: bool) -> None:
-    """Refuse a sender-constrained token, which is all this verifier sees: a bearer token.
-
-    A ``cnf`` claim (RFC 7800) binds the token to a key its holder must prove it has: a
-    DPoP key (RFC 9449, ``jkt``), a TLS client certificate (RFC 8705, ``x5t#S256``), or
-    another confirmation method (``jwk``, ``jku``, ``kid``...). A bearer request proves
-    none of them, so a stolen bound token must not pass as a bearer token. Fail closed:
-    any ``cnf`` counts, whatever its members (an empty object too: what binding the issuer
-    meant is not ours to guess), unless ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER`` allows it
-    for a migration. A ``cnf`` that is not an object is malformed (RFC 7800 section 3.1)
-    and refused even then.
-    """
-    if type(confirmation) is not dict:
-        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-    if not accept_bound:
-        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
+def _accepted_types(
+    token_types: Collection[str | None] | None, *, explicit: bool
+) -> frozenset[str | None]:
+    """The accepted ``typ`` headers, lower-cased: by default access tokens and, unless
+    ``explicit`` typing is required, untyped ones."""
+    if token_types is None:
+        token_types = _ACCESS_TYPES | (set() if explicit else _UNTYPED)
+    return frozenset(t.lower() if t is not None else None for t in token_types)
 
 
-def _seconds(moment: float) -> float:
-    """A moment in wall-clock seconds as a float: ``math.inf`` for an integer past what a
-    float holds (an ``exp`` of 400 digits is a token that never expires, not an error)."""
-    try:
-        return float(moment)
-    except OverflowError:
-        return math.inf if moment > 0 else -math.inf
+def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | None:
+    """The scope claims when they are all top-level names (a token with none of them has
+    no scopes, without looking further), else ``None``."""
+    if all(isinstance(p, str) and "." not in p for p in scope_claims):
+        return tuple(p for p in scope_claims if isinstance(p, str))
+    return None
 
 
-def _check_audience(payload: dict[str, Any], audiences: tuple[str, ...] | None) -> None:
-    """PyJWT's audience rule: with none configured, a token that names one was meant for
-    someone else; with some configured, the token must name one of them."""
-    claimed = payload.get("aud")
-    if audiences is None:
-        if claimed:
-            raise InvalidTokenError(reason=Reason.AUDIENCE_UNEXPECTED)
-        return
-    if not claimed:
-        raise InvalidTokenError(reason=Reason.AUDIENCE_MISSING)
-    if isinstance(claimed, str):
-        claimed = [claimed]
-    if not isinstance(claimed, list) or any(not isinstance(item, str) for item in claimed):
-        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-    if not any(audience in claimed for audience in audiences):
-        raise InvalidTokenError(reason=Reason.AUDIENCE_MISMATCH)
+def _named_by(candidates: list[_Candidate], named: str | None) -> list[_Candidate]:
+    """The candidates whose issuers include the one the token names (or any issuer)."""
+    return [
+        (key, policies)
+        for key, policies in candidates
+        if any(p.issuer is None or p.issuer == named for p in policies)
+    ]
+
+
+def _refuse_signature(candidates: list[_Candidate]) -> NoReturn:
+    """Refuse a token no candidate key verified; the issuer and kid in the log only when
+    they are one, and only worked out when the line is written (a forged token pays for
+    the signature check only)."""
+    issuer = kid = None
+    if refusals_logged():
+        issuer = _only_issuer(tuple(p for _, policies in candidates for p in policies))
+        kids = {key.kid for key, _ in candidates}
+        kid = kids.pop() if len(kids) == 1 else None
+    _refuse(Reason.BAD_SIGNATURE, issuer=issuer, kid=kid)
