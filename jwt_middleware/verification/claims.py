@@ -65,7 +65,7 @@ class ClaimCheck:
     """One named rule over a verified token's claims.
 
     ``reason`` is what it refuses with (besides ``malformed_claim``/``missing_claim`` for
-    the claim it reads). ``claim``, when set, says the rule concerns only tokens that carry
+    the claim it reads, which the audience check calls ``audience_missing``). ``claim``, when set, says the rule concerns only tokens that carry
     that claim: it is run only for those, so an absent ``nbf`` costs no call.
     """
 
