@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.user import scopes_of
+from jwt_middleware.verification.claims import scopes_from
 from tests.helpers import bearer, build_app, mint_token
 
 
@@ -57,3 +60,23 @@ def test_no_whitespace_but_space_grants_a_scope_through_the_middleware(
     reply = client.get("/private", headers=bearer(mint_token(scope=scope)))
     assert reply.status_code == 200
     assert "admin" not in reply.json()["scopes"]
+
+
+#: Characters that make or break a scope token: valid ones, the one separator, and
+#: look-alikes, quotes, backslashes and controls that must never split or pass.
+_SCOPE_ALPHABET = 'ab:/. \u00a0\t\n"\\\u3000\x7f\x00é'
+
+
+def _each_token_checked(raw: str) -> list[str]:
+    """The rule scopes_from keeps, token by token, as a reference."""
+    return list(dict.fromkeys(item for item in raw.split(" ") if _is_scope_token(item)))
+
+
+def _is_scope_token(item: str) -> bool:
+    return bool(item) and all("\x21" <= char <= "\x7e" and char not in '"\\' for char in item)
+
+
+@given(raw=st.text(alphabet=_SCOPE_ALPHABET, max_size=24))
+def test_a_scope_string_reads_as_its_tokens_checked_one_by_one(raw: str) -> None:
+    # scopes_from matches a wholly valid string once rather than each token: the same result.
+    assert scopes_from({"scope": raw}, ["scope"]) == _each_token_checked(raw)
