@@ -65,8 +65,9 @@ class ClaimCheck:
     """One named rule over a verified token's claims.
 
     ``reason`` is what it refuses with (besides ``malformed_claim``/``missing_claim`` for
-    the claim it reads, which the audience check calls ``audience_missing``). ``claim``, when set, says the rule concerns only tokens that carry
-    that claim: it is run only for those, so an absent ``nbf`` costs no call.
+    the claim it reads, which the audience check calls ``audience_missing``). ``claim``,
+    when set, says the rule concerns only tokens that carry that claim: it is run only for
+    those, so an absent ``nbf`` costs no call.
     """
 
     name: str
@@ -75,8 +76,9 @@ class ClaimCheck:
     claim: str | None = None
 
     def __call__(self, claims: Mapping[str, Any], now: float = 0.0) -> None:
-        """Run the rule on ``claims`` whatever ``claim`` says (the verifier calls
-        :attr:`rule` directly)."""
+        """Run the rule on ``claims`` whatever ``claim`` says; ``now`` (wall-clock
+        seconds) matters to the time checks only. The verifier calls :attr:`rule` itself,
+        without this extra call."""
         self.rule(claims, now)
 
 

@@ -4,8 +4,9 @@ The keys come from a :class:`~jwt_middleware.keys.source.KeySource`, each bound 
 algorithm by configuration; the token's header selects among them by ``alg`` and ``kid``
 and can choose nothing else. It does not go through PyJWT's generic ``decode``:
 :mod:`~jwt_middleware.jws` parses, each key checks its signature with ``hmac`` or
-``cryptography``, and the claims are checked here, by PyJWT's rules or stricter ones (a
-differential property test holds it to that). Every failure becomes one of our
+``cryptography``, and the claims are checked by the named checks of :mod:`.claims`,
+assembled here once per issuer, by PyJWT's rules or stricter ones (a differential
+property test holds them to that). Every failure becomes one of our
 :mod:`~jwt_middleware.errors`, with a fixed description and a fixed
 :class:`~jwt_middleware.refusals.Reason`, and is logged once with that reason
 (:func:`~jwt_middleware.refusals.log_refusal`): before a key verified the token, where it is
