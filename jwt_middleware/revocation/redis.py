@@ -24,6 +24,11 @@ two ways of hearing about changes:
 When the view is not known to be current (at start, after a lost connection, a silent
 network partition), :meth:`~RedisRevocationStore.is_revoked` asks Redis (``EXISTS``)
 instead, and when Redis cannot answer either, ``on_error`` decides, as before.
+
+The view itself (what a message or a snapshot means, which entries still refuse their
+token, whether it may answer) is the pure :class:`~.view.RevocationView`; this module owns
+the Redis side: ``SET``/``EXISTS``, the pub/sub follow loop that feeds the view, and the
+outage policy.
 """
 
 from __future__ import annotations
@@ -33,14 +38,18 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
 from . import Clock, check_jti, jti_of
+from .view import RevocationView
+
+if TYPE_CHECKING:
+    from ..settings import JWTSettings
 
 __all__ = ["RedisRevocationStore"]
 
@@ -92,20 +101,18 @@ class RedisRevocationStore:
         "_client",
         "_clock",
         "_closed",
-        "_current_until",
         "_errors",
         "_follower",
         "_heartbeat",
         "_key_prefix",
         "_leeway",
         "_local_view",
-        "_max_staleness",
         "_on_error",
         "_owns_client",
         "_resync",
-        "_revoked",
         "_timeout",
         "_unreachable",
+        "_view",
         "_view_lost",
     )
 
@@ -130,8 +137,7 @@ class RedisRevocationStore:
             raise ValueError("timeout_seconds must be a positive number")
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
-        if not (math.isfinite(max_staleness_seconds) and max_staleness_seconds > 0):
-            raise ValueError("max_staleness_seconds must be a positive number")
+        view = RevocationView(max_staleness_seconds=max_staleness_seconds)
         if not (math.isfinite(resync_seconds) and resync_seconds > 0):
             raise ValueError("resync_seconds must be a positive number")
         if isinstance(client, str):
@@ -150,16 +156,12 @@ class RedisRevocationStore:
         self._unreachable = False
         # asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
         self._errors: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
-        # The local view: jti -> the unix time its entry ends (the token's exp + leeway).
         self._local_view = local_view
         self._channel = key_prefix
-        self._revoked: dict[str, float] = {}
-        self._max_staleness = max_staleness_seconds
+        self._view = view
         # A heartbeat a few times per staleness bound, so one late PONG does not end the view.
         self._heartbeat = max_staleness_seconds / 4
         self._resync = resync_seconds
-        # time.monotonic() until which the view is known to be current; -inf: not current.
-        self._current_until = -math.inf
         self._view_lost = False
         self._follower: asyncio.Task[None] | None = None
         self._closed = False
@@ -187,6 +189,35 @@ class RedisRevocationStore:
             max_staleness_seconds=max_staleness_seconds,
         )
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: JWTSettings,
+        *,
+        client: str | Redis,
+        key_prefix: str = "jwt:revoked:",
+        on_error: Literal["deny", "allow"] = "deny",
+        timeout_seconds: float = 0.5,
+        clock: Clock = time.time,
+        local_view: bool = True,
+        max_staleness_seconds: float = 1.0,
+        resync_seconds: float = 300.0,
+    ) -> RedisRevocationStore:
+        """A store that keeps entries as long as ``settings``' verifier accepts a token
+        (``JWT_LEEWAY_SECONDS`` past its ``exp``), talking to ``client`` (a URL or a
+        ``redis.asyncio.Redis``, as for the constructor: the settings name no Redis)."""
+        return cls(
+            client,
+            key_prefix=key_prefix,
+            on_error=on_error,
+            timeout_seconds=timeout_seconds,
+            leeway_seconds=settings.leeway_seconds,
+            clock=clock,
+            local_view=local_view,
+            max_staleness_seconds=max_staleness_seconds,
+            resync_seconds=resync_seconds,
+        )
+
     @property
     def client(self) -> Redis:
         """The Redis client the store talks through."""
@@ -204,9 +235,19 @@ class RedisRevocationStore:
         return await self._record(jti, expires_at, only_if_new=True)
 
     @property
+    def view(self) -> RevocationView:
+        """The local view (read it; only the store's follower writes to it)."""
+        return self._view
+
+    @property
+    def _revoked(self) -> Mapping[str, float]:
+        # The view's entries under the name the store's own tests knew before the split.
+        return self._view.entries
+
+    @property
     def view_is_current(self) -> bool:
         """Whether :meth:`is_revoked` answers from the local view right now."""
-        return time.monotonic() < self._current_until
+        return self._view.is_current(time.monotonic())
 
     async def start(self) -> None:
         """Start following revocations into the local view (the first :meth:`is_revoked`
@@ -220,9 +261,9 @@ class RedisRevocationStore:
         jti = jti_of(claims)
         if jti is None:
             return False
-        if time.monotonic() < self._current_until:
-            deadline = self._revoked.get(jti)
-            return deadline is not None and deadline > self._clock()
+        view = self._view
+        if view.is_current(time.monotonic()):
+            return view.is_revoked(jti, self._clock())
         if self._follower is None:
             await self.start()  # a no-op without local_view, or once closed
         return await self._ask_redis(jti)
@@ -283,12 +324,8 @@ class RedisRevocationStore:
             )
             raise RevocationStoreUnavailableError from None
         # This instance refuses the token at once, without waiting for its own message.
-        self._remember(jti, deadline)
+        self._view.remember(jti, deadline)
         return bool(stored)
-
-    def _remember(self, jti: str, deadline: float) -> None:
-        if self._revoked.get(jti, -math.inf) < deadline:
-            self._revoked[jti] = deadline
 
     # --- the local view ------------------------------------------------------------------
 
@@ -302,7 +339,7 @@ class RedisRevocationStore:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means: reconnect and read it all again
-                self._current_until = -math.inf
+                self._view.lose()
                 if not self._view_lost:
                     self._view_lost = True
                     logger.warning(
@@ -332,14 +369,14 @@ class RedisRevocationStore:
                     self._view_lost = False
                     logger.warning("revocation view (Redis) is current again")
                 if time.monotonic() >= forget_at:
-                    self._forget_expired()
+                    self._view.forget_expired(self._clock())
                     forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
                 if time.monotonic() >= resync_at:
                     await self._snapshot()
                     resync_at = time.monotonic() + self._resync
                 await self._listen(pubsub, until=time.monotonic() + self._heartbeat)
         finally:
-            self._current_until = -math.inf
+            self._view.lose()
             with contextlib.suppress(*self._errors):
                 await pubsub.aclose()
 
@@ -356,7 +393,7 @@ class RedisRevocationStore:
                 if message["type"] == "pong":
                     break
                 self._apply(message)
-        self._current_until = sent + self._max_staleness
+        self._view.confirm(sent)
 
     async def _listen(self, pubsub: Any, *, until: float) -> None:
         while (remaining := until - time.monotonic()) > 0:
@@ -365,33 +402,15 @@ class RedisRevocationStore:
                 self._apply(message)
 
     def _apply(self, message: Mapping[str, Any]) -> None:
-        """A ``"<deadline> <jti>"`` message; anything else is ignored (without its text).
-
-        The deadline is an integer as :meth:`revoke` publishes it; a finite decimal number
-        (from other software, or an older version given a float ``expires_at``) is taken
-        too, rounded up.
-        """
-        if message.get("type") != "message":
-            return
-        data = message.get("data")
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-        deadline, _, jti = text.partition(" ")
-        try:
-            ends = float(math.ceil(float(deadline)))
-        except (ValueError, OverflowError):  # not a number, or one no float holds
-            ends = math.nan
-        if not math.isfinite(ends):
+        """Hand a message to the view; a malformed one is logged, never with its text."""
+        if not self._view.apply(message):
             logger.warning("revocation view (Redis): a malformed message was ignored")
-            return
-        if jti:
-            self._remember(jti, ends)
 
     async def _snapshot(self) -> None:
         """Every revoked id under the prefix, with the time its key ends."""
         pattern = self._key_prefix.replace("\\", "\\\\")
         for special in "*?[]":
             pattern = pattern.replace(special, "\\" + special)
-        start = len(self._key_prefix)
         cursor: int = 0
         while True:
             async with asyncio.timeout(self._timeout):
@@ -402,25 +421,21 @@ class RedisRevocationStore:
                         for key in keys:
                             pipe.pttl(key)
                         remaining = await pipe.execute()
-                    for key, pttl in zip(keys, remaining, strict=True):
-                        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                        if pttl == -1:  # no TTL: written by other software, kept for good
-                            self._remember(name[start:], math.inf)
-                        elif pttl >= 0:
-                            self._remember(name[start:], now + pttl / 1000)
+                    self._view.apply_snapshot(self._jtis(keys, remaining), now=now)
             if cursor == 0:
                 return
 
-    def _forget_expired(self) -> None:
-        now = self._clock()
-        expired = [jti for jti, deadline in self._revoked.items() if deadline <= now]
-        for jti in expired:
-            del self._revoked[jti]
+    def _jtis(self, keys: list[Any], remaining: list[int]) -> Iterator[tuple[str, int]]:
+        """``(jti, PTTL)`` for each key read: the key's name without the prefix."""
+        start = len(self._key_prefix)
+        for key, pttl in zip(keys, remaining, strict=True):
+            name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            yield name[start:], pttl
 
     async def aclose(self) -> None:
         """Stop the local view, and close the client if the store created it from a URL."""
         self._closed = True
-        self._current_until = -math.inf
+        self._view.lose()
         follower, self._follower = self._follower, None
         if follower is not None:
             follower.cancel()
