@@ -237,9 +237,9 @@ class RedisRevocationStore:
         jti = jti_of(claims)
         if jti is None:
             return False
-        view = self._view
-        if view.is_current(time.monotonic()):
-            return view.is_revoked(jti, self._clock())
+        answer = self._view.answer(jti, time.monotonic(), self._clock)
+        if answer is not None:
+            return answer
         if self._follower is not None and not self._follower.started:
             await self.start()
         return await self._ask_redis(jti)

@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import Clock
+
 __all__ = ["RevocationView", "message_deadline"]
 
 
@@ -81,6 +83,15 @@ class RevocationView:
         """Whether ``jti`` is revoked at unix time ``now`` (whatever :meth:`is_current` says)."""
         deadline = self._entries.get(jti)
         return deadline is not None and deadline > now
+
+    def answer(self, jti: str, monotonic_now: float, clock: Clock) -> bool | None:
+        """:meth:`is_revoked` at ``clock()`` if the view :meth:`is_current` at
+        ``monotonic_now``, else ``None``: the store's per-request question in one call,
+        reading the wall clock only for a ``jti`` it holds."""
+        if monotonic_now >= self._current_until:
+            return None
+        deadline = self._entries.get(jti)
+        return deadline is not None and deadline > clock()
 
     def remember(self, jti: str, deadline: float) -> None:
         """Hold ``jti`` until ``deadline`` at least (a later deadline known already wins)."""

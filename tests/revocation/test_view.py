@@ -219,3 +219,38 @@ def test_repr_shows_no_jti() -> None:
     view = RevocationView()
     view.remember("secret-jti", NOW + 60)
     assert "secret-jti" not in repr(view)
+
+
+@pytest.mark.parametrize(
+    ("confirmed_at", "asked_at", "wall_now", "expected", "clock_read"),
+    [
+        pytest.param(None, 100.0, NOW, None, False, id="not-current"),
+        pytest.param(100.0, 101.0, NOW, None, False, id="stale"),
+        pytest.param(100.0, 100.5, NOW, True, True, id="revoked"),
+        pytest.param(100.0, 100.5, NOW + 60, False, True, id="expired"),
+    ],
+)
+def test_answer_is_is_revoked_while_current(
+    confirmed_at: float | None,
+    asked_at: float,
+    wall_now: float,
+    expected: bool | None,
+    clock_read: bool,
+) -> None:
+    """The store's one call per request: ``None`` sends it to Redis."""
+    view = RevocationView(max_staleness_seconds=1.0)
+    view.remember("abc", NOW + 60)
+    if confirmed_at is not None:
+        view.confirm(confirmed_at)
+    reads: list[float] = []
+
+    def clock() -> float:
+        reads.append(wall_now)
+        return wall_now
+
+    assert view.answer("abc", asked_at, clock) is expected
+    assert bool(reads) is clock_read
+    if confirmed_at is not None and expected is not None:
+        reads.clear()
+        assert view.answer("never-revoked", asked_at, clock) is False
+        assert reads == []  # no wall clock read for an id the view does not hold
