@@ -1,10 +1,11 @@
 """The ``KeySource`` contract, one table run over every key source the library ships.
 
-Static keys (named by ``kid``, and one HMAC secret that needs no header), a JWKS fetched
-from a real endpoint on loopback, and keys discovered from a loopback issuer's metadata.
-Each offers a known ``alg`` and ``kid`` now and later alike, no key for an unknown ``kid``
-(unless it says its keys do not depend on the header), never a key for an algorithm it was
-not bound to, and survives ``prefetch`` and ``aclose`` twice.
+Static keys (named by ``kid``; a primary key that also serves tokens naming no known
+``kid``; one HMAC secret that needs no header), a JWKS fetched from a real endpoint on
+loopback, and keys discovered from a loopback issuer's metadata. Each offers a known
+``alg`` and ``kid`` now and later alike; for an unknown ``kid`` nothing, or what it offers a
+token without ``kid``; never a key for an algorithm it was not bound to; says truly
+whether its keys depend on the header; and survives ``prefetch`` and ``aclose`` twice.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class SourceCase:
     known: tuple[str, str]  # (alg, kid) of a key it holds
     material: Any  # what that key is: its public numbers, or the secret's bytes
     bound: frozenset[str]  # every algorithm any of its keys is bound to
+    #: For an unknown kid, the keys of a token without kid (StaticKeys' primary key).
+    falls_back: bool = False
+    #: Its keys are the same for every header (depends_on_header is False).
+    header_free: bool = False
 
 
 @asynccontextmanager
@@ -51,6 +56,12 @@ async def static_named(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[Ke
         algorithms=["RS256", "ES256"],
         public_keys={"a": public_pem(RSA), "e": public_pem(EC_P256)},
     )
+    yield StaticKeys.from_settings(settings)
+
+
+@asynccontextmanager
+async def static_primary(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeySource]:
+    settings = JWTSettings(algorithms=["RS256"], public_key=public_pem(RSA), key_id="a")
     yield StaticKeys.from_settings(settings)
 
 
@@ -88,7 +99,20 @@ SOURCES = [
         SourceCase(static_named, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="static-named"
     ),
     pytest.param(
-        SourceCase(static_secret, ("HS256", "a"), SECRET.encode(), frozenset({"HS256"})),
+        SourceCase(
+            static_primary, ("RS256", "a"), RSA_NUMBERS, frozenset({"RS256"}), falls_back=True
+        ),
+        id="static-primary",
+    ),
+    pytest.param(
+        SourceCase(
+            static_secret,
+            ("HS256", "a"),
+            SECRET.encode(),
+            frozenset({"HS256"}),
+            falls_back=True,
+            header_free=True,
+        ),
         id="static-secret",
     ),
     pytest.param(SourceCase(jwks, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="jwks"),
@@ -159,18 +183,21 @@ def test_a_known_key_is_offered_now_and_when_awaited(
 
 
 @pytest.mark.parametrize("case", SOURCES)
-def test_an_unknown_kid_gets_no_key(case: SourceCase, endpoint: Endpoint, clock: FakeClock) -> None:
-    """Unless the source's keys do not depend on the header: then it answers as for any."""
-    algorithm, kid = case.known
+def test_an_unknown_kid_gets_no_key_of_another_kid(
+    case: SourceCase, endpoint: Endpoint, clock: FakeClock
+) -> None:
+    """Nothing, or (a source with keys for tokens naming no known kid) exactly those."""
+    algorithm, _ = case.known
 
     async def scenario(source: KeySource) -> None:
         now, later = await both_answers(source, algorithm, "unknown")
-        if source.depends_on_header:
+        if case.falls_back:
+            assert described(now) == described(source.keys_now(algorithm, None))
+            assert described(later) == described(await source.keys(algorithm, None))
+            assert later, "the fallback keys are offered"
+        else:
             assert not now  # None (to be awaited) or nothing
             assert list(later) == []
-        else:
-            assert now == source.keys_now(algorithm, kid)
-            assert list(later) == list(await source.keys(algorithm, kid))
 
     check(case, endpoint, clock, scenario)
 
@@ -212,10 +239,11 @@ def test_depends_on_header_tells_the_truth(
     case: SourceCase, endpoint: Endpoint, clock: FakeClock
 ) -> None:
     """``False`` lets the verifier ask once (``keys_now(None, None)``) and filter by
-    ``alg`` itself: every header must then get exactly that. ``True`` must be needed: two
-    kids get different answers."""
+    ``alg`` itself: every header must then get exactly that. Sources that select by
+    ``kid`` must say ``True``."""
 
     async def scenario(source: KeySource) -> None:
+        assert source.depends_on_header is not case.header_free
         if not source.depends_on_header:
             every = source.keys_now(None, None)
             assert every, "a header-independent source answers at once"
@@ -223,9 +251,6 @@ def test_depends_on_header_tells_the_truth(
                 for kid in KIDS:
                     expected = [key for key in every if key.algorithm == algorithm]
                     assert list(source.keys_now(algorithm, kid) or ()) == expected
-        else:
-            algorithm, kid = case.known
-            assert source.keys_now(algorithm, kid) != source.keys_now(algorithm, "unknown")
 
     check(case, endpoint, clock, scenario)
 
