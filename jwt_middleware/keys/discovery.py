@@ -10,8 +10,9 @@ with a path puts the well-known part between the host and the path:
 RFC 8414 section 3.3), or the document is not used; its ``jwks_uri`` names the key set,
 which a :class:`~.jwks.JWKSKeys` then fetches and refreshes.
 
-Like the key set, the metadata is fetched asynchronously, cached (``ttl_seconds``) and
-refreshed in the background, never more than once per ``min_refetch_interval_seconds``;
+Like the key set, the metadata is fetched asynchronously, cached (``cache_seconds`` of the
+pool's :class:`~.jwks.JWKSOptions`) and refreshed in the background, never more than once
+per ``min_refetch_seconds``;
 the last good document stays in use while the provider is down. Requests only wait for
 discovery when nothing was ever discovered (the first request, unless :meth:`prefetch`
 ran at start-up); then, if it still fails, asking for keys raises
@@ -34,7 +35,7 @@ import httpx
 from ..errors import KeysUnavailableError
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
-from .jwks import JWKSKeys, JWKSPool
+from .jwks import JWKSKeys, JWKSOptions, JWKSPool
 from .refetch import SingleFlight
 
 __all__ = ["DiscoveredKeys", "metadata_urls"]
@@ -60,7 +61,12 @@ def metadata_urls(issuer: str) -> tuple[str, str]:
 
 
 class DiscoveredKeys:
-    """A :class:`~.source.KeySource` for one issuer, whose key set its metadata names."""
+    """A :class:`~.source.KeySource` for one issuer, whose key set its metadata names.
+
+    ``pool`` shares key sets and an HTTP client with other issuers, and carries the
+    :class:`~.jwks.JWKSOptions` for the metadata too; without one, the source makes its own
+    from ``options`` (default options when left out) and closes it with :meth:`aclose`.
+    """
 
     def __init__(
         self,
@@ -68,11 +74,15 @@ class DiscoveredKeys:
         *,
         algorithms: Sequence[str],
         pool: JWKSPool | None = None,
+        options: JWKSOptions | None = None,
     ) -> None:
+        if pool is not None and options is not None:
+            raise TypeError("pass options to the JWKSPool, not beside it")
         self.issuer = issuer
         self._algorithms = tuple(algorithms)
-        self._pool = pool if pool is not None else JWKSPool()
+        self._pool = pool if pool is not None else JWKSPool(options=options)
         self._owns_pool = pool is None
+        self._options = self._pool.options
         self._clock = self._pool.clock
         self._urls = metadata_urls(issuer)
         self._log_issuer = _loggable(issuer)
@@ -81,7 +91,7 @@ class DiscoveredKeys:
         self._fetched_at: float | None = None
         self._flight = SingleFlight(
             self._discover,
-            min_interval_seconds=self._pool.min_refetch_interval_seconds,
+            min_interval_seconds=self._options.min_refetch_seconds,
             clock=self._clock,
             name=f"metadata of {self._log_issuer}",
         )
@@ -108,7 +118,7 @@ class DiscoveredKeys:
         now = self._clock()
         if (
             self._fetched_at is not None
-            and now - self._fetched_at >= self._pool.ttl_seconds
+            and now - self._fetched_at >= self._options.cache_seconds
             and self._flight.allowed(now)
         ):
             self._flight.start()  # refresh in the background; the keys held keep answering
@@ -145,7 +155,7 @@ class DiscoveredKeys:
         reasons: list[str] = []
         for url in self._urls:
             try:
-                async with asyncio.timeout(self._pool.timeout_seconds):
+                async with asyncio.timeout(self._options.timeout_seconds):
                     document = await self._download(url)
                 jwks_uri = self._checked(document)
             except TimeoutError:

@@ -118,15 +118,10 @@ class Issuers:
 
 def _new_pool(settings: JWTSettings) -> JWKSPool:
     try:
-        from .jwks import JWKSPool
+        from .jwks import JWKSOptions, JWKSPool
     except ImportError:
         raise ConfigurationError(
             "JWT_JWKS_URL and JWT_ISSUER discovery need the jwks extra (httpx): "
             'pip install "jwt-middleware-asgi[jwks]"'
         ) from None
-    return JWKSPool(
-        ttl_seconds=settings.jwks_cache_seconds,
-        min_refetch_interval_seconds=settings.jwks_min_refetch_seconds,
-        timeout_seconds=settings.jwks_timeout_seconds,
-        max_stale_seconds=settings.jwks_max_stale_seconds,
-    )
+    return JWKSPool(options=JWKSOptions.from_settings(settings))

@@ -3,11 +3,16 @@
     jwks = JWKSKeys("https://idp.example/.well-known/jwks.json", algorithms=["RS256"])
     verifier = TokenVerifier(settings, keys=jwks)
 
-The key set is fetched asynchronously with httpx, cached for ``ttl_seconds``, and refreshed
-on first use after that, in the background: tokens whose key is already known never wait on
-the network. A token naming an unknown ``kid`` waits for one refetch, but refetches happen at
-most once per ``min_refetch_interval_seconds`` whatever triggers them, so a client spraying
-random ``kid`` values cannot make us hammer the endpoint. Concurrent requests share one fetch.
+How sets are fetched and cached is one :class:`JWKSOptions`, whose fields are the
+``JWT_JWKS_*`` settings under the same names without the prefix (``cache_seconds`` is
+``JWT_JWKS_CACHE_SECONDS``); :meth:`JWKSOptions.from_settings` reads them.
+
+The key set is fetched asynchronously with httpx, cached for ``cache_seconds``, and
+refreshed on first use after that, in the background: tokens whose key is already known
+never wait on the network. A token naming an unknown ``kid`` waits for one refetch, but
+refetches happen at most once per ``min_refetch_seconds`` whatever triggers them, so a
+client spraying random ``kid`` values cannot make us hammer the endpoint. Concurrent
+requests share one fetch.
 
 The defaults pick up a key the provider starts signing with within seconds (a refetch is
 allowed every 5 s) while a flood of random ``kid`` values still costs at most one fetch per
@@ -38,18 +43,22 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Final
 
 import httpx
 
 from ..algorithms import ALGORITHMS, HMAC_ALGORITHMS
-from ..errors import KeysUnavailableError
+from ..errors import ConfigurationError, KeysUnavailableError
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
 from .jwk import JWKSetError, parse_jwk_set
 from .refetch import SingleFlight
 
-__all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys", "JWKSPool"]
+if TYPE_CHECKING:
+    from ..settings import JWTSettings
+
+__all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys", "JWKSOptions", "JWKSPool"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +67,49 @@ MAX_KEYS_WITHOUT_KID: Final = 4
 
 _ACCEPT: Final = "application/jwk-set+json, application/json"
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True, slots=True)
+class JWKSOptions:
+    """How key sets and discovery metadata are fetched and cached: the ``JWT_JWKS_*``
+    settings, one name each from the environment to the code (``JWT_JWKS_CACHE_SECONDS``
+    is ``cache_seconds``). The defaults are the settings' defaults.
+
+    Attributes:
+        cache_seconds: how long a fetched set (or metadata document) is used before it is
+            refreshed, in the background.
+        min_refetch_seconds: the least time between two fetches of one URL, whatever asks
+            for them (expiry, an unknown ``kid``, a failed fetch being retried).
+        max_stale_seconds: a set older than this (all refreshes having failed) is no longer
+            used; ``None`` keeps the last good one for ever.
+        timeout_seconds: a whole fetch (connect, headers and body) must fit in this.
+
+    Each is a positive, finite number of seconds (:class:`TypeError` or :class:`ValueError`
+    otherwise, at construction).
+    """
+
+    cache_seconds: float = 300
+    min_refetch_seconds: float = 5
+    max_stale_seconds: float | None = None
+    timeout_seconds: float = 5
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None or field.name != "max_stale_seconds":
+                object.__setattr__(self, field.name, _positive(field.name, value))
+
+    @classmethod
+    def from_settings(cls, settings: JWTSettings) -> JWKSOptions:
+        """The ``JWT_JWKS_*`` settings; a value no fetch can use raises
+        :class:`~jwt_middleware.errors.ConfigurationError` naming its variable."""
+        values = {field.name: getattr(settings, "jwks_" + field.name) for field in fields(cls)}
+        for name, value in values.items():
+            if value is not None and not math.isfinite(value):
+                raise ConfigurationError(
+                    f"JWT_JWKS_{name.upper()} must be a finite number of seconds"
+                )
+        return cls(**values)
 
 
 class _KeySet:
@@ -92,12 +144,8 @@ class JWKSKeys:
             warning unless the host is loopback: keys fetched in clear can be substituted.
         algorithms: the asymmetric algorithms keys may be used with (e.g. ``["RS256"]``);
             normally just the verifier's own algorithm.
-        ttl_seconds: how long a fetched set is used before it is refreshed.
-        min_refetch_interval_seconds: the least time between two fetches, whatever asks
-            for them (expiry, an unknown ``kid``, a failed fetch being retried).
-        timeout_seconds: the whole fetch (connect, headers and body) must fit in this.
-        max_stale_seconds: a key set older than this (all refreshes having failed) is no
-            longer used; ``None`` keeps the last good one for ever.
+        options: how the set is fetched and cached (:class:`JWKSOptions`; its defaults
+            when left out).
         max_response_bytes: a larger body (after decompression) is refused.
         client: an ``httpx.AsyncClient`` to fetch with, left open by :meth:`aclose`; one is
             created on first use otherwise. Redirects are never followed.
@@ -106,6 +154,7 @@ class JWKSKeys:
 
     __slots__ = (
         "_algorithms",
+        "_cache_seconds",
         "_client",
         "_clock",
         "_fetched_at",
@@ -116,7 +165,6 @@ class JWKSKeys:
         "_max_stale",
         "_owned_client",
         "_timeout",
-        "_ttl",
         "_url",
     )
 
@@ -125,10 +173,7 @@ class JWKSKeys:
         url: str,
         *,
         algorithms: Sequence[str],
-        ttl_seconds: float = 300,
-        min_refetch_interval_seconds: float = 5,
-        timeout_seconds: float = 5,
-        max_stale_seconds: float | None = None,
+        options: JWKSOptions | None = None,
         max_response_bytes: int = 1_000_000,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -138,11 +183,14 @@ class JWKSKeys:
             self._url.copy_with(username=None, password=None, query=None, fragment=None)
         )
         self._algorithms = _checked_algorithms(algorithms)
-        self._ttl = _positive("ttl_seconds", ttl_seconds)
-        self._timeout = _positive("timeout_seconds", timeout_seconds)
-        self._max_stale = (
-            None if max_stale_seconds is None else _positive("max_stale_seconds", max_stale_seconds)
-        )
+        if options is None:
+            options = JWKSOptions()
+        elif not isinstance(options, JWKSOptions):
+            raise TypeError("options must be a JWKSOptions")
+        # Copied out of the options: keys_now reads them on every cache miss.
+        self._cache_seconds = options.cache_seconds
+        self._timeout = options.timeout_seconds
+        self._max_stale = options.max_stale_seconds
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
             raise TypeError("max_response_bytes must be an int")
         if max_response_bytes <= 0:
@@ -155,9 +203,7 @@ class JWKSKeys:
         self._fetched_at: float | None = None
         self._flight = SingleFlight(
             self._fetch,
-            min_interval_seconds=_positive(
-                "min_refetch_interval_seconds", min_refetch_interval_seconds
-            ),
+            min_interval_seconds=options.min_refetch_seconds,
             clock=clock,
             name=self._log_url,
         )
@@ -187,7 +233,7 @@ class JWKSKeys:
         age = now - self._fetched_at
         if self._max_stale is not None and age > self._max_stale:
             return None  # too old to trust without trying a fetch first
-        if age >= self._ttl and self._flight.allowed(now):
+        if age >= self._cache_seconds and self._flight.allowed(now):
             self._flight.start()
         return self._key_set.select(kid, algorithm)
 
@@ -334,17 +380,11 @@ class JWKSPool:
     def __init__(
         self,
         *,
-        ttl_seconds: float = 300,
-        min_refetch_interval_seconds: float = 5,
-        timeout_seconds: float = 5,
-        max_stale_seconds: float | None = None,
+        options: JWKSOptions | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.min_refetch_interval_seconds = min_refetch_interval_seconds
-        self.timeout_seconds = timeout_seconds
-        self.max_stale_seconds = max_stale_seconds
+        self.options = JWKSOptions() if options is None else options
         self.clock = clock
         self._client = client
         self._owned_client: httpx.AsyncClient | None = None
@@ -366,10 +406,7 @@ class JWKSPool:
             keys = JWKSKeys(
                 url,
                 algorithms=algorithms,
-                ttl_seconds=self.ttl_seconds,
-                min_refetch_interval_seconds=self.min_refetch_interval_seconds,
-                timeout_seconds=self.timeout_seconds,
-                max_stale_seconds=self.max_stale_seconds,
+                options=self.options,
                 client=self.client,
                 clock=self.clock,
             )

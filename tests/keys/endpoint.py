@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
+from dataclasses import fields
 from typing import Any, Protocol
 
 import pytest
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.algorithms import Algorithm
-from jwt_middleware.keys.jwks import JWKSKeys
+from jwt_middleware.keys.jwks import JWKSKeys, JWKSOptions
 from jwt_middleware.types import BoundKey
 from tests.helpers import FakeClock, mint_token
 from tests.keypairs import RSA, PrivateKey
@@ -150,10 +151,20 @@ async def _drip(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
+_FETCH_OPTIONS = frozenset(field.name for field in fields(JWKSOptions))
+
+
+def jwks_keys(url: str, **options: Any) -> JWKSKeys:
+    """A JWKSKeys (RS256 unless told) whose options named like :class:`JWKSOptions`' fields
+    (``cache_seconds``...) go into its ``options``, the others to the constructor."""
+    fetching = {name: options.pop(name) for name in list(options) if name in _FETCH_OPTIONS}
+    return JWKSKeys(url, **{"algorithms": ["RS256"], "options": JWKSOptions(**fetching), **options})
+
+
 @asynccontextmanager
 async def open_keys(url: str, clock: FakeClock, **options: Any) -> AsyncIterator[JWKSKeys]:
-    options = {"algorithms": ["RS256"], "timeout_seconds": 2, "clock": clock, **options}
-    keys = JWKSKeys(url, **options)
+    """:func:`jwks_keys` on ``clock``, with a 2 s timeout unless told; closed afterwards."""
+    keys = jwks_keys(url, **{"timeout_seconds": 2, "clock": clock, **options})
     try:
         yield keys
     finally:

@@ -91,7 +91,7 @@ def test_unknown_kid_spray_refetches_at_most_once_per_interval(
             assert endpoint.requests == 1 + round_number
         assert len(await resolve(keys, header("a"))) == 1
 
-    run(scenario, min_refetch_interval_seconds=30)
+    run(scenario, min_refetch_seconds=30)
 
 
 def test_the_default_interval_picks_up_a_new_key_within_seconds(
@@ -127,7 +127,7 @@ def test_failed_fetch_is_retried_only_after_the_interval(
         assert len(await resolve(keys, header("a"))) == 1
         assert endpoint.requests == 2
 
-    run(scenario, min_refetch_interval_seconds=30)
+    run(scenario, min_refetch_seconds=30)
 
 
 def test_concurrent_requests_share_one_fetch(endpoint: Endpoint, run: Run) -> None:

@@ -19,7 +19,7 @@ from jwt_middleware import InvalidTokenError, JWTAuthMiddleware, JWTSettings, To
 from jwt_middleware.keys.jwks import JWKSKeys
 from tests.helpers import FakeClock, bearer, mint_token, whoami
 from tests.keypairs import RSA, RSA_OTHER
-from tests.keys.endpoint import FAILURES, Endpoint, public_jwk, settings_for, signed
+from tests.keys.endpoint import FAILURES, Endpoint, jwks_keys, public_jwk, settings_for, signed
 from tests.servers import free_port, serve
 
 
@@ -41,7 +41,7 @@ def get(base_url: str, token: str) -> httpx.Response:
 def app_url(endpoint: Endpoint, clock: FakeClock) -> Iterator[str]:
     # 2 s, like the other scenarios: the breakers used here fail fast (refused, garbage,
     # 500), and 0.5 s was once too short for the start-up fetch on a loaded CI machine.
-    keys = JWKSKeys(endpoint.url, algorithms=["RS256"], timeout_seconds=2, clock=clock)
+    keys = jwks_keys(endpoint.url, timeout_seconds=2, clock=clock)
     with serve(protected_app(keys)) as base_url:
         yield base_url
 
