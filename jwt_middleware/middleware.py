@@ -310,13 +310,20 @@ class JWTAuthMiddleware:
         await self._deny(exc, scope, receive, send, scopes=decision.requirement.scopes)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call the app, answering an :class:`AuthenticationError` it raises.
+
+        Whether the response has started decides how, and only ``send`` can tell: ASGI does
+        not require a server to refuse a second ``http.response.start``, and a middleware
+        outside (compression, say) may not. So ``send`` is wrapped, by a plain function
+        that hands back the server's own awaitable: no extra coroutine per message.
+        """
         started: str | None = None
 
-        async def tracking_send(message: Message) -> None:
+        def tracking_send(message: Message) -> Awaitable[None]:
             nonlocal started
             if started is None:
                 started = message["type"]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
