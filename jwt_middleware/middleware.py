@@ -16,30 +16,28 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, Final, TypeAlias
 
-from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
-from .edge.metadata import MetadataEndpoint, metadata_document, metadata_url
+from .edge.metadata import MetadataEndpoint, metadata_url
+from .edge.revocation_check import GuardedRevocationCheck
 from .edge.startup import StartUp
 from .edge.unconfigured import UnconfiguredApp
 from .edge.websockets import watch_websocket
 from .errors import (
     AuthenticationError,
-    AuthenticationUnavailableError,
     ConfigurationError,
     InvalidRequestError,
     InvalidTokenError,
     MissingTokenError,
-    TokenRevokedError,
 )
 from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .revocation import jti_of
 from .settings import JWTSettings
 from .types import Claims, VerifiedToken
-from .user import JWTUser
+from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.bearer import BearerAuthenticator
 from .verification.verifier import TokenVerifier
@@ -140,7 +138,7 @@ class JWTAuthMiddleware:
         self.app = app
         self.is_revoked = is_revoked
         self.token_query_param = token_query_param
-        self._revocation_failing = False
+        self._check_revocation = GuardedRevocationCheck(is_revoked) if is_revoked else None
         self._configuration_error: ConfigurationError | None = None
         self._metadata: MetadataEndpoint | None = None
         self._metadata_path: str | None = None
@@ -167,7 +165,13 @@ class JWTAuthMiddleware:
         self._require_jti = is_revoked is not None if require_jti is None else require_jti
         self._recheck = self.settings.websocket_recheck_seconds if is_revoked else None
         if resource is not None:
-            self._metadata = MetadataEndpoint(resource, self._metadata_document)
+            self._metadata = MetadataEndpoint(
+                resource,
+                authorization_servers=[i.issuer for i in self.settings.issuer_settings],
+                policy=self.policy,
+                bearer_methods=[a.bearer_methods for a in self.authenticators],
+                resource_name=self.settings.resource_name,
+            )
             self._metadata_path = self._metadata.path
         self._startup = StartUp(
             app,
@@ -256,19 +260,19 @@ class JWTAuthMiddleware:
         try:
             verified = self._first.cached(scope) or await self._authenticate(scope)
             self._check(verified, decision)
-            if self.is_revoked is not None:
+            if self._check_revocation is not None:
                 await self._check_revocation(verified.claims)
         except AuthenticationError as exc:
             # Public: anything goes, a bad token included. Optional: no token goes.
             if decision.access is Access.PUBLIC or (
                 decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
             ):
-                _set_anonymous(scope)
+                set_anonymous(scope)
                 await self._call_app(scope, receive, send)
             else:
                 await self._refuse(exc, scope, receive, send, decision)
             return
-        _set_user(scope, verified)
+        set_identity(scope, verified)
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
         else:
@@ -361,26 +365,6 @@ class JWTAuthMiddleware:
             is_revoked=revoked if is_revoked is not None else None,
         )
 
-    async def _check_revocation(self, claims: Claims) -> None:
-        assert self.is_revoked is not None
-        try:
-            revoked = await self.is_revoked(claims)
-        except Exception as exc:
-            # One line per outage, not a traceback per request; the class name only, as
-            # an exception's message may quote what the client sent.
-            if not self._revocation_failing:
-                self._revocation_failing = True
-                logger.error(
-                    "revocation check failed (%s); answering 503 until it works again",
-                    type(exc).__name__,
-                )
-            raise AuthenticationUnavailableError from None
-        if self._revocation_failing:
-            self._revocation_failing = False
-            logger.warning("revocation check works again")
-        if revoked:
-            raise TokenRevokedError
-
     # --- start-up ---------------------------------------------------------------------------
 
     async def _pass_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -396,20 +380,6 @@ class JWTAuthMiddleware:
         """Start-up for a server that ran no lifespan: read the routes now, once."""
         self._started(self._startup.read_routes(scope))
         return self._not_ready(scope) if self._not_ready is not None else None
-
-    def _metadata_document(self) -> bytes:
-        resource = self.settings.resource
-        assert resource is not None
-        methods: list[str] = []
-        for authenticator in self.authenticators:
-            methods += [m for m in authenticator.bearer_methods if m not in methods]
-        return metadata_document(
-            resource,
-            authorization_servers=[i.issuer for i in self.settings.issuer_settings],
-            scopes_supported=self.policy.scopes_supported,
-            bearer_methods=methods,
-            resource_name=self.settings.resource_name,
-        )
 
     # --- refusals ------------------------------------------------------------------------------
 
@@ -453,19 +423,3 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
         return path[len(root) :] or "/"
     return path
-
-
-def _set_user(scope: Scope, verified: VerifiedToken) -> None:
-    state = scope.setdefault("state", {})
-    state["user_id"] = verified.subject
-    state["claims"] = verified.claims
-    scope["user"] = JWTUser(verified.claims)
-    scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
-
-
-def _set_anonymous(scope: Scope) -> None:
-    state = scope.setdefault("state", {})
-    state["user_id"] = None
-    state["claims"] = None
-    scope["user"] = UnauthenticatedUser()
-    scope["auth"] = AuthCredentials()

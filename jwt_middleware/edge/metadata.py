@@ -21,12 +21,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from ..access.policy import AccessPolicy
 
 __all__ = [
     "MetadataEndpoint",
@@ -148,26 +150,54 @@ def bound_host_warning(resource: str, server: object) -> str | None:
 
 class MetadataEndpoint:
     """The RFC 9728 endpoint of one middleware: its document, built again by :meth:`build`
-    when the policy's scopes change (the routes' own requirements, read at start-up), and
-    the one-time check that clients can reach ``resource`` here (:meth:`check_server`).
+    once the policy knows the routes' own requirements (its ``scopes_supported`` count
+    them), and the one-time check that clients can reach ``resource`` here
+    (:meth:`check_server`).
 
-    ``document`` builds the JSON from the current state; ``resource`` is ``JWT_RESOURCE``.
+    ``bearer_methods`` are each authenticator's, in order; the document names each method
+    once.
     """
 
-    __slots__ = ("_build_document", "_document", "path", "resource", "server_checked")
+    __slots__ = (
+        "_document",
+        "authorization_servers",
+        "bearer_methods",
+        "path",
+        "policy",
+        "resource",
+        "resource_name",
+        "server_checked",
+    )
 
-    def __init__(self, resource: str, document: Callable[[], bytes]) -> None:
+    def __init__(
+        self,
+        resource: str,
+        *,
+        authorization_servers: Sequence[str],
+        policy: AccessPolicy,
+        bearer_methods: Iterable[Sequence[str]],
+        resource_name: str | None = None,
+    ) -> None:
         self.resource = resource
         self.path = metadata_path(resource)
-        self._build_document = document
-        self._document = document()
+        self.authorization_servers = list(authorization_servers)
+        self.policy = policy
+        self.bearer_methods = list(dict.fromkeys(m for methods in bearer_methods for m in methods))
+        self.resource_name = resource_name
         self.server_checked = False
+        self.build()
         for warning in resource_warnings(resource):
             logger.warning("%s", warning)
 
     def build(self) -> None:
-        """Build the document again, from the state it depends on now."""
-        self._document = self._build_document()
+        """Build the document (again), from the policy as it is now."""
+        self._document = metadata_document(
+            self.resource,
+            authorization_servers=self.authorization_servers,
+            scopes_supported=self.policy.scopes_supported,
+            bearer_methods=self.bearer_methods,
+            resource_name=self.resource_name,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
