@@ -211,7 +211,12 @@ class JWTAuthMiddleware:
                 verifier = TokenVerifier(settings, check_claims=check_claims)
             authenticators = [BearerAuthenticator(verifier, query_param=query_param)]
         self.authenticators = tuple(authenticators)
-        self._first = self.authenticators[0]
+        # One authenticator (the usual case) is asked directly: no frame between.
+        self._authenticate_now: Callable[[Scope], VerifiedToken | None] = (
+            self.authenticators[0].authenticate_now
+            if len(self.authenticators) == 1
+            else self._each_now
+        )
         public, optional, scopes = rules
         if policy is not None and (public or optional or scopes):
             raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
@@ -258,7 +263,9 @@ class JWTAuthMiddleware:
             await self._refuse(InvalidRequestError(_NOT_CANONICAL), scope, receive, send, decision)
             return
         try:
-            verified = self._first.cached(scope) or await self._authenticate(scope)
+            verified = self._authenticate_now(scope)
+            if verified is None:
+                verified = await self._authenticate(scope)
             self._check(verified, decision)
             if self._check_revocation is not None:
                 await self._check_revocation(verified.claims)
@@ -278,16 +285,28 @@ class JWTAuthMiddleware:
         else:
             await self._call_app(scope, receive, send)
 
+    def _each_now(self, scope: Scope) -> VerifiedToken | None:
+        """Several authenticators, without waiting: the first that finds a credential of
+        its kind decides (``None`` if it has to wait); when none does, the first one's
+        :class:`MissingTokenError` (its challenge)."""
+        missing: MissingTokenError | None = None
+        for authenticator in self.authenticators:
+            try:
+                return authenticator.authenticate_now(scope)
+            except MissingTokenError as exc:
+                missing = missing or exc
+        assert missing is not None  # there is at least one authenticator
+        raise missing
+
     async def _authenticate(self, scope: Scope) -> VerifiedToken:
-        """Ask each authenticator in turn: the first that finds a credential of its kind
-        decides; when none does, the first one's :class:`MissingTokenError` (its challenge)."""
+        """As :meth:`_each_now`, waiting where an authenticator has to."""
         missing: MissingTokenError | None = None
         for authenticator in self.authenticators:
             try:
                 return await authenticator.authenticate(scope)
             except MissingTokenError as exc:
                 missing = missing or exc
-        assert missing is not None  # there is at least one authenticator
+        assert missing is not None
         raise missing
 
     def _check(self, verified: VerifiedToken, decision: Decision) -> None:

@@ -40,16 +40,19 @@ class Authenticator(Protocol):
         credential that is not an OAuth bearer token. A plain attribute will do."""
         ...
 
-    def cached(self, scope: Scope) -> VerifiedToken | None:
-        """The identity of the request if it can be answered from a cache, without a
-        coroutine (the path of a token used again, which must stay cheap); else ``None``,
-        and :meth:`authenticate` says why. Never raises."""
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
+        """What :meth:`authenticate` would answer, when it is known without waiting, and
+        without a coroutine: the identity of a credential in a cache or verified with what
+        is at hand, or the refusal, raised (a forged token must cost no more than the check
+        that refuses it). ``None`` when only :meth:`authenticate` can tell (keys to fetch)."""
         ...
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
         """The identity of the request, or the :class:`AuthenticationError` that refuses
         it: :class:`MissingTokenError` (or a subclass naming this scheme) when the request
-        carries no credential of this kind."""
+        carries no credential of this kind. Asked when :meth:`authenticate_now` said
+        ``None`` (or for an authenticator after the first), so it answers what that one
+        would as well."""
         ...
 
     async def prefetch(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.types import Scope
 
 from ..edge.credentials import bearer_token, is_b64token
-from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
+from ..errors import ConfigurationError, InvalidRequestError
 from ..types import VerifiedToken
 from .verifier import TokenVerifier
 
@@ -39,14 +39,7 @@ class BearerAuthenticator:
             ("header", "query") if query_param is not None else ("header",)
         )
 
-    def cached(self, scope: Scope) -> VerifiedToken | None:
-        try:
-            token = bearer_token(scope, self.query_param)
-        except AuthenticationError:
-            return None  # authenticate() raises it again, on this slower path
-        return self.verifier.cached(token)
-
-    async def authenticate(self, scope: Scope) -> VerifiedToken:
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token = bearer_token(scope, self.query_param)
         verified = self.verifier.cached(token)
         if verified is not None:
@@ -54,9 +47,12 @@ class BearerAuthenticator:
         # A token in the cache has passed this check already, on its first sight.
         if not is_b64token(token):
             raise InvalidRequestError
-        verified = self.verifier.authenticate_now(token)
-        if verified is None:  # its keys have to be fetched
-            verified = await self.verifier.authenticate(token)
+        return self.verifier.authenticate_now(token)  # None: its keys have to be fetched
+
+    async def authenticate(self, scope: Scope) -> VerifiedToken:
+        verified = self.authenticate_now(scope)
+        if verified is None:
+            verified = await self.verifier.authenticate(bearer_token(scope, self.query_param))
         return verified
 
     async def prefetch(self) -> None:
