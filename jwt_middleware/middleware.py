@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from functools import partial
 from typing import Any, Final, TypeAlias
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -330,7 +331,7 @@ class JWTAuthMiddleware:
     ) -> None:
         if exc.reason in REQUEST_REASONS:  # the verifier logged its own as it refused
             log_refusal(exc.reason)
-        await self._deny(exc, scope, receive, send, scopes=decision.requirement.scopes)
+        await self._deny(exc, scope, send, decision.requirement.scopes)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call the app, answering an :class:`AuthenticationError` it raises.
@@ -355,7 +356,7 @@ class JWTAuthMiddleware:
             # token that outlived its account): the same answer as the middleware's own.
             log_refusal(Reason.APP)
             if started is None:
-                await self._deny(exc, scope, receive, send)
+                await self._deny(exc, scope, send)
             elif started == "websocket.accept":
                 await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             else:
@@ -367,13 +368,7 @@ class JWTAuthMiddleware:
         """A WebSocket with a token: closed when the token stops verifying (when HTTP would
         start refusing it: its ``exp``, or ``JWT_MAX_TOKEN_AGE_SECONDS`` after its ``iat``,
         plus the leeway) or is revoked."""
-        claims = verified.claims
         is_revoked = self.is_revoked
-
-        async def revoked() -> bool:
-            assert is_revoked is not None
-            return await is_revoked(claims)
-
         await watch_websocket(
             self._call_app,
             scope,
@@ -381,7 +376,7 @@ class JWTAuthMiddleware:
             send,
             expires_at=verified.expires_at,
             recheck_seconds=self._recheck,
-            is_revoked=revoked if is_revoked is not None else None,
+            is_revoked=partial(is_revoked, verified.claims) if is_revoked is not None else None,
         )
 
     # --- start-up ---------------------------------------------------------------------------
@@ -403,13 +398,7 @@ class JWTAuthMiddleware:
     # --- refusals ------------------------------------------------------------------------------
 
     async def _deny(
-        self,
-        exc: AuthenticationError,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        *,
-        scopes: Collection[str] = (),
+        self, exc: AuthenticationError, scope: Scope, send: Send, scopes: Collection[str] = ()
     ) -> None:
         if scope["type"] == "websocket" and _DENIAL_EXTENSION not in (
             scope.get("extensions") or {}
