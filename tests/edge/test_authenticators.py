@@ -6,7 +6,9 @@ scheme taken from the error rather than written into the answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import math
 from typing import Any
 
 import pytest
@@ -15,15 +17,18 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.types import Scope
 
 from jwt_middleware import (
     ConfigurationError,
     InvalidTokenError,
     JWTAuthMiddleware,
     JWTSettings,
+    MissingTokenError,
     TokenVerifier,
 )
 from jwt_middleware.edge.answers import challenge_response
+from jwt_middleware.types import VerifiedToken, freeze
 from jwt_middleware.verification.authenticator import Authenticator
 from jwt_middleware.verification.bearer import BearerAuthenticator
 from tests.docs.pages import page_namespace
@@ -34,6 +39,35 @@ GOOD_BEARER = "good-bearer"
 BAD_BEARER = "bad-bearer"
 GOOD_KEY = "good-key"
 BAD_KEY = "bad-key"
+WAITING = "waiting"
+
+
+class _WaitingAuthenticator:
+    """``X-Wait: <name>``, answered only after a wait: ``authenticate_now`` says ``None``."""
+
+    bearer_methods = ()
+
+    def _name(self, scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == b"x-wait":
+                text: str = value.decode()
+                return text
+        raise MissingTokenError
+
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
+        self._name(scope)
+        return None
+
+    async def authenticate(self, scope: Scope) -> VerifiedToken:
+        name = self._name(scope)
+        await asyncio.sleep(0)
+        return VerifiedToken(freeze({"sub": name}), name, (), None, math.inf)
+
+    async def prefetch(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
 
 
 def _api_keys() -> Authenticator:
@@ -45,7 +79,11 @@ def _api_keys() -> Authenticator:
 
 def _client(order: str) -> TestClient:
     settings = JWTSettings(secret=SECRET)
-    by_name = {"key": _api_keys(), "bearer": BearerAuthenticator(TokenVerifier(settings))}
+    by_name = {
+        "key": _api_keys(),
+        "bearer": BearerAuthenticator(TokenVerifier(settings)),
+        "wait": _WaitingAuthenticator(),
+    }
 
     async def whoami(request: Request) -> PlainTextResponse:
         return PlainTextResponse(request.state.user_id)
@@ -66,6 +104,8 @@ def _headers(credentials: tuple[str, ...]) -> dict[str, str]:
             headers.update(bearer(mint_token("alice")))
         elif credential == BAD_BEARER:
             headers.update(bearer(mint_token("alice", secret=OTHER_SECRET)))
+        elif credential == WAITING:
+            headers["X-Wait"] = "patient"
         else:
             headers["X-API-Key"] = API_KEY if credential == GOOD_KEY else "a-guess"
     return headers
@@ -84,6 +124,10 @@ def _headers(credentials: tuple[str, ...]) -> dict[str, str]:
         pytest.param("bearer,key", (BAD_BEARER, GOOD_KEY), 401, "Bearer", id="bad-bearer-decides"),
         pytest.param("bearer,key", (GOOD_BEARER, BAD_KEY), 200, "alice", id="good-first-wins"),
         pytest.param("key,bearer", (BAD_BEARER,), 401, "Bearer", id="bad-second-one-refuses"),
+        pytest.param("wait,key", (GOOD_KEY,), 200, "billing", id="waiting-one-has-none"),
+        pytest.param("wait,key", (WAITING, BAD_KEY), 200, "patient", id="waiting-one-decides"),
+        pytest.param("key,wait", (WAITING,), 200, "patient", id="waiting-second-one"),
+        pytest.param("key,wait", (WAITING, BAD_KEY), 401, "ApiKey", id="before-the-waiting"),
     ],
 )
 def test_authenticators_are_tried_in_order(
