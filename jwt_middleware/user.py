@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.authentication import BaseUser
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from .errors import MissingTokenError
-from .types import Claims
+from .types import Claims, VerifiedToken
 from .verification.claims import ClaimPath, scopes_from
 
-__all__ = ["JWTUser", "current_claims", "current_user_id", "scopes_of"]
+__all__ = [
+    "JWTUser",
+    "current_claims",
+    "current_user_id",
+    "scopes_of",
+    "set_anonymous",
+    "set_identity",
+]
 
 
 class JWTUser(BaseUser):
@@ -71,3 +79,21 @@ def current_claims(connection: HTTPConnection) -> Claims:
     current_user_id(connection)
     claims: Claims = connection.scope["state"]["claims"]
     return claims
+
+
+def set_identity(scope: Scope, verified: VerifiedToken) -> None:
+    """Put a verified identity where handlers and Starlette read it (see above)."""
+    state = scope.setdefault("state", {})
+    state["user_id"] = verified.subject
+    state["claims"] = verified.claims
+    scope["user"] = JWTUser(verified.claims)
+    scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
+
+
+def set_anonymous(scope: Scope) -> None:
+    """Say that a request served without credentials has no identity."""
+    state = scope.setdefault("state", {})
+    state["user_id"] = None
+    state["claims"] = None
+    scope["user"] = UnauthenticatedUser()
+    scope["auth"] = AuthCredentials()

@@ -1,7 +1,9 @@
 """How the middleware answers a request it refuses: status, ``WWW-Authenticate``, body.
 
 The status and the challenge follow RFC 6750 (and RFC 9470 for step-up, RFC 9728 for the
-``resource_metadata`` parameter) and never depend on anything but the error; the body is
+``resource_metadata`` parameter) and never depend on anything but the error, whose
+``scheme`` the challenge names (``Bearer``, unless an authenticator of another kind raised
+it); the body is
 ``{"detail": "<fixed text>"}`` by default, or whatever an ``error_body`` hook makes of the
 error (RFC 9457 problem details, say: :func:`problem_details`). One :class:`Answers` per
 middleware is put in ``scope["jwt_middleware"]``, so that errors raised inside the app are
@@ -231,8 +233,8 @@ def challenge_response(
             parameters.append(("scope", " ".join(sorted(scopes))))
         if resource_metadata is not None:
             parameters.append(("resource_metadata", resource_metadata))
-        headers["WWW-Authenticate"] = "Bearer " + ", ".join(
-            f'{name}="{value}"' for name, value in parameters
+        headers["WWW-Authenticate"] = (
+            error.scheme + " " + ", ".join(f'{name}="{value}"' for name, value in parameters)
         )
         # A browser hides every response header but a few from a client on another origin;
         # this lets it read the challenge (the app's CORS layer still decides the origin).

@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
+
+from ..access.policy import AccessPolicy
 
 __all__ = [
+    "MetadataEndpoint",
     "bound_host_warning",
     "metadata_document",
     "metadata_path",
@@ -49,6 +53,9 @@ _PREFLIGHT_HEADERS: Final = {
     "Access-Control-Max-Age": "3600",
 }
 _NOT_ALLOWED_HEADERS: Final = {**_READABLE_ANYWHERE, "Allow": "GET, HEAD"}
+_WEBSOCKET_POLICY_VIOLATION: Final = 1008
+
+logger = logging.getLogger("jwt_middleware")
 
 
 def metadata_path(resource: str) -> str:
@@ -139,3 +146,72 @@ def bound_host_warning(resource: str, server: object) -> str | None:
         f"JWT_RESOURCE names host {host} but this server answers on {bound}: clients must "
         "dial the JWT_RESOURCE URL exactly (MCP clients refuse metadata for another host)"
     )
+
+
+class MetadataEndpoint:
+    """The RFC 9728 endpoint of one middleware: its document, built again by :meth:`build`
+    once the policy knows the routes' own requirements (its ``scopes_supported`` count
+    them), and the one-time check that clients can reach ``resource`` here
+    (:meth:`check_server`).
+
+    ``bearer_methods`` are each authenticator's, in order; the document names each method
+    once.
+    """
+
+    __slots__ = (
+        "_document",
+        "authorization_servers",
+        "bearer_methods",
+        "path",
+        "policy",
+        "resource",
+        "resource_name",
+        "server_checked",
+    )
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        authorization_servers: Sequence[str],
+        policy: AccessPolicy,
+        bearer_methods: Iterable[Sequence[str]],
+        resource_name: str | None = None,
+    ) -> None:
+        self.resource = resource
+        self.path = metadata_path(resource)
+        self.authorization_servers = list(authorization_servers)
+        self.policy = policy
+        self.bearer_methods = list(dict.fromkeys(m for methods in bearer_methods for m in methods))
+        self.resource_name = resource_name
+        self.server_checked = False
+        self.build()
+        for warning in resource_warnings(resource):
+            logger.warning("%s", warning)
+
+    def build(self) -> None:
+        """Build the document (again), from the policy as it is now."""
+        self._document = metadata_document(
+            self.resource,
+            authorization_servers=self.authorization_servers,
+            scopes_supported=self.policy.scopes_supported,
+            bearer_methods=self.bearer_methods,
+            resource_name=self.resource_name,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
+            return
+        if not self.server_checked:
+            self.check_server(scope)
+        await metadata_response(scope, self._document)(scope, receive, send)
+
+    def check_server(self, scope: Scope) -> None:
+        """Warn, once, when clients cannot reach ``JWT_RESOURCE`` at the address this
+        server answers on (asked on the first metadata request or refusal: what a client
+        discovering this API sends first, and off the path of authenticated requests)."""
+        self.server_checked = True
+        warning = bound_host_warning(self.resource, scope.get("server"))
+        if warning is not None:
+            logger.warning("%s", warning)

@@ -1,5 +1,8 @@
 """Verification: a credential in, a verified identity (or a refusal) out.
 
+- :mod:`.authenticator`: the :class:`~.authenticator.Authenticator` protocol, the middleware's
+  one seam for a kind of credential.
+- :mod:`.bearer`: :class:`~.bearer.BearerAuthenticator`, a bearer JWT, its first implementation.
 - :mod:`.verifier`: :class:`~.verifier.TokenVerifier`, the strict JWS path for bearer JWTs.
 - :mod:`.claims`: the named claim checks, assembled once from the settings, and reading
   what verified claims grant (scopes and roles).
