@@ -31,16 +31,15 @@ from .errors import (
     AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
-    InvalidTokenError,
     MissingTokenError,
 )
 from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
-from .revocation import jti_of
 from .settings import JWTSettings
 from .types import Claims, VerifiedToken
 from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.bearer import BearerAuthenticator
+from .verification.claims import JTI_PRESENT
 from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -163,7 +162,8 @@ class JWTAuthMiddleware:
             body=error_body,
         )
         require_jti = self.settings.require_jti
-        self._require_jti = is_revoked is not None if require_jti is None else require_jti
+        require_jti = is_revoked is not None if require_jti is None else require_jti
+        self._jti_rule = JTI_PRESENT.rule if require_jti else None
         self._recheck = self.settings.websocket_recheck_seconds if is_revoked else None
         if resource is not None:
             self._metadata = MetadataEndpoint(
@@ -312,8 +312,8 @@ class JWTAuthMiddleware:
 
     def _check(self, verified: VerifiedToken, decision: Decision) -> None:
         """What the policy asks of an identity beyond its verification."""
-        if self._require_jti and jti_of(verified.claims) is None:
-            raise InvalidTokenError(reason=Reason.NO_JTI)  # it could never be revoked
+        if self._jti_rule is not None:
+            self._jti_rule(verified.claims, 0.0)  # JTI_PRESENT: it could never be revoked
         if decision.requirement is not NO_REQUIREMENT:
             decision.requirement.check(verified.scopes, verified.claims)
 
