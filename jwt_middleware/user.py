@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 from .errors import MissingTokenError
 from .types import Claims, VerifiedToken
-from .verification.claims import ClaimPath, scopes_from
+from .verification.scopes import ClaimPath, scopes_from
 
 __all__ = [
     "JWTUser",

@@ -4,7 +4,8 @@
 - :mod:`.static`: the keys of the configuration, what created tokens are signed with,
   and the JWK Set we publish.
 - :mod:`.jwk`: JWK Set documents parsed into keys (no I/O).
-- :mod:`.jwks`: a JWKS URL fetched, cached and refetched; one pool of them per verifier.
+- :mod:`.jwks`: a JWKS URL fetched, cached and refetched, with its options.
+- :mod:`.pool`: one key set per URL and one HTTP client, shared by a verifier's issuers.
 - :mod:`.discovery`: an issuer's keys found from its metadata (OpenID Connect, RFC 8414).
 - :mod:`.issuers`: several issuers, each with its own source, audiences and algorithms.
 - :mod:`.refetch`: single flight and the least time between two fetches.

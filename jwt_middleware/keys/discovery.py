@@ -35,7 +35,8 @@ import httpx
 from ..errors import KeysUnavailableError
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
-from .jwks import JWKSKeys, JWKSOptions, JWKSPool
+from .jwks import JWKSKeys, JWKSOptions
+from .pool import JWKSPool
 from .refetch import SingleFlight
 
 __all__ = ["DiscoveredKeys", "metadata_urls"]

@@ -25,7 +25,7 @@ from .source import KeySource
 from .static import StaticKeys
 
 if TYPE_CHECKING:
-    from .jwks import JWKSPool
+    from .pool import JWKSPool
 
 __all__ = ["IssuerPolicy", "Issuers"]
 
@@ -118,7 +118,8 @@ class Issuers:
 
 def _new_pool(settings: JWTSettings) -> JWKSPool:
     try:
-        from .jwks import JWKSOptions, JWKSPool
+        from .jwks import JWKSOptions
+        from .pool import JWKSPool
     except ImportError:
         raise ConfigurationError(
             "JWT_JWKS_URL and JWT_ISSUER discovery need the jwks extra (httpx): "

@@ -58,7 +58,7 @@ from .refetch import SingleFlight
 if TYPE_CHECKING:
     from ..settings import JWTSettings
 
-__all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys", "JWKSOptions", "JWKSPool"]
+__all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys", "JWKSOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -371,51 +371,3 @@ def _positive(name: str, value: float) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive, finite number of seconds")
     return float(value)
-
-
-class JWKSPool:
-    """One :class:`JWKSKeys` per ``jwks_uri`` and one HTTP client, shared by the issuers
-    of one verifier; closed together."""
-
-    def __init__(
-        self,
-        *,
-        options: JWKSOptions | None = None,
-        client: httpx.AsyncClient | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.options = JWKSOptions() if options is None else options
-        self.clock = clock
-        self._client = client
-        self._owned_client: httpx.AsyncClient | None = None
-        self._sets: dict[tuple[str, tuple[str, ...]], JWKSKeys] = {}
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is not None:
-            return self._client
-        if self._owned_client is None:
-            self._owned_client = httpx.AsyncClient(follow_redirects=False)
-        return self._owned_client
-
-    def key_set(self, url: str, algorithms: Sequence[str]) -> JWKSKeys:
-        """The shared key set at ``url`` for these algorithms."""
-        name = (url, tuple(algorithms))
-        keys = self._sets.get(name)
-        if keys is None:
-            keys = JWKSKeys(
-                url,
-                algorithms=algorithms,
-                options=self.options,
-                client=self.client,
-                clock=self.clock,
-            )
-            self._sets[name] = keys
-        return keys
-
-    async def aclose(self) -> None:
-        for keys in self._sets.values():
-            await keys.aclose()
-        if self._owned_client is not None:
-            client, self._owned_client = self._owned_client, None
-            await client.aclose()

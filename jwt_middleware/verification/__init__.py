@@ -4,7 +4,7 @@
   one seam for a kind of credential.
 - :mod:`.bearer`: :class:`~.bearer.BearerAuthenticator`, a bearer JWT, its first implementation.
 - :mod:`.verifier`: :class:`~.verifier.TokenVerifier`, the strict JWS path for bearer JWTs.
-- :mod:`.claims`: the named claim checks, assembled once from the settings, and reading
-  what verified claims grant (scopes and roles).
+- :mod:`.claims`: the named claim checks, assembled once from the settings.
+- :mod:`.scopes`: reading what verified claims grant (scopes and roles).
 - :mod:`.cache`: the verified-token cache, bounded in entries and bytes.
 """

@@ -28,7 +28,8 @@ from ..refusals import Reason, log_refusal, refusals_logged
 from ..settings import ClaimPath, JWTSettings
 from ..types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, freeze
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
-from .claims import ClaimCheck, custom_check, expires_at, payload_checks, scopes_from
+from .claims import ClaimCheck, custom_check, expires_at, payload_checks
+from .scopes import scopes_from
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
 

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.user import scopes_of
-from jwt_middleware.verification.claims import scopes_from
+from jwt_middleware.verification.scopes import scopes_from
 from tests.helpers import bearer, build_app, mint_token
 
 

@@ -21,7 +21,8 @@ import pytest
 from jwt_middleware.errors import KeysUnavailableError
 from jwt_middleware.keys.discovery import DiscoveredKeys
 from jwt_middleware.keys.http import ACCEPT_ENCODING
-from jwt_middleware.keys.jwks import JWKSKeys, JWKSPool
+from jwt_middleware.keys.jwks import JWKSKeys
+from jwt_middleware.keys.pool import JWKSPool
 from tests.helpers import FakeClock
 from tests.keypairs import RSA
 from tests.keys.endpoint import Endpoint, header, open_keys, public_jwk, resolve

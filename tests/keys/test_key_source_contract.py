@@ -21,7 +21,8 @@ import pytest
 from jwt_middleware import JWTSettings, KeySource
 from jwt_middleware.algorithms import ALGORITHMS
 from jwt_middleware.keys.discovery import DiscoveredKeys
-from jwt_middleware.keys.jwks import JWKSKeys, JWKSOptions, JWKSPool
+from jwt_middleware.keys.jwks import JWKSKeys, JWKSOptions
+from jwt_middleware.keys.pool import JWKSPool
 from jwt_middleware.keys.static import StaticKeys
 from jwt_middleware.types import BoundKey
 from tests.helpers import SECRET, FakeClock
