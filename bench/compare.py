@@ -56,8 +56,8 @@ from bench.floors import Refused, hs256_floor, signature_floor
 from bench.table import Row, print_table
 from bench.timing import Case, answer, asgi_batch, call_batch, contest, cycle_batch
 from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
+from jwt_middleware.access.policy import AccessPolicy
 from jwt_middleware.algorithms import signature_check
-from jwt_middleware.policy import AccessPolicy
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -635,7 +635,7 @@ def memory_rows(section: str) -> list[Row]:
             by_entries["held"] / 1024**2,
             unit="MiB",
             goal=1.25,
-            note="tests/test_cache.py holds it within 25% both ways",
+            note="tests/verification/test_cache.py holds it within 25% both ways",
         ),
     ]
 

@@ -3,8 +3,9 @@
     app.add_middleware(JWTAuthMiddleware, public=["/health", "/auth/login"])
 
 Handlers then read ``request.state.user_id``. This module exports what applications write
-in their code; everything else stays importable from its own module (``jwt_middleware.rules``,
-``jwt_middleware.revocation``, ``jwt_middleware.errors``...).
+in their code; everything else is imported from its own module, in one of the four wings
+the package's folders show: the request edge (:mod:`.middleware`, :mod:`.edge`), verification
+(:mod:`.verification`), key sources (:mod:`.keys`) and access policy (:mod:`.access`).
 """
 
 from __future__ import annotations
@@ -17,27 +18,25 @@ from .errors import (
     AuthenticationUnavailableError,
     ConfigurationError,
     InsufficientScopeError,
+    InvalidRequestError,
     InvalidTokenError,
+    MissingTokenError,
     TokenExpiredError,
     TokenRevokedError,
 )
-from .keys import KeySource, StaticKeys, public_jwks
+from .keys.source import KeySource
+from .keys.static import StaticKeys, public_jwks
 from .middleware import JWTAuthMiddleware, authentication_error_handler
 from .revocation import revoke_token_claims
 from .revocation.memory import InMemoryRevocationStore
 from .settings import JWTSettings
-from .tokens import (
-    TokenVerifier,
-    create_jwt_token,
-    create_refresh_token,
-    verify_jwt_token,
-    verify_refresh_token,
-)
+from .tokens import create_jwt_token, create_refresh_token, verify_jwt_token, verify_refresh_token
 from .types import Claims
 from .user import JWTUser, current_claims, current_user_id
+from .verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
-    from .jwks import JWKSKeys
+    from .keys.jwks import JWKSKeys
     from .revocation.redis import RedisRevocationStore
 
 __all__ = [
@@ -47,12 +46,14 @@ __all__ = [
     "ConfigurationError",
     "InMemoryRevocationStore",
     "InsufficientScopeError",
+    "InvalidRequestError",
     "InvalidTokenError",
     "JWKSKeys",
     "JWTAuthMiddleware",
     "JWTSettings",
     "JWTUser",
     "KeySource",
+    "MissingTokenError",
     "RedisRevocationStore",
     "StaticKeys",
     "TokenExpiredError",
@@ -72,7 +73,7 @@ __all__ = [
 
 #: Exports whose optional dependency is imported only when they are first used.
 _LAZY = {
-    "JWKSKeys": (".jwks", "jwks", "httpx"),
+    "JWKSKeys": (".keys.jwks", "jwks", "httpx"),
     "RedisRevocationStore": (".revocation.redis", "redis", "redis"),
 }
 

@@ -38,9 +38,12 @@ class AuthenticationError(Exception):
     (``None`` for a request that simply carried no credentials, section 3.1), and
     ``description`` a short fixed text that is safe to send to the client. ``reason`` says
     why in the server's log (``expired``, ``audience_mismatch``...) and is never sent: the
-    client learns only the description.
+    client learns only the description. ``scheme`` is the authentication scheme the
+    ``WWW-Authenticate`` challenge names: an authenticator of another kind (an API key, say)
+    raises subclasses that name its own.
     """
 
+    scheme: ClassVar[str] = "Bearer"
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
     default_description: ClassVar[str] = "Authentication required."

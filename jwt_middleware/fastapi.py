@@ -16,10 +16,16 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.requests import HTTPConnection
 
+from .access.policy import (
+    REQUIREMENT_ATTRIBUTE,
+    Access,
+    AccessPolicy,
+    Requirement,
+    check_connection,
+)
+from .access.routes import decision_for
 from .errors import MissingTokenError
-from .policy import REQUIREMENT_ATTRIBUTE, Access, AccessPolicy, Requirement, check_connection
 from .report import policy_of
-from .routes import decision_for
 from .types import Claims
 
 __all__ = ["CurrentClaims", "CurrentUserId", "RequireScopes", "document_security"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .access.policy import AccessPolicy
+from .access.routes import app_routes, audit, route_table
 from .middleware import JWTAuthMiddleware
-from .policy import AccessPolicy
-from .routes import app_routes, audit, route_table
 
 __all__ = ["policy_of", "routes_report"]
 

@@ -391,8 +391,13 @@ class JWTSettings(BaseSettings):
                 "JWT_SECRET is not set. Set it in the environment or in .env; generate one "
                 f"with: {secret_hint(self.algorithm)}"
             )
+        self._check_secret_strength(self.secret)
+
+    def _check_secret_strength(self, current: SecretStr) -> None:
+        """Each secret, current and previous, long enough for the strongest algorithm, and
+        random rather than a word, a pattern or a PEM key pasted in the wrong place."""
         minimum = max(MIN_SECRET_LENGTH[name] for name in self.algorithms)
-        for name, secret in [("JWT_SECRET", self.secret)] + [
+        for name, secret in [("JWT_SECRET", current)] + [
             ("JWT_PREVIOUS_SECRETS", old) for old in self.previous_secrets
         ]:
             value = secret.get_secret_value()
@@ -447,6 +452,11 @@ class JWTSettings(BaseSettings):
                 "sign, and/or JWT_PUBLIC_KEY, JWT_PUBLIC_KEYS, JWT_JWKS_URL or JWT_ISSUER "
                 "(keys found by discovery) to verify"
             )
+        self._check_key_urls()
+        self._load_keys()
+
+    def _check_key_urls(self) -> None:
+        """Where keys are fetched from: http(s) URLs, and one place only."""
         for name, url in [("JWT_JWKS_URL", self.jwks_url)] + [
             ("JWT_ISSUER jwks_url", issuer.jwks_url) for issuer in self.issuer_settings
         ]:
@@ -462,7 +472,10 @@ class JWTSettings(BaseSettings):
                     "JWT_ISSUER must be an http(s) URL for its keys to be discovered "
                     "(or set JWT_JWKS_URL or JWT_PUBLIC_KEY)"
                 )
-        # Load every key now, so a bad one stops the app at start-up with its variable's name.
+
+    def _load_keys(self) -> None:
+        """Load every key now, so a bad one stops the app at start-up with its variable's
+        name."""
         if self.private_key is not None:
             load_private_key(self.private_key.get_secret_value(), self.algorithm, "JWT_PRIVATE_KEY")
         for name, pem in [("JWT_PUBLIC_KEY", self.public_key)] + [

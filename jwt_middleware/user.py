@@ -8,24 +8,24 @@ Starlette's ``@requires`` work as with ``AuthenticationMiddleware``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
 
-from starlette.authentication import BaseUser
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from .errors import MissingTokenError
-from .types import Claims
+from .types import Claims, VerifiedToken
+from .verification.scopes import ClaimPath, scopes_from
 
-__all__ = ["ClaimPath", "JWTUser", "current_claims", "current_user_id", "scopes_from", "scopes_of"]
-
-#: A claim named by a dotted path (``realm_access.roles``) or by its keys (for names with
-#: dots in them).
-ClaimPath = str | Sequence[str]
-
-#: RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+__all__ = [
+    "JWTUser",
+    "current_claims",
+    "current_user_id",
+    "scopes_of",
+    "set_anonymous",
+    "set_identity",
+]
 
 
 class JWTUser(BaseUser):
@@ -59,47 +59,6 @@ def scopes_of(claims: Claims, claim_paths: Sequence[ClaimPath] = ("scope", "scp"
     return ["authenticated", *scopes_from(claims, claim_paths)]
 
 
-def scopes_from(claims: Claims, claim_paths: Sequence[ClaimPath]) -> list[str]:
-    """The scopes (and roles) a token grants, from the claims ``claim_paths`` name.
-
-    A path is a claim name, a dotted path into nested objects (``realm_access.roles``), or
-    a sequence of keys for names with dots in them (``["resource_access", "my.app",
-    "roles"]``). A value is a string of scope tokens separated by spaces (RFC 6749 section
-    3.3, RFC 8693) or a list of strings. Only U+0020 separates: a signed
-    ``"read\u00a0admin"`` is one (invalid) token, never ``admin``. Anything that is not a
-    valid scope token (other whitespace, control or non-ASCII characters, quotes,
-    backslashes) is dropped rather than guessed at. Duplicates are dropped, order kept.
-    """
-    found: dict[str, None] = {}
-    for path in claim_paths:
-        raw = _lookup(claims, path)
-        if isinstance(raw, str):
-            candidates: list[Any] = raw.split(" ")
-        elif isinstance(raw, list):
-            candidates = raw
-        else:
-            continue
-        for item in candidates:
-            if isinstance(item, str) and _SCOPE_TOKEN.fullmatch(item):
-                found[item] = None
-    return list(found)
-
-
-def _lookup(claims: Claims, path: ClaimPath) -> Any:
-    if isinstance(path, str):
-        if "." not in path:
-            return claims.get(path)  # the usual case: a top-level claim
-        keys: Sequence[str] = path.split(".")
-    else:
-        keys = path
-    value: Any = claims
-    for key in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def current_user_id(connection: HTTPConnection) -> str:
     """The verified ``sub`` of the current request, as the middleware stored it.
 
@@ -120,3 +79,21 @@ def current_claims(connection: HTTPConnection) -> Claims:
     current_user_id(connection)
     claims: Claims = connection.scope["state"]["claims"]
     return claims
+
+
+def set_identity(scope: Scope, verified: VerifiedToken) -> None:
+    """Put a verified identity where handlers and Starlette read it (see above)."""
+    state = scope.setdefault("state", {})
+    state["user_id"] = verified.subject
+    state["claims"] = verified.claims
+    scope["user"] = JWTUser(verified.claims)
+    scope["auth"] = AuthCredentials(["authenticated", *verified.scopes])
+
+
+def set_anonymous(scope: Scope) -> None:
+    """Say that a request served without credentials has no identity."""
+    state = scope.setdefault("state", {})
+    state["user_id"] = None
+    state["claims"] = None
+    scope["user"] = UnauthenticatedUser()
+    scope["auth"] = AuthCredentials()

@@ -27,8 +27,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings, StaticKeys, TokenVerifier
-from jwt_middleware.issuers import IssuerPolicy, Issuers
-from jwt_middleware.rules import RuleSpec
+from jwt_middleware.access.rules import RuleSpec
+from jwt_middleware.keys.issuers import IssuerPolicy, Issuers
 from jwt_middleware.types import BoundKey
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"

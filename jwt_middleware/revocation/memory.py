@@ -7,10 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RevocationStoreFullError
 from . import Clock, check_jti, jti_of
+
+if TYPE_CHECKING:
+    from ..settings import JWTSettings
 
 __all__ = ["InMemoryRevocationStore"]
 
@@ -54,6 +57,14 @@ class InMemoryRevocationStore:
         self._by_jti: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: JWTSettings, *, max_entries: int | None = None, clock: Clock = time.time
+    ) -> InMemoryRevocationStore:
+        """A store that keeps entries as long as ``settings``' verifier accepts a token
+        (``JWT_LEEWAY_SECONDS`` past its ``exp``)."""
+        return cls(max_entries=max_entries, leeway_seconds=settings.leeway_seconds, clock=clock)
 
     async def revoke(self, jti: str, *, expires_at: int) -> None:
         self._record(jti, expires_at, only_if_new=False)

@@ -2,52 +2,42 @@
 
 Needs the ``redis`` extra (``pip install "jwt-middleware-asgi[redis]"``).
 
-Each instance keeps a *local view* of the revoked ids, so a request asks a dict, not Redis.
-The view is filled from a snapshot of the keys and kept current by a Redis pub/sub channel
-on which every :meth:`~RedisRevocationStore.revoke` announces itself, with a heartbeat on
-that channel's connection that proves the view current. Why pub/sub, and not Redis' other
-two ways of hearing about changes:
-
-* **Keyspace notifications** need ``notify-keyspace-events`` set on the server, which
-  managed services often do not let an application change, and fire for every write under
-  every prefix; a notification names the key but not its TTL, so each one costs a read-back.
-* **Client-side caching** (``CLIENT TRACKING``) invalidates keys a connection has read; it
-  tells an instance to forget, not what to refuse, so every token would still cost one
-  lookup before it is cached, and broadcast mode also needs a read-back per key.
-* **Pub/sub** works on any Redis (managed ones included) with no configuration, and the
-  message carries the id and the deadline, so applying it costs nothing. Its one weakness,
-  at-most-once delivery, is covered by reading the whole snapshot again after every
-  reconnect, before the view counts as current, and by the heartbeat: the view answers
-  only while a ``PING`` sent on the subscribed connection less than ``max_staleness_seconds``
-  ago has come back (Redis delivers every message published before it first).
+Each instance keeps a *local view* of the revoked ids, so a request asks a dict, not Redis:
+a pure :class:`~.view.RevocationView` (what a message or a snapshot means, which entries
+still refuse their token, whether it may answer), kept current from a Redis pub/sub channel
+by a :class:`~.follow.RevocationFollower` (why pub/sub: see :mod:`.follow`).
 
 When the view is not known to be current (at start, after a lost connection, a silent
 network partition), :meth:`~RedisRevocationStore.is_revoked` asks Redis (``EXISTS``)
-instead, and when Redis cannot answer either, ``on_error`` decides, as before.
+instead, and when Redis cannot answer either, ``on_error`` decides, as before. This module
+owns that side: ``SET``/``EXISTS``, the outage policy, and the follower's life.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
 from . import Clock, check_jti, jti_of
+from .follow import RevocationFollower
+from .view import RevocationView
+
+if TYPE_CHECKING:
+    from ..settings import JWTSettings
 
 __all__ = ["RedisRevocationStore"]
 
 logger = logging.getLogger("jwt_middleware")
-
-#: How often the local view drops the ids of tokens that have expired since (a full pass).
-_FORGET_EVERY_SECONDS = 30.0
+#: asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
+_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
 class RedisRevocationStore:
@@ -88,25 +78,16 @@ class RedisRevocationStore:
     """
 
     __slots__ = (
-        "_channel",
         "_client",
         "_clock",
-        "_closed",
-        "_current_until",
-        "_errors",
         "_follower",
-        "_heartbeat",
         "_key_prefix",
         "_leeway",
-        "_local_view",
-        "_max_staleness",
         "_on_error",
         "_owns_client",
-        "_resync",
-        "_revoked",
         "_timeout",
         "_unreachable",
-        "_view_lost",
+        "_view",
     )
 
     def __init__(
@@ -130,8 +111,7 @@ class RedisRevocationStore:
             raise ValueError("timeout_seconds must be a positive number")
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
-        if not (math.isfinite(max_staleness_seconds) and max_staleness_seconds > 0):
-            raise ValueError("max_staleness_seconds must be a positive number")
+        view = RevocationView(max_staleness_seconds=max_staleness_seconds)
         if not (math.isfinite(resync_seconds) and resync_seconds > 0):
             raise ValueError("resync_seconds must be a positive number")
         if isinstance(client, str):
@@ -148,21 +128,21 @@ class RedisRevocationStore:
         self._leeway = leeway_seconds
         self._clock = clock
         self._unreachable = False
-        # asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
-        self._errors: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
-        # The local view: jti -> the unix time its entry ends (the token's exp + leeway).
-        self._local_view = local_view
-        self._channel = key_prefix
-        self._revoked: dict[str, float] = {}
-        self._max_staleness = max_staleness_seconds
-        # A heartbeat a few times per staleness bound, so one late PONG does not end the view.
-        self._heartbeat = max_staleness_seconds / 4
-        self._resync = resync_seconds
-        # time.monotonic() until which the view is known to be current; -inf: not current.
-        self._current_until = -math.inf
-        self._view_lost = False
-        self._follower: asyncio.Task[None] | None = None
-        self._closed = False
+        self._view = view
+        self._follower = (
+            RevocationFollower(
+                self._client,
+                view,
+                key_prefix=key_prefix,
+                timeout_seconds=timeout_seconds,
+                # A few times per staleness bound, so one late PONG does not end the view.
+                heartbeat_seconds=max_staleness_seconds / 4,
+                resync_seconds=resync_seconds,
+                clock=clock,
+            )
+            if local_view
+            else None
+        )
 
     @classmethod
     def from_url(
@@ -187,6 +167,35 @@ class RedisRevocationStore:
             max_staleness_seconds=max_staleness_seconds,
         )
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: JWTSettings,
+        *,
+        client: str | Redis,
+        key_prefix: str = "jwt:revoked:",
+        on_error: Literal["deny", "allow"] = "deny",
+        timeout_seconds: float = 0.5,
+        clock: Clock = time.time,
+        local_view: bool = True,
+        max_staleness_seconds: float = 1.0,
+        resync_seconds: float = 300.0,
+    ) -> RedisRevocationStore:
+        """A store that keeps entries as long as ``settings``' verifier accepts a token
+        (``JWT_LEEWAY_SECONDS`` past its ``exp``), talking to ``client`` (a URL or a
+        ``redis.asyncio.Redis``, as for the constructor: the settings name no Redis)."""
+        return cls(
+            client,
+            key_prefix=key_prefix,
+            on_error=on_error,
+            timeout_seconds=timeout_seconds,
+            leeway_seconds=settings.leeway_seconds,
+            clock=clock,
+            local_view=local_view,
+            max_staleness_seconds=max_staleness_seconds,
+            resync_seconds=resync_seconds,
+        )
+
     @property
     def client(self) -> Redis:
         """The Redis client the store talks through."""
@@ -204,34 +213,42 @@ class RedisRevocationStore:
         return await self._record(jti, expires_at, only_if_new=True)
 
     @property
+    def view(self) -> RevocationView:
+        """The local view (read it; only the store's follower writes to it)."""
+        return self._view
+
+    @property
+    def _revoked(self) -> Mapping[str, float]:
+        # The view's entries under the name the store's own tests knew before the split.
+        return self._view.entries
+
+    @property
     def view_is_current(self) -> bool:
         """Whether :meth:`is_revoked` answers from the local view right now."""
-        return time.monotonic() < self._current_until
+        return self._view.is_current(time.monotonic())
 
     async def start(self) -> None:
         """Start following revocations into the local view (the first :meth:`is_revoked`
         does it too); a no-op without ``local_view`` or when it runs already."""
-        if self._local_view and self._follower is None and not self._closed:
-            self._follower = asyncio.get_running_loop().create_task(
-                self._follow(), name="jwt_middleware revocation view"
-            )
+        if self._follower is not None:
+            self._follower.start()
 
     async def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         jti = jti_of(claims)
         if jti is None:
             return False
-        if time.monotonic() < self._current_until:
-            deadline = self._revoked.get(jti)
-            return deadline is not None and deadline > self._clock()
-        if self._follower is None:
-            await self.start()  # a no-op without local_view, or once closed
+        answer = self._view.answer(jti, time.monotonic(), self._clock)
+        if answer is not None:
+            return answer
+        if self._follower is not None and not self._follower.started:
+            await self.start()
         return await self._ask_redis(jti)
 
     async def _ask_redis(self, jti: str) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
                 found = await self._client.exists(self.key(jti))
-        except self._errors as exc:
+        except _ERRORS as exc:
             self._outage(exc)
             if self._on_error == "allow":
                 return False
@@ -274,158 +291,23 @@ class RedisRevocationStore:
             async with asyncio.timeout(self._timeout):
                 async with self._client.pipeline(transaction=True) as pipe:
                     pipe.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
-                    pipe.publish(self._channel, f"{deadline} {jti}")
+                    pipe.publish(self._key_prefix, f"{deadline} {jti}")
                     stored, _listeners = await pipe.execute()
-        except self._errors as exc:
+        except _ERRORS as exc:
             logger.warning(
                 "revocation store (Redis) unreachable (%s); revocation not recorded",
                 type(exc).__name__,
             )
             raise RevocationStoreUnavailableError from None
         # This instance refuses the token at once, without waiting for its own message.
-        self._remember(jti, deadline)
+        self._view.remember(jti, deadline)
         return bool(stored)
-
-    def _remember(self, jti: str, deadline: float) -> None:
-        if self._revoked.get(jti, -math.inf) < deadline:
-            self._revoked[jti] = deadline
-
-    # --- the local view ------------------------------------------------------------------
-
-    async def _follow(self) -> None:
-        """Keep the view current for as long as the store is open: subscribe, read the
-        snapshot, then apply messages and heartbeats; after any failure, start over."""
-        failures = 0
-        while not self._closed:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure means: reconnect and read it all again
-                self._current_until = -math.inf
-                if not self._view_lost:
-                    self._view_lost = True
-                    logger.warning(
-                        "revocation view (Redis) lost (%s); requests ask Redis until it "
-                        "is current again",
-                        type(exc).__name__,
-                    )
-            failures += 1
-            await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
-
-    async def _session(self) -> None:
-        pubsub = self._client.pubsub()
-        try:
-            async with asyncio.timeout(self._timeout):
-                await pubsub.subscribe(self._channel)
-                while True:  # Redis confirms the subscription before any message
-                    message = await pubsub.get_message(timeout=self._timeout)
-                    if message is not None and message["type"] == "subscribe":
-                        break
-            # Subscribed first, so a revocation made during the snapshot is in one or both.
-            await self._snapshot()
-            resync_at = time.monotonic() + self._resync
-            forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
-            while not self._closed:
-                await self._beat(pubsub)
-                if self._view_lost:
-                    self._view_lost = False
-                    logger.warning("revocation view (Redis) is current again")
-                if time.monotonic() >= forget_at:
-                    self._forget_expired()
-                    forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
-                if time.monotonic() >= resync_at:
-                    await self._snapshot()
-                    resync_at = time.monotonic() + self._resync
-                await self._listen(pubsub, until=time.monotonic() + self._heartbeat)
-        finally:
-            self._current_until = -math.inf
-            with contextlib.suppress(*self._errors):
-                await pubsub.aclose()
-
-    async def _beat(self, pubsub: Any) -> None:
-        """PING on the subscribed connection; its PONG comes after every message Redis
-        published before it, so the view is current as of the moment the PING left."""
-        sent = time.monotonic()
-        async with asyncio.timeout(self._timeout):
-            await pubsub.ping()
-            while True:
-                message = await pubsub.get_message(timeout=self._timeout)
-                if message is None:
-                    continue
-                if message["type"] == "pong":
-                    break
-                self._apply(message)
-        self._current_until = sent + self._max_staleness
-
-    async def _listen(self, pubsub: Any, *, until: float) -> None:
-        while (remaining := until - time.monotonic()) > 0:
-            message = await pubsub.get_message(timeout=remaining)
-            if message is not None:
-                self._apply(message)
-
-    def _apply(self, message: Mapping[str, Any]) -> None:
-        """A ``"<deadline> <jti>"`` message; anything else is ignored (without its text).
-
-        The deadline is an integer as :meth:`revoke` publishes it; a finite decimal number
-        (from other software, or an older version given a float ``expires_at``) is taken
-        too, rounded up.
-        """
-        if message.get("type") != "message":
-            return
-        data = message.get("data")
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-        deadline, _, jti = text.partition(" ")
-        try:
-            ends = float(math.ceil(float(deadline)))
-        except (ValueError, OverflowError):  # not a number, or one no float holds
-            ends = math.nan
-        if not math.isfinite(ends):
-            logger.warning("revocation view (Redis): a malformed message was ignored")
-            return
-        if jti:
-            self._remember(jti, ends)
-
-    async def _snapshot(self) -> None:
-        """Every revoked id under the prefix, with the time its key ends."""
-        pattern = self._key_prefix.replace("\\", "\\\\")
-        for special in "*?[]":
-            pattern = pattern.replace(special, "\\" + special)
-        start = len(self._key_prefix)
-        cursor: int = 0
-        while True:
-            async with asyncio.timeout(self._timeout):
-                cursor, keys = await self._client.scan(cursor, match=pattern + "*", count=1000)
-                if keys:
-                    now = self._clock()
-                    async with self._client.pipeline(transaction=False) as pipe:
-                        for key in keys:
-                            pipe.pttl(key)
-                        remaining = await pipe.execute()
-                    for key, pttl in zip(keys, remaining, strict=True):
-                        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                        if pttl == -1:  # no TTL: written by other software, kept for good
-                            self._remember(name[start:], math.inf)
-                        elif pttl >= 0:
-                            self._remember(name[start:], now + pttl / 1000)
-            if cursor == 0:
-                return
-
-    def _forget_expired(self) -> None:
-        now = self._clock()
-        expired = [jti for jti, deadline in self._revoked.items() if deadline <= now]
-        for jti in expired:
-            del self._revoked[jti]
 
     async def aclose(self) -> None:
         """Stop the local view, and close the client if the store created it from a URL."""
-        self._closed = True
-        self._current_until = -math.inf
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        self._view.lose()
+        if self._follower is not None:
+            await self._follower.aclose()
         if self._owns_client:
             await self._client.aclose()
 
@@ -433,5 +315,5 @@ class RedisRevocationStore:
         # Never the URL: it may carry a password.
         return (
             f"RedisRevocationStore(key_prefix={self._key_prefix!r}, on_error={self._on_error!r}, "
-            f"local_view={self._local_view!r})"
+            f"local_view={self._follower is not None!r})"
         )

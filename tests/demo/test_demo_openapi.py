@@ -17,7 +17,7 @@ from demo_app.access import PUBLIC_RULES, SCOPES
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
-from jwt_middleware.rules import PublicPaths
+from jwt_middleware.access.rules import PublicPaths
 from tests.helpers import bearer
 
 from .accounts import cheap_passwords, login, register

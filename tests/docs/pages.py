@@ -83,3 +83,14 @@ def env_from(directive: str | None, kind: str) -> dict[str, str]:
     if directive is None or not directive.startswith(kind + " "):
         return {}
     return dict(item.split("=", 1) for item in shlex.split(directive.removeprefix(kind + " ")))
+
+
+def page_namespace(name: str, *, python_blocks: int = 1) -> dict[str, object]:
+    """What the first ``python_blocks`` Python examples of page ``name`` (``docs/x.md``)
+    define, run as a reader would: for tests that hold an example to a contract."""
+    page = next(page for page in PAGES if page.name == name)
+    namespace: dict[str, object] = {"__name__": f"docs_example_{page.path.stem}"}
+    blocks = [block for block in page.blocks if block.language == "python"][:python_blocks]
+    for block in blocks:
+        exec(compile(block.code, page.where(block), "exec"), namespace)  # noqa: S102
+    return namespace

@@ -49,12 +49,11 @@ def _package_modules() -> list[ModuleType]:
     return [importlib.import_module(_module_name(path)) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
-def _resolves(module_name: str, target: str) -> bool:
-    """As Sphinx would look it up from ``module_name``: absolute, relative to the package
-    (``.types.BoundKey``), in the module or one of its classes, or a builtin; and, for a
-    short name, anywhere in the package (``InMemoryRevocationStore`` from ``errors``)."""
-    if target.startswith("."):
-        target = "jwt_middleware" + target
+def _is_package(module_name: str) -> bool:
+    return (PACKAGE.parent / module_name.replace(".", "/") / "__init__.py").exists()
+
+
+def _resolves_absolute(target: str) -> bool:
     dotted = target.split(".")
     for cut in range(len(dotted), 0, -1):
         try:
@@ -63,6 +62,22 @@ def _resolves(module_name: str, target: str) -> bool:
             continue
         if _lookup(module, dotted[cut:]):
             return True
+    return False
+
+
+def _resolves(module_name: str, target: str) -> bool:
+    """As Sphinx would look it up from ``module_name``: absolute, relative to the package
+    (``.types.BoundKey``), in the module or one of its classes, or a builtin; and, for a
+    short name, anywhere in the package (``InMemoryRevocationStore`` from ``errors``)."""
+    if target.startswith("."):
+        # Relative to the module's own package first (a wing's ``.source``), then to the
+        # top package (``.types.BoundKey`` from anywhere).
+        package = module_name if _is_package(module_name) else module_name.rpartition(".")[0]
+        bases = dict.fromkeys([package, "jwt_middleware"])
+        return any(_resolves_absolute(base + target) for base in bases)
+    if _resolves_absolute(target):
+        return True
+    dotted = target.split(".")
     if _lookup(builtins, dotted):
         return True
     candidates = [importlib.import_module(module_name), *_package_modules()]
@@ -83,8 +98,8 @@ def test_docstring_reference_exists(module_name: str, target: str) -> None:
 @pytest.mark.parametrize(
     ("module_name", "target", "exists"),
     [
-        ("jwt_middleware.refetch", "allowed", True),
-        ("jwt_middleware.refetch", "force", False),
+        ("jwt_middleware.keys.refetch", "allowed", True),
+        ("jwt_middleware.keys.refetch", "force", False),
         ("jwt_middleware.jws", ".types.BoundKey", True),
         ("jwt_middleware.errors", "InMemoryRevocationStore", True),
         ("jwt_middleware.errors", "jwt_middleware.nowhere", False),

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from jwt_middleware.middleware import _is_b64token
+from jwt_middleware.edge.credentials import is_b64token
 from jwt_middleware.tokens import create_jwt_token
 from tests.asgi import scope_headers
 from tests.helpers import OTHER_SECRET, SECRET, b64url_json, bearer, mint_token
@@ -316,4 +316,4 @@ RFC_6750_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 @example(text="a=b")
 @example(text="abc==\n")
 def test_the_b64token_check_is_rfc_6750s_grammar(text: str) -> None:
-    assert _is_b64token(text) is (RFC_6750_B64TOKEN.fullmatch(text) is not None)
+    assert is_b64token(text) is (RFC_6750_B64TOKEN.fullmatch(text) is not None)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from jwt_middleware.rules import PathRule, RuleIndex
+from jwt_middleware.access.rules import PathRule, RuleIndex
 
 SEGMENTS = st.sampled_from(["a", "b", "todos", "v1", "x.y", "{id}", "{n:int}", ""])
 METHODS = st.sampled_from([None, "GET", "POST", "DELETE"])

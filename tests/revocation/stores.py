@@ -25,6 +25,8 @@ MAX_WAIT_SECONDS = 3.0
 
 Store = InMemoryRevocationStore | RedisRevocationStore
 StoreFactory = Callable[..., Store]
+#: ``from_settings(settings, **options)`` of the store under test.
+SettingsStoreFactory = Callable[..., Store]
 STORE_KINDS = ["memory", "redis-url", "redis-client"]
 #: The two ways to record a jti; they share one code path in each store.
 RECORDING_METHODS = ["revoke", "revoke_once"]

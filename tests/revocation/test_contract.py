@@ -15,9 +15,10 @@ import pytest
 from jwt_middleware import JWTSettings, create_jwt_token, verify_jwt_token
 from jwt_middleware.revocation import RevocationStore, SingleUseStore, revoke_token_claims
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
-from tests.helpers import mint_token
+from tests.helpers import SECRET, mint_token
 from tests.revocation.stores import (
     RECORDING_METHODS,
+    SettingsStoreFactory,
     Store,
     StoreFactory,
     holds,
@@ -207,3 +208,26 @@ def test_revoke_once_is_atomic(make_store: StoreFactory) -> None:
         )
 
     assert sorted(run(store, race)) == [False] * 19 + [True]
+
+
+@pytest.mark.parametrize(
+    ("leeway", "expired_ago", "expected"),
+    [
+        pytest.param(10, 5, True, id="expired-within-the-leeway"),
+        pytest.param(10, 15, False, id="expired-past-the-leeway"),
+        pytest.param(0, 5, False, id="no-leeway"),
+    ],
+)
+def test_from_settings_keeps_entries_for_the_settings_leeway(
+    make_store_from_settings: SettingsStoreFactory, leeway: int, expired_ago: int, expected: bool
+) -> None:
+    """A token that expired less than ``JWT_LEEWAY_SECONDS`` ago still verifies, so its
+    revocation must still be recorded and refused; past the leeway, it is a no-op."""
+    settings = JWTSettings(secret=SECRET, leeway_seconds=leeway)
+    store = make_store_from_settings(settings)
+
+    async def scenario(store: Store) -> bool:
+        await store.revoke("late", expires_at=int(time.time()) - expired_ago)
+        return await store.is_revoked({"jti": "late"})
+
+    assert run(store, scenario) is expected

@@ -27,7 +27,7 @@ import jwt
 import pytest
 import redis
 
-from jwt_middleware.jwk import key_thumbprint
+from jwt_middleware.keys.jwk import key_thumbprint
 from tests.demo.accounts import PASSWORD
 from tests.helpers import SECRET, bearer
 from tests.keypairs import RSA, RSA_OTHER, private_pem
