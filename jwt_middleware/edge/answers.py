@@ -81,6 +81,17 @@ def _json(document: object) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _guarded(body: ErrorBody | None) -> ErrorBody:
+    """The body to answer with: the default for ``None``, our own bodies as they are (they
+    cannot fail), any other hook behind a :class:`_GuardedBody` (once: a guarded one is
+    kept)."""
+    if body is None:
+        return json_detail
+    if body in (json_detail, problem_details) or isinstance(body, _GuardedBody):
+        return body
+    return _GuardedBody(body)
+
+
 class _GuardedBody:
     """An ``error_body`` hook that cannot turn a refusal into a 500.
 
@@ -154,12 +165,9 @@ class Answers:
     ) -> None:
         self.realm = realm
         self.resource_metadata = resource_metadata
-        if body is None or body in (json_detail, problem_details):
-            self.body: ErrorBody = body or json_detail
-        else:
-            self.body = _GuardedBody(body)
+        self.body = _guarded(body)
         self._built: dict[_AnswerKey, _Answer] | None = (
-            {} if self.body in (json_detail, problem_details) else None
+            None if isinstance(self.body, _GuardedBody) else {}
         )
         for error in _FIXED_REFUSALS:
             self._answer(error(), frozenset())
@@ -239,11 +247,7 @@ def challenge_response(
         # A browser hides every response header but a few from a client on another origin;
         # this lets it read the challenge (the app's CORS layer still decides the origin).
         headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
-    if body is None:
-        body = json_detail
-    elif body is not json_detail and not isinstance(body, _GuardedBody):
-        body = _GuardedBody(body)
-    media_type, content = body(error)
+    media_type, content = _guarded(body)(error)
     return Response(content, status_code=error.status_code, headers=headers, media_type=media_type)
 
 
