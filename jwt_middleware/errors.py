@@ -10,7 +10,7 @@ carries a :class:`~jwt_middleware.refusals.Reason`, for the server's log only.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar, Final
 
 from .refusals import Reason
 
@@ -28,6 +28,7 @@ __all__ = [
     "RevocationStoreUnavailableError",
     "TokenExpiredError",
     "TokenRevokedError",
+    "invalid_token",
 ]
 
 
@@ -43,6 +44,10 @@ class AuthenticationError(Exception):
     raises subclasses that name its own.
     """
 
+    # Slots, not the instance dict: a refusal is raised for every forged token, and
+    # creating the dict cost as much as building the rest of the error.
+    __slots__ = ("description", "reason")
+
     scheme: ClassVar[str] = "Bearer"
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
@@ -53,6 +58,11 @@ class AuthenticationError(Exception):
         self.description = description or self.default_description
         self.reason = reason or self.default_reason
         super().__init__(self.description)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickles the instance dict only; the slots go with it here.
+        state = {**vars(self), "description": self.description, "reason": self.reason}
+        return type(self), self.args, state
 
     def challenge_parameters(self) -> list[tuple[str, str]]:
         """Parameters this error adds to the ``WWW-Authenticate`` challenge after ``error``
@@ -81,6 +91,22 @@ class InvalidTokenError(AuthenticationError):
 
     error = "invalid_token"
     default_description = "The access token is invalid."
+
+
+#: ``Exception.__new__``, bound once: it sets ``args`` as ``Exception.__init__`` would.
+_new_error = InvalidTokenError.__new__
+_INVALID_TOKEN_DESCRIPTION: Final = InvalidTokenError.default_description
+
+
+def invalid_token(reason: Reason) -> InvalidTokenError:
+    """``InvalidTokenError(reason=reason)``, equal to it in every attribute (``args``,
+    ``description``, ``reason``), built without running ``__init__``: the verifier refuses
+    every forged token with one, and the Python code of ``__init__`` (``super()`` included)
+    cost a refusal about as much as reading the token's header did."""
+    error = _new_error(InvalidTokenError, _INVALID_TOKEN_DESCRIPTION)
+    error.description = _INVALID_TOKEN_DESCRIPTION
+    error.reason = reason
+    return error
 
 
 class TokenExpiredError(InvalidTokenError):

@@ -1,12 +1,13 @@
 """Compact JWS (RFC 7515) as tokens arrive: split, decode strictly, read the header.
 
 No signature is checked here (a :class:`~.types.BoundKey` checks its own) and no claim
-(:mod:`.tokens` does): this module turns untrusted text into bytes and a header, or refuses
-it, at a cost that grows with the token's size and no faster. The payload is decoded only
-on request: with one issuer the verifier asks after the signature has been checked, so a
-forged token is never parsed as JSON; with several, it may read the unverified ``iss`` first
-to pick whose keys to try (:mod:`.tokens`), so a forged payload is parsed (as strictly, and
-at a cost bounded by the token's size) but never trusted.
+(:mod:`.verification.claims` does): this module turns untrusted text into bytes and a
+header, or refuses it, at a cost that grows with the token's size and no faster. The payload
+is decoded only on request: with one issuer the verifier asks after the signature has been
+checked, so a forged token is never parsed as JSON; with several, it may read the
+unverified ``iss`` first to pick whose keys to try (:mod:`.verification.candidates`), so a
+forged payload is parsed (as strictly, and at a cost bounded by the token's size) but never
+trusted.
 
 Its rules are PyJWT's or stricter, never looser (the differential property tests hold it to
 that): three segments; the base64url alphabet, with PyJWT's optional ``=`` padding and its
@@ -24,7 +25,8 @@ alphabet and ``+`` and ``/`` (not base64url) to a character that ``binascii``'s 
 refuses, as it refuses anything else outside the alphabet; and the header of a token that
 *verified* is remembered (:func:`remember_header`), since an issuer's tokens share one
 header segment, so the next token of that issuer skips decoding and parsing it. A forged
-token's header is never remembered.
+token's header is never remembered. Nor is the payload segment cut out of the token for a
+forged one: :attr:`Token.payload_segment` is cut from the signing input when it is asked for.
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ __all__ = [
 #: and a header is parsed before the signature is checked.
 MAX_HEADER_CHARACTERS: Final = 2048
 
-#: Each base64url character's 6-bit value.
+#: Each base64url character's 6-bit value, by its byte.
 _VALUES: Final = {
     character: value
     for value, character in enumerate(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     )
 }
 #: For the last character of a segment whose length is 2 or 3 mod 4: the bits that must be
@@ -84,8 +86,13 @@ class Token(NamedTuple):
     typ: str | None
     header_segment: str
     signing_input: bytes
-    payload_segment: str
     signature: bytes
+
+    @property
+    def payload_segment(self) -> str:
+        """The payload segment as sent: cut from :attr:`signing_input` when asked, not when
+        the token is parsed, so that a forged token is not copied once more for it."""
+        return self.signing_input[len(self.header_segment) + 1 :].decode("ascii")
 
     def payload(self) -> Any:
         """The decoded payload (any JSON value), to be trusted only once the signature checks
@@ -96,7 +103,7 @@ class Token(NamedTuple):
         """The payload's JSON text, not parsed; its segment's alphabet, padding and
         encoding are checked here, when it is decoded (see the module's documentation)."""
         try:
-            return decode_segment(self.payload_segment).decode("utf-8")
+            return _decode(self.signing_input[len(self.header_segment) + 1 :]).decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedTokenError("payload is not JSON") from None
 
@@ -127,21 +134,21 @@ def parse(token: str) -> Token:
         raise MalformedTokenError("not base64url")
     first = token.find(".")
     second = token.find(".", first + 1) if first >= 0 else -1
-    if second < 0 or token.find(".", second + 1) >= 0:
+    if second < 0:
+        raise MalformedTokenError("not three segments")
+    signature_segment = token[second + 1 :]
+    if "." in signature_segment:  # not a third find: a find parses its arguments as a tuple
         raise MalformedTokenError("not three segments")
     if first > MAX_HEADER_CHARACTERS:
         raise MalformedTokenError("header too long")
     header_segment = token[:first]
     known = _KNOWN_HEADERS.get(header_segment)
     algorithm, kid, typ = known if known is not None else _read_header(header_segment)
-    signature = decode_segment(token[second + 1 :])
-    signing_input = token[:second].encode("ascii")
-    payload_segment = token[first + 1 : second]
+    signature = _decode(signature_segment.encode())  # encode(): ASCII, so UTF-8's fast path
+    signing_input = token[:second].encode()
     # tuple.__new__ builds the same Token as Token(...) does, without the Python-level
     # __new__ a NamedTuple has: a refused token pays for little more than its signature.
-    return _new_tuple(
-        Token, (algorithm, kid, typ, header_segment, signing_input, payload_segment, signature)
-    )
+    return _new_tuple(Token, (algorithm, kid, typ, header_segment, signing_input, signature))
 
 
 def remember_header(token: Token) -> None:
@@ -160,14 +167,20 @@ def decode_segment(segment: str) -> bytes:
     canonical encoding."""
     if not segment.isascii():
         raise MalformedTokenError("not base64url")
-    stripped = _unpadded(segment) if segment.endswith("=") else segment
+    return _decode(segment.encode())
+
+
+def _decode(segment: bytes) -> bytes:
+    """:func:`decode_segment` of a segment already known to be ASCII, as bytes."""
+    stripped = segment.rstrip(b"=")
+    if len(stripped) != len(segment):
+        _check_padding(segment, stripped)
     remainder = len(stripped) % 4
     if remainder == 1:
         raise MalformedTokenError("bad base64url length")
     try:
         decoded = binascii.a2b_base64(
-            stripped.encode("ascii").translate(_TO_STANDARD) + _PADDING[remainder],
-            strict_mode=True,
+            stripped.translate(_TO_STANDARD) + _PADDING[remainder], strict_mode=True
         )
     except binascii.Error:
         raise MalformedTokenError("not base64url") from None
@@ -179,7 +192,7 @@ def decode_segment(segment: str) -> bytes:
 
 def _read_header(segment: str) -> tuple[str, str | None, str | None]:
     try:
-        header = _JSON.decode(decode_segment(segment).decode("utf-8"))
+        header = _JSON.decode(_decode(segment.encode()).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedTokenError("header is not JSON") from None
     if not isinstance(header, dict):
@@ -201,11 +214,9 @@ def _read_header(segment: str) -> tuple[str, str | None, str | None]:
     return algorithm, kid, typ
 
 
-def _unpadded(segment: str) -> str:
-    """A segment that ends in ``=`` without its padding, if that padding is whole (one or
-    two ``=`` that complete the last quantum); its characters are checked by
-    :func:`decode_segment`."""
-    stripped = segment.rstrip("=")
+def _check_padding(segment: bytes, stripped: bytes) -> None:
+    """Refuse ``segment`` (``stripped`` without its trailing ``=``) unless its padding is
+    whole: one or two ``=`` that complete the last quantum. Its characters are checked by
+    :func:`_decode`."""
     if len(segment) % 4 or len(segment) - len(stripped) > 2:
         raise MalformedTokenError("bad base64url padding")
-    return stripped
