@@ -4,6 +4,9 @@
   one seam for a kind of credential.
 - :mod:`.bearer`: :class:`~.bearer.BearerAuthenticator`, a bearer JWT, its first implementation.
 - :mod:`.verifier`: :class:`~.verifier.TokenVerifier`, the strict JWS path for bearer JWTs.
+- :mod:`.candidates`: the keys a token's header selects, and the refusals decided before
+  any of them verified it.
+- :mod:`.payload`: a verified token's payload, parsed and made read-only.
 - :mod:`.claims`: the named claim checks, assembled once from the settings.
 - :mod:`.scopes`: reading what verified claims grant (scopes and roles).
 - :mod:`.cache`: the verified-token cache, bounded in entries and bytes.

@@ -6,29 +6,38 @@ and can choose nothing else. It does not go through PyJWT's generic ``decode``:
 :mod:`~jwt_middleware.jws` parses, each key checks its signature with ``hmac`` or
 ``cryptography``, and the claims are checked by the named checks of :mod:`.claims`,
 assembled here once per issuer, by PyJWT's rules or stricter ones (a differential
-property test holds them to that). Every failure becomes one of our
+property test holds them to that). Which keys may have signed a token is
+:mod:`.candidates`' business. Every failure becomes one of our
 :mod:`~jwt_middleware.errors`, with a fixed description and a fixed
 :class:`~jwt_middleware.refusals.Reason`, and is logged once with that reason
 (:func:`~jwt_middleware.refusals.log_refusal`): before a key verified the token, where it is
-refused; after, by :meth:`TokenVerifier._finish`, which adds the key's ``kid`` and issuer.
+refused; after, by :meth:`TokenVerifier._signed`, which adds the key's ``kid`` and issuer.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from .. import jws
-from ..errors import InvalidTokenError, KeysUnavailableError
+from ..errors import InvalidTokenError, invalid_token
 from ..keys.issuers import IssuerPolicy, Issuers
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
 from ..settings import ClaimPath, JWTSettings
-from ..types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, freeze
+from ..types import BoundKey, Claims, VerifiedToken
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
+from .candidates import (
+    Candidate,
+    CandidateKeys,
+    only_issuer,
+    policy_for,
+    refuse,
+    refuse_signature,
+)
 from .claims import ClaimCheck, custom_check, expires_at, payload_checks
+from .payload import frozen_claims, payload_of
 from .scopes import scopes_from
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
@@ -57,7 +66,7 @@ class TokenVerifier:
     How a token is verified, in this order, so that a forged token costs no more than its
     signature check and is never parsed as JSON: its size; its three segments and header
     (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
-    ``alg`` and ``kid`` select (:mod:`~jwt_middleware.keys.issuers`); the signature over the
+    ``alg`` and ``kid`` select (:mod:`.candidates`); the signature over the
     raw bytes; only then the payload, and its claims against the policy of the issuer whose
     key verified it, by the checks of :mod:`.claims` assembled for it once, here.
     (One exception: when keys of several issuers answer the same header, say tokens without
@@ -75,16 +84,16 @@ class TokenVerifier:
         "_cache",
         "_checks",
         "_custom",
-        "_fixed",
         "_issuers",
+        "_keys",
         "_leeway",
         "_max_age",
         "_max_len",
         "_rules",
         "_scope_claims",
         "_scope_names",
-        "_sources",
         "_types",
+        "cached",
         "settings",
     )
 
@@ -108,12 +117,7 @@ class TokenVerifier:
         )
         policies = self._issuers.policies
         self._algorithms = frozenset().union(*(p.algorithms for p in policies))
-        #: For each key source, the policies it serves.
-        self._sources: tuple[tuple[KeySource, tuple[IssuerPolicy, ...]], ...] = tuple(
-            (source, tuple(p for p in policies if p.keys is source))
-            for source in self._issuers.sources
-        )
-        self._fixed = _fixed_candidates(self._sources, self._algorithms)
+        self._keys = CandidateKeys(self._issuers, self._algorithms)
         self._types = _accepted_types(token_types, explicit=settings.require_explicit_type)
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
@@ -146,6 +150,12 @@ class TokenVerifier:
             if cache_verified and settings.verified_cache_size
             else None
         )
+        #: ``cached(token)``: the verification of ``token`` if it is in the verified-token
+        #: cache, else ``None``: the middleware's fast path, without a coroutine. The cache's
+        #: own lookup, bound here, so that a reused token costs one call.
+        self.cached: Callable[[str], VerifiedToken | None] = (
+            self._cache.get if self._cache is not None else _not_cached
+        )
 
     @property
     def policies(self) -> tuple[IssuerPolicy, ...]:
@@ -160,11 +170,11 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
-        cached = self.cached(token)
-        if cached is not None:
-            return cached.claims
-        parsed = self._parse(token)
-        candidates = self._candidates_now(parsed)
+        if self._cache is not None:
+            cached = self._cache.get(token)
+            if cached is not None:
+                return cached.claims
+        parsed, candidates = self._read(token)
         if candidates is None:
             raise TypeError("this key source has to wait; use verify_async()")
         return self._finish(token, parsed, candidates).claims
@@ -173,18 +183,12 @@ class TokenVerifier:
         """Verify ``token``, waiting on the key source if it needs to; return its claims."""
         return (await self.authenticate(token)).claims
 
-    def cached(self, token: str) -> VerifiedToken | None:
-        """The verification of ``token`` if it is in the verified-token cache, else ``None``:
-        the middleware's fast path, without a coroutine."""
-        return self._cache.get(token) if self._cache is not None else None
-
     def authenticate_now(self, token: str) -> VerifiedToken | None:
         """Verify ``token`` without looking in the cache, with keys available without
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
-        The middleware's path for a token :meth:`cached` did not know: no coroutine and
+        The middleware's path for a token :attr:`cached` did not know: no coroutine and
         no second look in the cache for a token that is refused, as a forged one is."""
-        parsed = self._parse(token)
-        candidates = self._candidates_now(parsed)
+        parsed, candidates = self._read(token)
         return None if candidates is None else self._finish(token, parsed, candidates)
 
     async def authenticate(self, token: str) -> VerifiedToken:
@@ -193,10 +197,9 @@ class TokenVerifier:
         cached = self.cached(token)
         if cached is not None:
             return cached
-        parsed = self._parse(token)
-        candidates = self._candidates_now(parsed)
+        parsed, candidates = self._read(token)
         if candidates is None:
-            candidates = await self._candidates_waiting(parsed)
+            candidates = await self._keys.waiting(parsed)
         return self._finish(token, parsed, candidates)
 
     async def prefetch(self) -> None:
@@ -209,147 +212,76 @@ class TokenVerifier:
 
     # --- the steps ---------------------------------------------------------------------------
 
-    def _parse(self, token: str) -> jws.Token:
+    def _read(self, token: str) -> tuple[jws.Token, list[Candidate] | None]:
+        """The token parsed, its header checked, and the keys at hand that may have signed
+        it (``None`` when a key source has to be awaited)."""
         if not isinstance(token, str) or len(token) > self._max_len:
-            _refuse(Reason.TOO_LARGE if isinstance(token, str) else Reason.MALFORMED)
+            refuse(Reason.TOO_LARGE if isinstance(token, str) else Reason.MALFORMED)
         try:
             parsed = jws.parse(token)
         except jws.MalformedTokenError:
-            _refuse(Reason.MALFORMED)
+            refuse(Reason.MALFORMED)
         if parsed.algorithm not in self._algorithms:
-            _refuse(Reason.ALGORITHM)
-        typ = parsed.typ.lower() if parsed.typ is not None else None
-        if typ not in self._types:
-            _refuse(Reason.TOKEN_TYPE)
-        return parsed
+            refuse(Reason.ALGORITHM)
+        typ = parsed.typ  # as sent ("JWT", say) first: no lower() for the usual spellings
+        if typ not in self._types and (typ is None or typ.lower() not in self._types):
+            refuse(Reason.TOKEN_TYPE)
+        fixed = self._keys.fixed
+        return parsed, fixed[parsed.algorithm] if fixed is not None else self._keys.now(parsed)
 
-    def _candidates_now(self, parsed: jws.Token) -> list[_Candidate] | None:
-        """The keys that may have signed the token, by the sources that answer at once;
-        ``None`` when a source has to be awaited."""
-        if self._fixed is not None:
-            return self._fixed[parsed.algorithm]  # _parse allowed only these algorithms
-        if len(self._sources) == 1:  # one issuer, keys named by kid: no bookkeeping
-            source, policies = self._sources[0]
-            keys = source.keys_now(parsed.algorithm, parsed.kid)
-            if keys is None:
-                return None
-            return [(key, policies) for key in keys]
-        candidates: list[_Candidate] = []
-        waiting = False
-        for source, policies in self._sources:
-            keys = source.keys_now(parsed.algorithm, parsed.kid)
-            if keys is None:
-                waiting = True
-                continue
-            candidates.extend((key, policies) for key in keys)
-        if waiting and not self._verifies_any(parsed, candidates):
-            return None
-        return candidates
+    def _finish(self, token: str, parsed: jws.Token, candidates: list[Candidate]) -> VerifiedToken:
+        """Accept the token by the first candidate key whose signature and issuer fit, or
+        refuse it.
 
-    async def _candidates_waiting(self, parsed: jws.Token) -> list[_Candidate]:
-        """The candidates after the sources that have to be awaited answered.
-
-        With several issuers, only the sources of the issuer the token names are awaited
-        (its unverified ``iss`` only picks whom to ask; the signature decides), so a
-        flood of unknown ``kid`` values does not make every issuer refetch.
-        """
-        named = self._unverified_issuer(parsed) if len(self._sources) > 1 else None
-        candidates: list[_Candidate] = []
-        unavailable: tuple[IssuerPolicy, ...] = ()
-        for source, policies in self._sources:
-            keys = source.keys_now(parsed.algorithm, parsed.kid)
-            if keys is None:
-                if named is not None and all(p.issuer != named for p in policies):
-                    continue
-                try:
-                    keys = await source.keys(parsed.algorithm, parsed.kid)
-                except KeysUnavailableError:
-                    unavailable += policies
-                    continue
-            candidates.extend((key, policies) for key in keys)
-        if unavailable and not self._verifies_any(parsed, candidates):
-            log_refusal(
-                Reason.KEYS_UNAVAILABLE, issuer=_only_issuer(unavailable), level=logging.WARNING
-            )
-            raise KeysUnavailableError
-        return candidates
-
-    def _verifies_any(self, parsed: jws.Token, candidates: list[_Candidate]) -> bool:
-        return any(key.check(parsed.signing_input, parsed.signature) for key, _ in candidates)
-
-    def _unverified_issuer(self, parsed: jws.Token) -> str | None:
-        try:
-            payload = parsed.payload()
-        except jws.MalformedTokenError:
-            return None
-        issuer = payload.get("iss") if isinstance(payload, dict) else None
-        return issuer if isinstance(issuer, str) else None
-
-    def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
-        """Try the keys in turn; accept the token by the first whose signature and issuer
-        fit, or refuse it."""
-        if len(self._sources) > 1:
-            candidates = self._narrowed(parsed, candidates)
-        elif not candidates:
-            self._refuse_keyless(parsed, None, filtered=False)
-        payload: Any = None
-        signer: _Candidate | None = None
-        # A key offered for several issuers is checked once; one candidate needs no record.
-        checked: dict[int, bool] | None = {} if len(candidates) > 1 else None
+        One candidate (one key for the token's header, the usual case) is checked without
+        the bookkeeping of several, and a forged token is refused at once: a signature
+        check, one look at whether refusals are logged, and the error."""
+        if len(candidates) == 1:
+            key, policies = candidates[0]
+            if key.check(parsed.signing_input, parsed.signature):
+                verified = self._signed(token, parsed, key, policies)
+                if verified is None:
+                    refuse(Reason.ISSUER, issuer=only_issuer(policies), kid=key.kid)
+                return verified
+            if refusals_logged():
+                log_refusal(Reason.BAD_SIGNATURE, issuer=only_issuer(policies), kid=key.kid)
+            raise invalid_token(Reason.BAD_SIGNATURE)
+        candidates = self._keys.narrowed(parsed, candidates)
+        signer: Candidate | None = None
+        # A key offered for several issuers is checked once.
+        checked: dict[int, bool] = {}
         for key, policies in candidates:
-            if checked is None:
-                verified = key.check(parsed.signing_input, parsed.signature)
-            else:
-                known = checked.get(id(key))
-                verified = checked[id(key)] = (
-                    key.check(parsed.signing_input, parsed.signature) if known is None else known
-                )
-            if not verified:
+            known = checked.get(id(key))
+            verified_by_key = checked[id(key)] = (
+                key.check(parsed.signing_input, parsed.signature) if known is None else known
+            )
+            if not verified_by_key:
                 continue
             signer = key, policies
-            try:
-                if payload is None:
-                    text, payload = _payload_of(parsed)
-                policy = _policy_for(policies, payload.get("iss"))
-                if policy is None or parsed.algorithm not in policy.algorithms:
-                    continue  # signed by a key that issuer does not own
-                verified_token = self._accept(token, payload, policy, text)
-            except InvalidTokenError as exc:
-                log_refusal(exc.reason, issuer=_only_issuer(policies), kid=key.kid)
-                raise
-            jws.remember_header(parsed)
-            return verified_token
+            verified = self._signed(token, parsed, key, policies)
+            if verified is not None:
+                return verified
         if signer is not None:
-            _refuse(Reason.ISSUER, issuer=_only_issuer(signer[1]), kid=signer[0].kid)
-        _refuse_signature(candidates)
+            refuse(Reason.ISSUER, issuer=only_issuer(signer[1]), kid=signer[0].kid)
+        refuse_signature(candidates)
 
-    def _narrowed(self, parsed: jws.Token, candidates: list[_Candidate]) -> list[_Candidate]:
-        """With several issuers, the candidates of the issuer the token names, if several
-        issuers offer keys for its header: only those can ever be accepted (its ``iss`` is
-        checked against the key's issuers), so the others are not even tried. The
-        unverified ``iss`` only narrows the search. Refuses when none is left."""
-        named: str | None = None
-        filtered = len({id(policies) for _, policies in candidates}) > 1
-        if filtered:
-            named = self._unverified_issuer(parsed)
-            candidates = _named_by(candidates, named)
-        if not candidates:
-            self._refuse_keyless(parsed, named, filtered=filtered)
-        return candidates
-
-    def _refuse_keyless(self, parsed: jws.Token, named: str | None, *, filtered: bool) -> NoReturn:
-        """Refuse a token for which no key we hold answers its header: a ``kid`` unknown to
-        the issuer it names, if that is one we accept; an issuer we do not accept, if the
-        keys were ``filtered`` by it; else a ``kid`` unknown to all. With several issuers,
-        the unverified ``iss`` is read (if not ``named`` already, and only for the log) to say
-        whose."""
-        if not filtered and len(self._sources) > 1 and refusals_logged():
-            named = self._unverified_issuer(parsed)
-        if named is not None and any(p.issuer == named for p in self.policies):
-            _refuse(Reason.UNKNOWN_KID, issuer=named)  # equal to a configured issuer
-        if filtered:
-            _refuse(Reason.ISSUER)
-        _refuse(Reason.UNKNOWN_KID, issuer=_only_issuer(self.policies))
+    def _signed(
+        self, token: str, parsed: jws.Token, key: BoundKey, policies: tuple[IssuerPolicy, ...]
+    ) -> VerifiedToken | None:
+        """The token ``key`` verified, accepted by the policy of its ``iss`` among those
+        ``key`` serves; ``None`` when none of them owns it. A refusal of its payload is
+        logged with the key's ``kid`` and issuer."""
+        try:
+            text, payload = payload_of(parsed)
+            policy = policy_for(policies, payload.get("iss"))
+            if policy is None or parsed.algorithm not in policy.algorithms:
+                return None  # signed by a key that issuer does not own
+            verified = self._accept(token, payload, policy, text)
+        except InvalidTokenError as exc:
+            log_refusal(exc.reason, issuer=only_issuer(policies), kid=key.kid)
+            raise
+        jws.remember_header(parsed)
+        return verified
 
     def _accept(
         self, token: str, payload: dict[str, Any], policy: IssuerPolicy, payload_json: str
@@ -360,9 +292,9 @@ class TokenVerifier:
                 rule(payload, now)
         shape = PayloadShape.of(payload_json)
         try:
-            claims = _frozen(payload, shape)
+            claims = frozen_claims(payload, shape)
         except ValueError:  # nested deeper than freeze() follows
-            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
+            raise invalid_token(Reason.MALFORMED_CLAIM) from None
         if self._custom is not None:
             self._custom.rule(claims, now)
         names = self._scope_names
@@ -383,86 +315,17 @@ class TokenVerifier:
         return verified
 
 
-#: A key that may have signed a token, and the issuer policies its source serves.
-_Candidate = tuple[BoundKey, tuple[IssuerPolicy, ...]]
-
-
-def _refuse(reason: Reason, *, issuer: str | None = None, kid: str | None = None) -> NoReturn:
-    """Log ``reason`` (never text from the token; the issuer as configured and the kid of a
-    key we hold, if known) and refuse with 401."""
-    log_refusal(reason, issuer=issuer, kid=kid)
-    raise InvalidTokenError(reason=reason)
-
-
-def _only_issuer(policies: tuple[IssuerPolicy, ...]) -> str | None:
-    """The one configured issuer of ``policies``, or ``None`` if there are several or none."""
-    issuers = {policy.issuer for policy in policies}
-    return issuers.pop() if len(issuers) == 1 else None
-
-
-def _payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:
-    """The payload of a token whose signature checked out: its JSON text and object."""
-    try:
-        text = parsed.payload_json()
-        payload = jws.load_json(text)
-    except jws.MalformedTokenError:
-        raise InvalidTokenError(reason=Reason.MALFORMED) from None
-    if not isinstance(payload, dict):
-        raise InvalidTokenError(reason=Reason.MALFORMED)
-    return text, payload
-
-
-def _frozen(payload: dict[str, Any], shape: PayloadShape) -> Claims:
-    """The claims, read-only (:func:`~.types.freeze`), without walking every item of them
-    where the JSON text shows there is nothing nested to freeze.
-
-    One object in the text: none inside the payload. As many arrays as the payload has
-    lists at the top: no list inside a list. Then each top-level list is copied whole in C,
-    not item by item: for a token with hundreds of groups that is most of the work of
-    freezing it. (A ``[`` or ``{`` inside a string only takes the longer way.)
-    """
-    arrays = shape.arrays
-    names = [name for name, value in payload.items() if type(value) is list] if arrays else []
-    if shape.objects != 1 or len(names) != arrays:
-        frozen: Claims = freeze(payload)
-        return frozen
-    for name in names:  # the payload is this verification's own, parsed just now
-        payload[name] = FrozenList(payload[name])
-    return FrozenDict(payload)
-
-
-def _policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy | None:
-    for policy in policies:
-        if policy.issuer is None or policy.issuer == iss:
-            return policy
-    return None
-
-
-def _fixed_candidates(
-    sources: tuple[tuple[KeySource, tuple[IssuerPolicy, ...]], ...], algorithms: frozenset[str]
-) -> dict[str, list[_Candidate]] | None:
-    """With one source whose keys do not depend on the header: its candidates for each
-    algorithm, asked once, now; else ``None``."""
-    if len(sources) != 1 or sources[0][0].depends_on_header:
-        return None
-    source, served = sources[0]
-    fixed = source.keys_now(None, None)
-    if fixed is None:
-        return None
-    return {
-        algorithm: [(key, served) for key in fixed if key.algorithm == algorithm]
-        for algorithm in algorithms
-    }
-
-
 def _accepted_types(
     token_types: Collection[str | None] | None, *, explicit: bool
 ) -> frozenset[str | None]:
-    """The accepted ``typ`` headers, lower-cased: by default access tokens and, unless
-    ``explicit`` typing is required, untyped ones."""
+    """The accepted ``typ`` headers (by default access tokens and, unless ``explicit``
+    typing is required, untyped ones), lower-cased and upper-cased: compared
+    case-insensitively, so a value is accepted if it or its lower case is in the set."""
     if token_types is None:
         token_types = _ACCESS_TYPES | (set() if explicit else _UNTYPED)
-    return frozenset(t.lower() if t is not None else None for t in token_types)
+    lower = {t.lower() if t is not None else None for t in token_types}
+    upper = {t.upper() for t in lower if t is not None}
+    return frozenset(lower | {t for t in upper if t.lower() in lower})  # not "SS" for "ß"
 
 
 def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | None:
@@ -473,22 +336,5 @@ def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | N
     return None
 
 
-def _named_by(candidates: list[_Candidate], named: str | None) -> list[_Candidate]:
-    """The candidates whose issuers include the one the token names (or any issuer)."""
-    return [
-        (key, policies)
-        for key, policies in candidates
-        if any(p.issuer is None or p.issuer == named for p in policies)
-    ]
-
-
-def _refuse_signature(candidates: list[_Candidate]) -> NoReturn:
-    """Refuse a token no candidate key verified; the issuer and kid in the log only when
-    they are one, and only worked out when the line is written (a forged token pays for
-    the signature check only)."""
-    issuer = kid = None
-    if refusals_logged():
-        issuer = _only_issuer(tuple(p for _, policies in candidates for p in policies))
-        kids = {key.kid for key, _ in candidates}
-        kid = kids.pop() if len(kids) == 1 else None
-    _refuse(Reason.BAD_SIGNATURE, issuer=issuer, kid=kid)
+def _not_cached(token: str) -> None:
+    """:attr:`TokenVerifier.cached` of a verifier without a cache."""

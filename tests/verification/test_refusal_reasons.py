@@ -183,6 +183,39 @@ def test_the_kid_of_a_key_we_hold_is_named(
     assert _refusal_lines(caplog) == [f"refused: reason={reason.value}{details}"]
 
 
+#: Keys offered for a token without a kid (all of them: none is named), the line logged when
+#: none verifies it: the kid only when the keys tried have one between them.
+SEVERAL_KEYS_CASES = [
+    pytest.param(
+        (hs256_key(SECRET), hs256_key(SECRET + "-retired")),
+        f"reason=bad_signature issuer={ISSUER}",
+        id="retired-secret",
+    ),
+    pytest.param(
+        (hs256_key(SECRET, "a"), hs256_key(SECRET + "-retired", "b")),
+        f"reason=bad_signature issuer={ISSUER}",
+        id="two-kids",
+    ),
+    pytest.param(
+        (hs256_key(SECRET, "a"), hs256_key(SECRET + "-retired", "a")),
+        f"reason=bad_signature issuer={ISSUER} kid=a",
+        id="one-kid",
+    ),
+]
+
+
+@pytest.mark.parametrize(("keys", "line"), SEVERAL_KEYS_CASES)
+def test_a_signature_no_key_verifies_is_logged_once(
+    caplog: pytest.LogCaptureFixture, keys: tuple[BoundKey, ...], line: str
+) -> None:
+    verifier = TokenVerifier(JWTSettings(**SETTINGS), keys=StaticKeys(*keys))
+    caplog.set_level(logging.INFO, logger="jwt_middleware")
+    with pytest.raises(InvalidTokenError) as refused:
+        verifier.verify(mint_token(iss=ISSUER, aud=AUDIENCE, secret=OTHER_SECRET))
+    assert refused.value.reason is Reason.BAD_SIGNATURE
+    assert _refusal_lines(caplog) == [f"refused: {line}"]
+
+
 TWO_ISSUERS = ["https://one.example", "https://two.example"]
 
 SEVERAL_ISSUERS_CASES = [
