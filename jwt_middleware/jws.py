@@ -133,7 +133,7 @@ def parse(token: str) -> Token:
     if not token.isascii():  # O(1) for a str: CPython records it
         raise MalformedTokenError("not base64url")
     first = token.find(".")
-    second = token.find(".", first + 1) if first >= 0 else -1
+    second = token.find(".", first + 1)  # no dot at all: -1 both times
     if second < 0:
         raise MalformedTokenError("not three segments")
     signature_segment = token[second + 1 :]

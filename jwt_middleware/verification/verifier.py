@@ -84,6 +84,7 @@ class TokenVerifier:
         "_cache",
         "_checks",
         "_custom",
+        "_fixed",
         "_issuers",
         "_keys",
         "_leeway",
@@ -118,6 +119,7 @@ class TokenVerifier:
         policies = self._issuers.policies
         self._algorithms = frozenset().union(*(p.algorithms for p in policies))
         self._keys = CandidateKeys(self._issuers, self._algorithms)
+        self._fixed = self._keys.fixed
         self._types = _accepted_types(token_types, explicit=settings.require_explicit_type)
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
@@ -226,7 +228,7 @@ class TokenVerifier:
         typ = parsed.typ  # as sent ("JWT", say) first: no lower() for the usual spellings
         if typ not in self._types and (typ is None or typ.lower() not in self._types):
             refuse(Reason.TOKEN_TYPE)
-        fixed = self._keys.fixed
+        fixed = self._fixed  # what self._keys.now() answers, for static keys, without a call
         return parsed, fixed[parsed.algorithm] if fixed is not None else self._keys.now(parsed)
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[Candidate]) -> VerifiedToken:
