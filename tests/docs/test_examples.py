@@ -72,7 +72,7 @@ def _is_routes(block: Block) -> bool:
 @pytest.mark.parametrize(("page", "index"), examples(lambda block: True))
 def test_example_is_of_a_kind_the_rules_above_cover(page: Page, index: int) -> None:
     block = page.blocks[index]
-    known = {"python", "http", "sh", "text", "console"}
+    known = {"python", "http", "sh", "text", "console", "mermaid"}
     assert block.language in known, f"{page.where(block)}: say what the block is"
 
 
