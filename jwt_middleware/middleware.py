@@ -34,7 +34,7 @@ from .errors import (
     InvalidRequestError,
     MissingTokenError,
 )
-from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
+from .refusals import APP_REASONS, REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .settings import JWTSettings
 from .types import Claims, VerifiedToken
 from .user import set_anonymous, set_identity
@@ -292,7 +292,7 @@ class JWTAuthMiddleware:
         except AuthenticationError as exc:
             # Raised by a handler or dependency (no verified user on a public route, a
             # token that outlived its account): the same answer as the middleware's own.
-            log_refusal(Reason.APP)
+            log_refusal(exc.reason if exc.reason in APP_REASONS else Reason.APP)
             if started is None:
                 await self._deny(exc, scope, send)
             elif started == "websocket.accept":

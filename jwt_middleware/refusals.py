@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "APP_REASONS",
     "LOG_FORMAT",
     "REQUEST_REASONS",
     "Reason",
@@ -81,6 +82,8 @@ class Reason(StrEnum):
     STEP_UP = "step_up"
     # An error raised by the app's own code, answered by the middleware.
     APP = "app"
+    CLAIMS_MODEL = "claims_model"  # the claims do not fit the app's model (typed claims)
+    USER_UNKNOWN = "user_unknown"  # the app's user loader found no user for the token
     # No reason given (an error raised without one).
     INVALID = "invalid"
 
@@ -98,6 +101,11 @@ REQUEST_REASONS: Final = frozenset(
         Reason.STEP_UP,
     }
 )
+
+
+#: The reasons of errors the library's own helpers raise inside the app (typed claims, the
+#: user loader); any other error the app raises is logged as :attr:`Reason.APP`.
+APP_REASONS: Final = frozenset({Reason.CLAIMS_MODEL, Reason.USER_UNKNOWN})
 
 
 def log_refusal(
