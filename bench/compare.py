@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bench import apps
+from bench.chart import write_chart
 from bench.floors import Refused, hs256_floor, signature_floor
 from bench.table import Row, print_table
 from bench.timing import Case, answer, asgi_batch, call_batch, contest, cycle_batch
@@ -753,6 +754,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="batches per case")
     parser.add_argument("--no-wire", action="store_true", help="skip the servers and wrk")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "docs" / "performance.svg",
+        help="where to write the chart of the ratios (SVG)",
+    )
     parser.add_argument("--held", type=int, help=argparse.SUPPRESS)  # memory_rows' child
     args = parser.parse_args()
     if args.held is not None:
@@ -781,6 +788,11 @@ def main() -> None:
         "figures of one contest"
     )
     print_table(rows)
+    write_chart(
+        rows,
+        args.chart,
+        title="Each case as a ratio of what it is compared with (bar: ratio; mark: goal)",
+    )
     missed = [row for row in rows if row.met is False]
     print(
         f"\n{len(rows)} rows, {len(missed)} missing their goal; "
