@@ -210,7 +210,7 @@ def test_public_jwks_document_lists_public_parts_only() -> None:
     ],
 )
 def test_access_token_typing(typ: str | None, strict: bool, accepted: bool) -> None:
-    settings = JWTSettings(secret=SECRET, require_explicit_type=strict)
+    settings = JWTSettings(secret=SECRET, require_access_token_type=strict)
     token = mint_token("t", headers={"typ": typ})
     if typ is None:
         assert "typ" not in jwt.get_unverified_header(token)
