@@ -72,6 +72,7 @@ class Reason(StrEnum):
     AUDIENCE_MISMATCH = "audience_mismatch"
     AUDIENCE_UNEXPECTED = "audience_unexpected"
     BOUND_TOKEN = "bound_token"  # noqa: S105 - a reason, not a secret
+    ID_TOKEN = "id_token"  # noqa: S105 - a reason, not a secret
     CHECK_CLAIMS = "check_claims"
     NO_FAMILY = "no_family"
     # What the middleware asks of a verified token.

@@ -1,8 +1,9 @@
 """``JWTSettings``: configuration from the environment, validated once at start-up.
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
-from), and here the claims, lifetimes, cache and edge settings; :mod:`.values` holds the
-value types and :mod:`.base` where values are read from and how a problem is reported.
+from), :mod:`.profile` (what makes a token an access token), and here the claims,
+lifetimes, cache and edge settings; :mod:`.values` holds the value types and :mod:`.base`
+where values are read from and how a problem is reported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final, Self
 from pydantic import Field, field_validator, model_validator
 
 from .keys import KeySettings
+from .profile import ProfileSettings
 from .values import (
     Audiences,
     ClaimPath,
@@ -37,7 +39,7 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(KeySettings):
+class JWTSettings(KeySettings, ProfileSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.
@@ -77,9 +79,6 @@ class JWTSettings(KeySettings):
     )
     verified_cache_seconds: float = Field(
         default=60, gt=0, le=3600, description="Longest a verified token is remembered."
-    )
-    require_explicit_type: bool = Field(
-        default=False, description="Accept only access tokens typed `at+jwt` (RFC 9068)."
     )
     require_jti: bool | None = Field(
         default=None,

@@ -48,7 +48,7 @@ class TokenVerifier:
     the static key source with one of your own (use :meth:`verify_async` for a source that
     waits, such as a JWKS endpoint). ``token_types`` are the accepted ``typ`` headers,
     compared case-insensitively; by default access tokens (``at+jwt``) and, unless
-    ``require_explicit_type`` is set, untyped ones (``JWT`` or none). A refresh token is
+    ``require_access_token_type`` is set, untyped ones (``JWT`` or none). A refresh token is
     never an access token. ``check_claims`` is asked about every token that passed all
     other checks; ``False`` refuses it (Cognito's ``token_use``, Entra's ``tid``...).
     ``issuers`` replaces the issuers, audiences and key sources of the settings with
@@ -114,7 +114,7 @@ class TokenVerifier:
             for source in self._issuers.sources
         )
         self._fixed = _fixed_candidates(self._sources, self._algorithms)
-        self._types = _accepted_types(token_types, explicit=settings.require_explicit_type)
+        self._types = _accepted_types(token_types, explicit=settings.require_access_token_type)
         self._leeway = settings.leeway_seconds
         self._max_len = settings.max_token_bytes
         self._max_age = settings.max_token_age_seconds
@@ -126,6 +126,7 @@ class TokenVerifier:
                 audiences=policy.audiences,
                 required_claims=settings.required_claims,
                 accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
+                allow_nonce=settings.allow_nonce_in_access_tokens,
             )
             for policy in policies
         }

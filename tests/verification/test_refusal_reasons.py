@@ -75,7 +75,7 @@ VERIFIER_CASES = [
         id="algorithm",
     ),
     pytest.param(
-        {"require_explicit_type": True}, _good(), Reason.TOKEN_TYPE, id="untyped-when-explicit"
+        {"require_access_token_type": True}, _good(), Reason.TOKEN_TYPE, id="untyped-when-explicit"
     ),
     pytest.param(
         {},
@@ -98,6 +98,7 @@ VERIFIER_CASES = [
     pytest.param({}, _good(sub=""), Reason.MISSING_CLAIM, id="empty-sub"),
     pytest.param({"required_claims": ["tid"]}, _good(), Reason.MISSING_CLAIM, id="required-claim"),
     pytest.param({}, _good(exp="soon"), Reason.MALFORMED_CLAIM, id="exp-text"),
+    pytest.param({}, _good(nonce="n-1"), Reason.ID_TOKEN, id="id-token"),
     pytest.param({}, _good(jti=7), Reason.MALFORMED_CLAIM, id="jti-number"),
     pytest.param({}, _good(cnf={"jkt": "x"}), Reason.BOUND_TOKEN, id="bound-token"),
     pytest.param({}, _good(cnf="x"), Reason.MALFORMED_CLAIM, id="cnf-not-an-object"),
