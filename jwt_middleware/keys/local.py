@@ -42,20 +42,18 @@ class LocalKeysError(ValueError):
     """A JWK Set that cannot be used; the message is fixed and safe to log."""
 
 
-class StaticJWKS:
-    """The keys of a JWK Set given once (:func:`inline_jwks`); they never change."""
+class _LocalSource:
+    """What the local sources share: keys chosen by ``kid``, nothing to load or close,
+    nothing to wait for (:meth:`keys` is :meth:`keys_now`)."""
 
-    __slots__ = ("_key_set",)
-
-    def __init__(self, key_set: KeySet) -> None:
-        self._key_set = key_set
+    __slots__ = ()
 
     @property
     def depends_on_header(self) -> bool:
         return True
 
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
-        return _select(self._key_set, algorithm, kid)
+        raise NotImplementedError
 
     async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
         return self.keys_now(algorithm, kid)
@@ -65,6 +63,18 @@ class StaticJWKS:
 
     async def aclose(self) -> None:
         return None
+
+
+class StaticJWKS(_LocalSource):
+    """The keys of a JWK Set given once (:func:`inline_jwks`); they never change."""
+
+    __slots__ = ("_key_set",)
+
+    def __init__(self, key_set: KeySet) -> None:
+        self._key_set = key_set
+
+    def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
+        return _select(self._key_set, algorithm, kid)
 
     def __repr__(self) -> str:
         return f"StaticJWKS(<{self._key_set.size} keys>)"
@@ -77,7 +87,7 @@ def inline_jwks(document: str | bytes, *, algorithms: Sequence[str]) -> StaticJW
     return StaticJWKS(_parsed(body, algorithms))
 
 
-class JWKSFileKeys:
+class JWKSFileKeys(_LocalSource):
     """A :class:`~jwt_middleware.keys.source.KeySource` reading a JWK Set file, and reading
     it again when it changes.
 
@@ -125,10 +135,6 @@ class JWKSFileKeys:
         #: Times a changed file was read and its keys taken (for monitoring and tests).
         self.reloads = 0
 
-    @property
-    def depends_on_header(self) -> bool:
-        return True
-
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
         """The keys for this ``alg`` and ``kid``, after a look at the file if one is due.
         Never waits on anything but the file system (a ``stat``, and a read of a few
@@ -139,15 +145,6 @@ class JWKSFileKeys:
         ):
             self._check()
         return _select(self._key_set, algorithm, kid)
-
-    async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
-        return self.keys_now(algorithm, kid)
-
-    async def prefetch(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
     def _check(self) -> None:
         self._checked_at = self._clock()
