@@ -93,6 +93,9 @@ class JWTAuthMiddleware:
             here), where anyone on the way reads it; use it only over TLS, with
             short-lived tokens, and never for an MCP endpoint (the MCP authorization spec
             forbids tokens in the query string).
+        token_header: also accept the raw token (no scheme) from this header, set by a proxy
+            in front (AWS ALB, Google IAP, Cloudflare Access); ``JWT_TOKEN_HEADER`` when not
+            given. A token in it and in ``Authorization`` or the query is refused with 400.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -125,6 +128,7 @@ class JWTAuthMiddleware:
         authenticators: Sequence[Authenticator] | None = None,
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
+        token_header: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
@@ -143,6 +147,7 @@ class JWTAuthMiddleware:
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
+                token_header=token_header,
             )
         except ConfigurationError as exc:
             self._fail_closed(exc)

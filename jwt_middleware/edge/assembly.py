@@ -38,15 +38,19 @@ def assemble(
     rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
     authenticators: Sequence[Authenticator] | None,
     bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
+    token_header: str | None = None,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
     ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
-    ``check_claims``, which ``authenticators=`` replaces."""
+    ``check_claims``, which ``authenticators=`` replaces, as it replaces ``token_header``
+    (``JWT_TOKEN_HEADER`` when not given)."""
     verifier, query_param, check_claims = bearer
     if authenticators is not None and any(option is not None for option in bearer):
         raise ConfigurationError(
             "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
         )
+    if authenticators is not None and token_header is not None:
+        raise ConfigurationError("give authenticators= or token_header=, not both")
     if authenticators is not None and not authenticators:
         raise ConfigurationError("authenticators= needs at least one authenticator")
     if settings is None:
@@ -54,7 +58,13 @@ def assemble(
     if authenticators is None:
         if verifier is None:
             verifier = TokenVerifier(settings, check_claims=check_claims)
-        authenticators = [BearerAuthenticator(verifier, query_param=query_param)]
+        authenticators = [
+            BearerAuthenticator(
+                verifier,
+                query_param=query_param,
+                token_header=token_header if token_header is not None else settings.token_header,
+            )
+        ]
     public, optional, scopes = rules
     if policy is not None and (public or optional or scopes):
         raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")

@@ -1,5 +1,8 @@
 """Where a request carries its bearer token: the ``Authorization: Bearer`` header (RFC 6750
-section 2.1), or a query parameter when the middleware was told to read one (section 2.3).
+section 2.1), a query parameter when the middleware was told to read one (section 2.3), or
+a header of its own that a proxy in front sets (``JWT_TOKEN_HEADER``: AWS ALB's
+``x-amzn-oidc-data``, Google IAP's ``x-goog-iap-jwt-assertion``, Cloudflare Access's
+``cf-access-jwt-assertion``).
 
 Pure functions of the ASGI scope: they never decode more than the one header or parameter
 they look for, refuse what is ambiguous (two ``Authorization`` headers, a token in both
@@ -18,7 +21,7 @@ from starlette.types import Scope
 
 from ..errors import InvalidRequestError, MissingTokenError
 
-__all__ = ["bearer_token", "is_b64token"]
+__all__ = ["bearer_token", "is_b64token", "proxy_token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = (
@@ -57,6 +60,41 @@ def bearer_token(scope: Scope, query_param: str | None = None) -> str:
     token = credentials.strip(" ")
     if not token:
         raise InvalidRequestError("Bearer scheme without a token.")
+    return token
+
+
+def proxy_token(scope: Scope, header: bytes, query_param: str | None = None) -> str:
+    """The token of a request in the named ``header`` (lower case, as ASGI gives names),
+    the raw token without a scheme; without that header, the bearer token of
+    :func:`bearer_token`.
+
+    One credential, one place: a request with the header *and* a bearer token (in
+    ``Authorization`` or the query) is refused with 400, as is a request with the header
+    twice or empty, since which one the proxy set cannot be told. ``Authorization`` with
+    another scheme (Basic) is not a token and does not count. The token from the header is
+    returned as sent, without the RFC 6750 ``b64token`` check: it is no bearer token, and
+    AWS ALB pads its segments with ``=``; the JWS parser is what checks it.
+    """
+    value: bytes | None = None
+    for name, each in scope["headers"]:
+        if name == header:
+            if value is not None:
+                raise InvalidRequestError("More than one token header.")
+            value = each
+    if value is None:
+        return bearer_token(scope, query_param)
+    try:
+        bearer_token(scope, query_param)
+    except MissingTokenError:
+        pass
+    else:
+        raise InvalidRequestError("Send the token in one place only.")
+    try:
+        token = value.decode("ascii").strip(" \t")
+    except UnicodeDecodeError:
+        raise InvalidRequestError from None
+    if not token:
+        raise InvalidRequestError("Token header without a token.")
     return token
 
 

@@ -6,10 +6,11 @@ and its :class:`~.source.KeySource`. A key verifies a token only for the policie
 supplied it, and the token's ``iss`` must then name one of those policies: a token naming
 issuer A but signed with issuer B's key (even under a ``kid`` A also uses) is refused.
 
-Key sources follow from the settings: static keys (a secret, or PEM keys), shared by every
-policy; a per-issuer JWKS URL; one JWKS URL for all; or, for issuers with none of those,
-discovery from each issuer's metadata (:mod:`.discovery`). Sources that fetch share one
-HTTP client and one fetch per key set URL, and need the ``jwks`` extra (httpx).
+Key sources follow from the settings: static keys (a secret, or PEM keys), or a JWK Set
+read from a file or given inline (:mod:`.local`), shared by every policy; a per-issuer
+JWKS URL; one JWKS URL for all; or, for issuers with none of those, discovery from each
+issuer's metadata (:mod:`.discovery`). Sources that fetch share one HTTP client and one
+fetch per key set URL, and need the ``jwks`` extra (httpx).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Issuers:
             settings.is_hmac or settings.public_key or settings.public_keys or settings.private_key
         ):
             static = StaticKeys.from_settings(settings)
+        if static is None:
+            static = _local_keys(settings)
         pool: JWKSPool | None = None
 
         def fetching() -> JWKSPool:
@@ -114,6 +117,28 @@ class Issuers:
             await source.aclose()
         if self._pool is not None:
             await self._pool.aclose()
+
+
+def _local_keys(settings: JWTSettings) -> KeySource | None:
+    """The key set read from ``JWT_JWKS_FILE`` or ``JWT_JWKS``, if one is set (the settings
+    checked it already; it is read again here, for the source to hold)."""
+    from .local import JWKSFileKeys, LocalKeysError, inline_jwks
+
+    algorithms = list(settings.algorithms)
+    try:
+        if settings.jwks_file is not None:
+            return JWKSFileKeys(
+                settings.jwks_file,
+                algorithms=algorithms,
+                check_seconds=settings.jwks_file_check_seconds,
+                min_recheck_seconds=settings.jwks_min_refetch_seconds,
+            )
+        if settings.jwks is not None:
+            return inline_jwks(settings.jwks, algorithms=algorithms)
+    except LocalKeysError as exc:
+        variable = "JWT_JWKS_FILE" if settings.jwks_file is not None else "JWT_JWKS"
+        raise ConfigurationError(f"{variable}: {exc}") from None
+    return None
 
 
 def _new_pool(settings: JWTSettings) -> JWKSPool:

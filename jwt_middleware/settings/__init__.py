@@ -1,9 +1,10 @@
 """``JWTSettings``: configuration from the environment, validated once at start-up.
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
-from), :mod:`.profile` (what makes a token an access token), and here the claims,
-lifetimes, cache and edge settings; :mod:`.values` holds the value types and :mod:`.base`
-where values are read from and how a problem is reported.
+from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
+makes a token an access token), :mod:`.header` (a proxy's token header), and here the
+claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
+:mod:`.base` where values are read from and how a problem is reported.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from .keys import KeySettings
+from .header import HeaderSettings
+from .local_keys import LocalKeySettings
 from .profile import ProfileSettings
 from .values import (
     Audiences,
@@ -39,7 +41,7 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(KeySettings, ProfileSettings):
+class JWTSettings(LocalKeySettings, ProfileSettings, HeaderSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.
@@ -51,8 +53,9 @@ class JWTSettings(KeySettings, ProfileSettings):
     Where the verification keys come from follows from what is set (see
     :class:`~jwt_middleware.settings.keys.KeySettings`): ``JWT_SECRET`` (HMAC);
     ``JWT_PUBLIC_KEY``/``JWT_PUBLIC_KEYS``/``JWT_PRIVATE_KEY`` (static key pairs);
-    ``JWT_JWKS_URL``; or, with none of those, ``JWT_ISSUER`` alone: each issuer's keys are
-    discovered from its metadata (OpenID Connect discovery, else RFC 8414).
+    ``JWT_JWKS_URL``; ``JWT_JWKS_FILE`` or ``JWT_JWKS`` (:mod:`.local_keys`); or, with none
+    of those, ``JWT_ISSUER`` alone: each issuer's keys are discovered from its metadata
+    (OpenID Connect discovery, else RFC 8414).
     """
 
     access_token_lifetime: Lifetime | None = Field(

@@ -137,7 +137,7 @@ class KeySettings(SettingsBase):
             return algorithm_for_key(read_key(value, "JWT_PRIVATE_KEY", private=True))
         if self.public_key is not None:
             return algorithm_for_key(read_key(self.public_key, "JWT_PUBLIC_KEY", private=False))
-        if self.jwks_url or self.public_keys or self.issuer:
+        if self.jwks_url or self.public_keys or self.issuer or self._local_keys_variable():
             return "RS256"
         return None
 
@@ -152,9 +152,16 @@ class KeySettings(SettingsBase):
                 "place. To verify tokens signed with the keys at JWT_JWKS_URL, remove "
                 "JWT_SECRET; to use the shared secret (HS256), remove JWT_JWKS_URL"
             )
-        if self.private_key or self.public_key or self.public_keys or self.jwks_url:
+        if (
+            self.private_key
+            or self.public_key
+            or self.public_keys
+            or self.jwks_url
+            or self._local_keys_variable()
+        ):
             raise ValueError(
-                f"JWT_PRIVATE_KEY, JWT_PUBLIC_KEY(S) and JWT_JWKS_URL need an asymmetric "
+                f"JWT_PRIVATE_KEY, JWT_PUBLIC_KEY(S), JWT_JWKS_URL, JWT_JWKS_FILE and JWT_JWKS "
+                f"need an asymmetric "
                 f"JWT_ALGORITHM ({', '.join(ASYMMETRIC_ALGORITHMS)}), not {self.algorithm}"
             )
         if any(issuer.jwks_url for issuer in self.issuer_settings):
@@ -218,7 +225,12 @@ class KeySettings(SettingsBase):
                 "(discovery) to verify"
             )
         if not (
-            self.private_key or self.public_key or self.public_keys or self.jwks_url or self.issuer
+            self.private_key
+            or self.public_key
+            or self.public_keys
+            or self.jwks_url
+            or self.issuer
+            or self._local_keys_variable()
         ):
             raise ValueError(
                 f"{self.algorithm} needs keys: JWT_PRIVATE_KEY (PEM, inline or a file path) to "
@@ -288,6 +300,12 @@ class KeySettings(SettingsBase):
         """The issuers whose keys are found by discovery (asymmetric, no other source)."""
         if self.is_hmac or self.public_key or self.public_keys or self.private_key:
             return ()
-        if self.jwks_url is not None:
+        if self.jwks_url is not None or self._local_keys_variable():
             return ()
         return tuple(i.issuer for i in self.issuer_settings if i.jwks_url is None)
+
+    def _local_keys_variable(self) -> str | None:
+        """The variable of a key set that needs no fetch (``JWT_JWKS_FILE``, ``JWT_JWKS``:
+        :class:`~jwt_middleware.settings.local_keys.LocalKeySettings`) when one is set:
+        it stands in for the fetched ones in the checks here. None at this level."""
+        return None

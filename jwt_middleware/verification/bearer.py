@@ -4,16 +4,18 @@
 The first :class:`~jwt_middleware.verification.authenticator.Authenticator`, and the one the
 middleware builds from its settings unless given others. The token is read by
 :mod:`jwt_middleware.edge.credentials` (the header, or the query parameter when one is
-named), checked against the RFC 6750 ``b64token`` syntax unless the verified cache knows it
-already, and verified without a coroutine whenever the keys are at hand.
+named, or the header a proxy sets when one is named), checked against the RFC 6750
+``b64token`` syntax unless the verified cache knows it already (a proxy's header is left
+to the JWS parser), and verified without a coroutine whenever the keys are at hand.
 """
 
 from __future__ import annotations
 
 from starlette.types import Scope
 
-from ..edge.credentials import bearer_token, is_b64token
+from ..edge.credentials import bearer_token, is_b64token, proxy_token
 from ..errors import ConfigurationError, InvalidRequestError
+from ..settings.header import token_header_name
 from ..types import VerifiedToken
 from .verifier import TokenVerifier
 
@@ -26,33 +28,61 @@ class BearerAuthenticator:
     ``query_param`` also accepts the token from that query parameter (RFC 6750 section
     2.3), for WebSocket clients that cannot set headers; see ``token_query_param`` of
     :class:`~jwt_middleware.middleware.JWTAuthMiddleware` for why it is off by default.
+    ``token_header`` also accepts the raw token from that header, set by a proxy in front
+    (:func:`~jwt_middleware.edge.credentials.proxy_token`: a token in it and in
+    ``Authorization`` or the query is refused with 400).
     """
 
-    __slots__ = ("bearer_methods", "query_param", "verifier")
+    __slots__ = ("_header", "bearer_methods", "query_param", "verifier")
 
-    def __init__(self, verifier: TokenVerifier, *, query_param: str | None = None) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        query_param: str | None = None,
+        token_header: str | None = None,
+    ) -> None:
         if query_param is not None and not query_param:
             raise ConfigurationError("token_query_param must be a parameter name or None")
         self.verifier = verifier
         self.query_param = query_param
+        self._header = (
+            token_header_name(token_header).encode("ascii") if token_header is not None else None
+        )
         self.bearer_methods: tuple[str, ...] = (
             ("header", "query") if query_param is not None else ("header",)
         )
 
+    @property
+    def token_header(self) -> str | None:
+        """The header a proxy sets the token in (lower case), or ``None``."""
+        return self._header.decode("ascii") if self._header is not None else None
+
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
-        token = bearer_token(scope, self.query_param)
+        header = self._header
+        if header is None:
+            token = bearer_token(scope, self.query_param)
+        else:
+            token = proxy_token(scope, header, self.query_param)
         verified = self.verifier.cached(token)
         if verified is not None:
             return verified
-        # A token in the cache has passed this check already, on its first sight.
-        if not is_b64token(token):
+        # A token in the cache has passed this check already, on its first sight; a token
+        # from a proxy's header is no RFC 6750 bearer token (the JWS parser checks it).
+        if header is None and not is_b64token(token):
             raise InvalidRequestError
         return self.verifier.authenticate_now(token)  # None: its keys have to be fetched
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
         verified = self.authenticate_now(scope)
         if verified is None:
-            verified = await self.verifier.authenticate(bearer_token(scope, self.query_param))
+            header = self._header
+            token = (
+                bearer_token(scope, self.query_param)
+                if header is None
+                else proxy_token(scope, header, self.query_param)
+            )
+            verified = await self.verifier.authenticate(token)
         return verified
 
     async def prefetch(self) -> None:
