@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from typing import Any
 
@@ -243,6 +244,27 @@ def test_a_failed_call_is_not_remembered() -> None:
         endpoint.replies[OPAQUE] = active()
         assert client.get("/private", headers=bearer(OPAQUE)).status_code == 200
     assert checker.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "line"),
+    [
+        ({"active": False}, "refused: reason=inactive"),
+        (active(token_type="refresh_token"), "refused: reason=inactive"),
+        ((500, b""), "refused: reason=introspection_unavailable"),
+        (b'{"active": "true"}', "refused: reason=introspection_unavailable"),
+    ],
+    ids=["inactive", "refresh-token", "http-error", "malformed-answer"],
+)
+def test_a_refusal_is_logged_with_its_reason_never_the_token(
+    reply: Any, line: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = introspected_app(FakeEndpoint({OPAQUE: reply}))
+    with caplog.at_level(logging.INFO, logger="jwt_middleware"), TestClient(app) as client:
+        client.get("/private", headers=bearer(OPAQUE))
+    lines = [r.getMessage() for r in caplog.records if r.name == "jwt_middleware.refusals"]
+    assert lines == [line]
+    assert all(OPAQUE not in r.getMessage() for r in caplog.records)
 
 
 # --- which tokens go to the endpoint ------------------------------------------------------
