@@ -20,6 +20,7 @@ __all__ = [
     "ConfigurationError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
+    "IntrospectionUnavailableError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeysUnavailableError",
@@ -206,3 +207,14 @@ class RevocationStoreFullError(RevocationStoreUnavailableError):
     """
 
     default_description = "Token revocation is temporarily unavailable."
+
+
+class IntrospectionUnavailableError(AuthenticationUnavailableError):
+    """The token introspection endpoint (RFC 7662) could not say whether an opaque token is
+    active: unreachable, too slow, an HTTP error, or an answer that is not one.
+
+    A 503 with ``Retry-After``, never a 401: the token may be perfectly valid.
+    """
+
+    default_description = "Token introspection is temporarily unavailable."
+    default_reason = Reason.INTROSPECTION_UNAVAILABLE

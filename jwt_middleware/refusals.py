@@ -75,6 +75,9 @@ class Reason(StrEnum):
     ID_TOKEN = "id_token"  # noqa: S105 - a reason, not a secret
     CHECK_CLAIMS = "check_claims"
     NO_FAMILY = "no_family"
+    # An opaque token, by the issuer's introspection endpoint (RFC 7662).
+    INACTIVE = "inactive"
+    INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
     # What the middleware asks of a verified token.
     NO_JTI = "no_jti"
     REVOKED = "revoked"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..access.policy import AccessPolicy, ScopeRules
 from ..access.rules import RuleSpec
@@ -18,6 +19,9 @@ from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
 from ..verification.verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    from ..verification.introspection import TokenIntrospector
 
 __all__ = ["Assembly", "assemble"]
 
@@ -58,11 +62,13 @@ def assemble(
     if authenticators is None:
         if verifier is None:
             verifier = TokenVerifier(settings, check_claims=check_claims)
+        introspector = _introspector(settings, verifier, check_claims)
         authenticators = [
             BearerAuthenticator(
                 verifier,
                 query_param=query_param,
                 token_header=token_header if token_header is not None else settings.token_header,
+                introspector=introspector,
             )
         ]
     public, optional, scopes = rules
@@ -73,6 +79,18 @@ def assemble(
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
     return Assembly(settings=settings, authenticators=tuple(authenticators), policy=policy)
+
+
+def _introspector(
+    settings: JWTSettings, verifier: TokenVerifier, check_claims: Callable[[Claims], bool] | None
+) -> TokenIntrospector | None:
+    """Opaque tokens by RFC 7662 introspection, when ``JWT_INTROSPECTION_CLIENT_ID`` is
+    set; imported only then, as it needs the ``jwks`` extra (httpx)."""
+    if not settings.introspection_enabled:
+        return None
+    from ..verification.introspection import TokenIntrospector
+
+    return TokenIntrospector(settings, policies=verifier.policies, check_claims=check_claims)
 
 
 def _settings_of(

@@ -21,12 +21,15 @@ from starlette.types import Scope
 
 from ..errors import InvalidRequestError, MissingTokenError
 
-__all__ = ["bearer_token", "is_b64token", "proxy_token"]
+__all__ = ["bearer_token", "is_b64token", "is_jwt_shaped", "proxy_token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = (
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 )
+
+#: What a JWS compact serialization is made of (RFC 7515): base64url and the two dots.
+_JWS_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
 def bearer_token(scope: Scope, query_param: str | None = None) -> str:
@@ -123,4 +126,18 @@ def is_b64token(text: str) -> bool:
         body != ""
         and body.isascii()
         and not body.encode("ascii").translate(None, _B64TOKEN_CHARACTERS)
+    )
+
+
+def is_jwt_shaped(token: str) -> bool:
+    """Whether ``token`` looks like a JWT: three base64url parts, none empty, separated by
+    two dots. Anything else is an opaque token (for introspection, when it is on)."""
+    first = token.find(".")
+    last = token.rfind(".")
+    return (
+        0 < first < last - 1
+        and last < len(token) - 1
+        and token.count(".") == 2
+        and token.isascii()
+        and not token.encode("ascii").translate(None, _JWS_CHARACTERS)
     )

@@ -2,9 +2,10 @@
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
 from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
-makes a token an access token), :mod:`.header` (a proxy's token header), and here the
-claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
-:mod:`.base` where values are read from and how a problem is reported.
+makes a token an access token), :mod:`.header` (a proxy's token header),
+:mod:`.introspection` (opaque tokens, by RFC 7662), and here the claims, lifetimes, cache
+and edge settings; :mod:`.values` holds the value types and :mod:`.base` where values are
+read from and how a problem is reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final, Self
 from pydantic import Field, field_validator, model_validator
 
 from .header import HeaderSettings
+from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
 from .profile import ProfileSettings
 from .values import (
@@ -41,7 +43,7 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(LocalKeySettings, ProfileSettings, HeaderSettings):
+class JWTSettings(LocalKeySettings, ProfileSettings, HeaderSettings, IntrospectionSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.

@@ -380,6 +380,8 @@ def test_every_reason_is_tested_here() -> None:
     tested |= {Reason.CHECK_CLAIMS, Reason.NO_FAMILY, Reason.KEYS_UNAVAILABLE, Reason.APP}
     # Raised by the typed-claims helpers: tests/framework/test_typed_claims.py.
     tested |= {Reason.CLAIMS_MODEL, Reason.USER_UNKNOWN}
+    # Logged by introspection: test_introspection.py::test_a_refusal_is_logged_with_its_reason.
+    tested |= {Reason.INACTIVE, Reason.INTROSPECTION_UNAVAILABLE}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).
