@@ -13,19 +13,20 @@ checks (:func:`~.claims.payload_checks`: ``exp``, ``aud``, ``cnf``...), so the p
 ``request.state`` and revocation see the same claims whichever kind of token came. Two
 members are filled in where the answer leaves them out: ``sub`` from ``client_id`` (a
 client credentials token is about its client, as RFC 9068 has it), and ``jti`` from the
-SHA-256 of the token (:func:`introspection_jti`), so that an opaque token can be revoked
-like a JWT (:func:`~jwt_middleware.revocation.revoke_token_claims`).
+SHA-256 of the token (:func:`~.introspection_answers.introspection_jti`), so that an
+opaque token can be revoked like a JWT
+(:func:`~jwt_middleware.revocation.revoke_token_claims`).
 
 What it answers is remembered, keyed by the SHA-256 of the token, never the token itself:
 an active token until its ``exp`` and at most ``JWT_INTROSPECTION_CACHE_SECONDS``, in a
 :class:`~.cache.VerifiedTokenCache` bounded like the verified-token cache
 (``JWT_VERIFIED_CACHE_SIZE`` entries, ``JWT_VERIFIED_CACHE_BYTES``); a refused one
-(inactive, or an answer the checks refuse) for :data:`REFUSAL_CACHE_SECONDS`, a fixed
-short time, so a client that retries a dead token costs one call every few seconds and a
-flood of invented tokens cannot push the active ones out (they are held apart). Concurrent
-first sights of one token share one call (single flight). A revocation needs nothing of
-this cache: the middleware asks its revocation check after every authentication, cached
-or not, with these claims.
+(inactive, or an answer the checks refuse) for a fixed short time
+(:data:`~.introspection_answers.REFUSAL_CACHE_SECONDS`), so a client that retries a dead
+token costs one call every few seconds and a flood of invented tokens cannot push the
+active ones out (they are held apart). Concurrent first sights of one token share one call
+(single flight). A revocation needs nothing of this cache: the middleware asks its
+revocation check after every authentication, cached or not, with these claims.
 
 When the endpoint cannot answer (unreachable, timeout, an HTTP error, an answer that is
 not a JSON object with a boolean ``active``), the request gets 503 with ``Retry-After``
@@ -35,23 +36,16 @@ not a JSON object with a boolean ``active``), the request gets 503 with ``Retry-
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import logging
 import math
-import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final, NoReturn
-from urllib.parse import quote_plus
+from typing import Any, Final
 
 import httpx
-import jwt
 
-from .. import jws
-from ..algorithms import read_key
 from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
@@ -67,163 +61,18 @@ from ..settings import JWTSettings
 from ..types import Claims, VerifiedToken, freeze
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .claims import CheckRule, custom_check, expires_at, payload_checks
+from .client_auth import ClientAuthentication
+from .introspection_answers import RefusalMemory, active_answer
 from .scopes import scopes_from
 
-__all__ = [
-    "REFUSAL_CACHE_SECONDS",
-    "ClientAuthentication",
-    "TokenIntrospector",
-    "active_answer",
-    "introspection_jti",
-]
+__all__ = ["TokenIntrospector"]
 
 logger = logging.getLogger("jwt_middleware")
 
-#: How long a refused token (inactive, or refused by the checks) is remembered: long enough
-#: that a client retrying it in a loop costs one call per this many seconds, short enough
-#: that a token the provider did not know yet a moment ago is soon asked about again.
-REFUSAL_CACHE_SECONDS: Final = 5.0
 #: The largest answer read: an introspection answer is a few hundred bytes.
 _MAX_ANSWER_BYTES: Final = 64 * 1024
-#: How long a client assertion (``private_key_jwt``) is valid.
-_ASSERTION_SECONDS: Final = 60
-_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: ``token_type`` values of an access token usable as a bearer token (RFC 6750, RFC 7662).
 _BEARER_TYPES: Final = frozenset({"bearer", "access_token"})
-
-
-def introspection_jti(token: str) -> str:
-    """The ``jti`` an introspected token gets when its answer has none: the hex SHA-256 of
-    the token, which is also its key in the cache. Revoking it (say from a logout
-    handler, with the claims the middleware put in the request) refuses the token on
-    every instance that shares the revocation store."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def active_answer(body: bytes) -> dict[str, Any] | None:
-    """The members of an RFC 7662 answer that says the token is active, ``None`` for one
-    that says it is not.
-
-    Raises :class:`IntrospectionUnavailableError` for anything else: not UTF-8, not JSON,
-    not an object, or an ``active`` that is not a JSON boolean (``"true"`` is not true). A
-    member of the wrong type in an active answer is for the claim checks to refuse.
-    """
-    try:
-        answer = jws.load_json(body.decode("utf-8"))
-    except (UnicodeDecodeError, jws.MalformedTokenError):
-        _unavailable("the answer is not JSON")
-    if not isinstance(answer, dict):
-        _unavailable("the answer is not a JSON object")
-    active = answer.get("active")
-    if active is True:
-        return answer
-    if active is False:
-        return None
-    _unavailable("the answer has no boolean 'active'")
-
-
-def _unavailable(why: str) -> NoReturn:
-    logger.warning("token introspection failed: %s", why)
-    log_refusal(Reason.INTROSPECTION_UNAVAILABLE, level=logging.WARNING)
-    raise IntrospectionUnavailableError
-
-
-class ClientAuthentication:
-    """How this service proves itself to the endpoint, made once from the settings:
-    ``client_secret_basic`` (the default), ``client_secret_post`` or ``private_key_jwt``
-    (a fresh assertion per call, signed with ``JWT_INTROSPECTION_PRIVATE_KEY``, for
-    ``audience``: the issuer, else the endpoint)."""
-
-    __slots__ = ("_algorithm", "_client_id", "_headers", "_key", "_kid", "_static", "method")
-
-    def __init__(self, settings: JWTSettings) -> None:
-        client_id = settings.introspection_client_id
-        assert client_id is not None  # introspection is on only with one
-        self.method = settings.introspection_auth_method
-        self._client_id = client_id
-        self._headers: dict[str, str] = {}
-        self._static: dict[str, str] = {}
-        self._key: Any = None
-        self._algorithm = ""
-        self._kid = settings.introspection_key_id
-        secret = settings.introspection_client_secret
-        if self.method == "client_secret_basic":
-            assert secret is not None
-            # RFC 6749 section 2.3.1: both form-encoded before they are joined.
-            pair = f"{quote_plus(client_id)}:{quote_plus(secret.get_secret_value())}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        elif self.method == "client_secret_post":
-            assert secret is not None
-            self._static = {"client_id": client_id, "client_secret": secret.get_secret_value()}
-        else:
-            assert settings.introspection_private_key is not None
-            self._algorithm = settings.introspection_signing_algorithm()
-            self._key = read_key(
-                settings.introspection_private_key.get_secret_value(),
-                "JWT_INTROSPECTION_PRIVATE_KEY",
-                private=True,
-            )
-
-    def parts(self, audience: str) -> tuple[dict[str, str], dict[str, str]]:
-        """The headers and form members that authenticate one call."""
-        if self._key is None:
-            return self._headers, self._static
-        now = int(time.time())
-        assertion = jwt.encode(
-            {
-                "iss": self._client_id,
-                "sub": self._client_id,
-                "aud": audience,
-                "jti": secrets.token_urlsafe(18),
-                "iat": now,
-                "exp": now + _ASSERTION_SECONDS,
-            },
-            self._key,
-            algorithm=self._algorithm,
-            headers={"kid": self._kid} if self._kid is not None else None,
-        )
-        form = {
-            "client_id": self._client_id,
-            "client_assertion_type": _ASSERTION_TYPE,
-            "client_assertion": assertion,
-        }
-        return {}, form
-
-    def __repr__(self) -> str:
-        return f"ClientAuthentication({self.method!r})"  # never the secret
-
-
-class _Refusals:
-    """Tokens refused lately, by hash: the refusal's class and reason until a deadline, at
-    most ``max_entries`` of them (least recently refused leave first)."""
-
-    __slots__ = ("_entries", "_max_entries")
-
-    def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[str, tuple[float, type[InvalidTokenError], Reason]] = (
-            OrderedDict()
-        )
-        self._max_entries = max_entries
-
-    def check(self, key: str, now: float) -> None:
-        """Raise the refusal remembered for ``key``, if any."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return
-        if now >= entry[0]:
-            del self._entries[key]
-            return
-        log_refusal(entry[2])
-        raise entry[1](reason=entry[2])
-
-    def remember(self, key: str, error: InvalidTokenError, now: float) -> None:
-        self._entries[key] = (now + REFUSAL_CACHE_SECONDS, type(error), error.reason)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class TokenIntrospector:
@@ -309,7 +158,7 @@ class TokenIntrospector:
             if size
             else None
         )
-        self._refused = _Refusals(size) if size else None
+        self._refused = RefusalMemory(size) if size else None
         self._clock = clock
         self._client = client if client is not None else httpx.AsyncClient(follow_redirects=False)
         self._owns_client = client is None

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 from jwt_middleware.edge.credentials import is_jwt_shaped
 from jwt_middleware.revocation.redis import RedisRevocationStore
-from jwt_middleware.verification.introspection import introspection_jti
+from jwt_middleware.verification.introspection_answers import introspection_jti
 from tests.helpers import bearer, whoami
 from tests.oidc.provider import (
     SERVICE_CLIENT_ID,

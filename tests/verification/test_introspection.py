@@ -26,7 +26,7 @@ from jwt_middleware import ConfigurationError, InvalidTokenError, JWTAuthMiddlew
 from jwt_middleware.errors import IntrospectionUnavailableError
 from jwt_middleware.refusals import Reason
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
-from jwt_middleware.verification.introspection import (
+from jwt_middleware.verification.introspection_answers import (
     REFUSAL_CACHE_SECONDS,
     active_answer,
     introspection_jti,
