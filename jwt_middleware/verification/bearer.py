@@ -55,6 +55,12 @@ class BearerAuthenticator:
             verified = await self.verifier.authenticate(bearer_token(scope, self.query_param))
         return verified
 
+    @property
+    def ready(self) -> bool:
+        """Whether the verifier's key sources hold usable keys (see
+        :mod:`jwt_middleware.edge.readiness`)."""
+        return self.verifier.ready
+
     async def prefetch(self) -> None:
         await self.verifier.prefetch()
 
