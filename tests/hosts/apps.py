@@ -31,7 +31,9 @@ def _litestar_me(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def litestar_app() -> Litestar:
-    return Litestar(route_handlers=[_litestar_me])
+    # Litestar configures the root logger at start-up by default (INFO, its own handler),
+    # which would outlive the test: the logging is the test run's.
+    return Litestar(route_handlers=[_litestar_me], logging_config=None)
 
 
 def quart_app() -> Quart:
