@@ -24,6 +24,7 @@ from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
 from .edge.assembly import assemble
 from .edge.metadata import MetadataEndpoint, metadata_url
+from .edge.readiness import ReadinessEndpoint
 from .edge.revocation_check import GuardedRevocationCheck
 from .edge.startup import StartUp
 from .edge.unconfigured import UnconfiguredApp
@@ -106,6 +107,9 @@ class JWTAuthMiddleware:
             ``authenticators=``).
         error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
             :func:`~jwt_middleware.edge.answers.problem_details`); status and challenge stay.
+        readiness_path: answer a readiness probe at this path (e.g. ``"/readyz"``), before
+            any rule or token: 200 once :attr:`ready`, 503 until then
+            (:mod:`~jwt_middleware.edge.readiness`). Off by default.
 
     At start-up (the ASGI lifespan, or the first request without one) it loads remote keys,
     reads the requirements declared on the app's routes and audits the rules against them
@@ -132,6 +136,7 @@ class JWTAuthMiddleware:
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
+        readiness_path: str | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -140,6 +145,7 @@ class JWTAuthMiddleware:
         self._configuration_error: ConfigurationError | None = None
         self._metadata: MetadataEndpoint | None = None
         self._metadata_path: str | None = None
+        self._readiness: ReadinessEndpoint | None = None
         try:
             parts = assemble(
                 settings=settings,
@@ -148,6 +154,12 @@ class JWTAuthMiddleware:
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
                 token_header=token_header,
+            )
+            self._readiness = ReadinessEndpoint(
+                readiness_path,
+                authenticators=parts.authenticators,
+                started=lambda: self._not_ready is None,
+                retry_seconds=parts.settings.jwks_min_refetch_seconds,
             )
         except ConfigurationError as exc:
             self._fail_closed(exc)
@@ -192,10 +204,12 @@ class JWTAuthMiddleware:
         )
         self._lifespan: ASGIApp = self._pass_lifespan
         self._not_ready: _Gate | None = self._start_at_first_request
+        self._readiness_path = readiness_path
 
     def _fail_closed(self, error: ConfigurationError) -> None:
         """Serve nothing from now on: see :mod:`.edge.unconfigured`."""
         self._configuration_error = error
+        self._readiness_path = None
         unconfigured = UnconfiguredApp(self.app, error)
         self._lifespan = unconfigured
         self._not_ready = lambda scope: unconfigured
@@ -204,6 +218,13 @@ class JWTAuthMiddleware:
     def configuration_error(self) -> ConfigurationError | None:
         """Why this middleware cannot serve (reported at start-up), or ``None``."""
         return self._configuration_error
+
+    @property
+    def ready(self) -> bool:
+        """Whether start-up has finished and every key source holds usable keys: what a
+        readiness probe should ask (``readiness_path=`` answers one). Never ``True`` with a
+        configuration error."""
+        return self._readiness is not None and self._readiness.ready
 
     @property
     def public(self) -> Any:
@@ -222,6 +243,10 @@ class JWTAuthMiddleware:
                 return
         if scope["path"] == self._metadata_path and self._metadata is not None:
             await self._metadata(scope, receive, send)
+            return
+        if scope["path"] == self._readiness_path and kind == "http":
+            assert self._readiness is not None
+            await self._readiness(scope, receive, send)
             return
         scope["jwt_middleware"] = self._answers
         decision = self._decide(scope)

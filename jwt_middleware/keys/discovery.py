@@ -108,6 +108,11 @@ class DiscoveredKeys:
         return True
 
     @property
+    def available(self) -> bool:
+        """Whether the metadata named a key set and that set is available."""
+        return self._jwks is not None and self._jwks.available
+
+    @property
     def metadata(self) -> dict[str, Any] | None:
         """The last good metadata document, or ``None`` before the first one."""
         return self._metadata

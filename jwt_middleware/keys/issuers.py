@@ -107,6 +107,11 @@ class Issuers:
             policies.append(IssuerPolicy(issuer.issuer, audiences, wanted, keys_of_issuer))
         return cls(policies, pool=pool)
 
+    @property
+    def available(self) -> bool:
+        """Whether every source holds usable keys (what readiness asks)."""
+        return all(source.available for source in self.sources)
+
     async def prefetch(self) -> None:
         """Load every source's keys now, side by side; failures are logged, not raised."""
         await asyncio.gather(*(source.prefetch() for source in self.sources))

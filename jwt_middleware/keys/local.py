@@ -52,6 +52,12 @@ class _LocalSource:
     def depends_on_header(self) -> bool:
         return True
 
+    @property
+    def available(self) -> bool:
+        """Always: a local key set is read at start-up, where a broken one stops the app,
+        and a broken rewrite later keeps the last good keys."""
+        return True
+
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
         raise NotImplementedError
 

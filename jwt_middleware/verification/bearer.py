@@ -101,6 +101,12 @@ class BearerAuthenticator:
             verified = await self.verifier.authenticate(token)
         return verified
 
+    @property
+    def ready(self) -> bool:
+        """Whether the verifier's key sources hold usable keys (see
+        :mod:`jwt_middleware.edge.readiness`)."""
+        return self.verifier.ready
+
     async def prefetch(self) -> None:
         await self.verifier.prefetch()
         if self.introspector is not None:

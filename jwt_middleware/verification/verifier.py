@@ -200,6 +200,11 @@ class TokenVerifier:
             candidates = await self._candidates_waiting(parsed)
         return self._finish(token, parsed, candidates)
 
+    @property
+    def ready(self) -> bool:
+        """Whether every key source holds usable keys: tokens verify without waiting."""
+        return self._issuers.available
+
     async def prefetch(self) -> None:
         """Load remote keys now (e.g. in the app's lifespan) instead of at the first request."""
         await self._issuers.prefetch()

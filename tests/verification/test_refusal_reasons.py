@@ -256,6 +256,7 @@ class _Down:
     """A key source whose provider never answered."""
 
     depends_on_header = True
+    available = False
 
     def keys_now(self, algorithm: str | None, kid: str | None) -> None:
         return None
