@@ -27,6 +27,7 @@ __all__ = [
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
     "TokenExpiredError",
+    "TenantLimitError",
     "TokenRevokedError",
 ]
 
@@ -206,3 +207,16 @@ class RevocationStoreFullError(RevocationStoreUnavailableError):
     """
 
     default_description = "Token revocation is temporarily unavailable."
+
+
+class TenantLimitError(KeysUnavailableError):
+    """A token names a new tenant (an issuer accepted at request time), and more new
+    tenants than ``JWT_NEW_TENANTS_PER_MINUTE`` were admitted lately.
+
+    A 503 with ``Retry-After``, like any :class:`KeysUnavailableError`: the token may be
+    valid, and its tenant's keys are only fetched later, so a flood of unknown issuers
+    delays new tenants without making the service fetch more.
+    """
+
+    default_description = "The token's signing keys are temporarily unavailable."
+    default_reason = Reason.TENANT_LIMIT

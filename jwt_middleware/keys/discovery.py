@@ -108,6 +108,11 @@ class DiscoveredKeys:
         return True
 
     @property
+    def key_set(self) -> JWKSKeys | None:
+        """The key set the metadata named, or ``None`` before the first document."""
+        return self._jwks
+
+    @property
     def metadata(self) -> dict[str, Any] | None:
         """The last good metadata document, or ``None`` before the first one."""
         return self._metadata

@@ -1,7 +1,8 @@
 """``JWTSettings``: configuration from the environment, validated once at start-up.
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
-from), :mod:`.profile` (what makes a token an access token), and here the claims,
+from), :mod:`.profile` (what makes a token an access token), :mod:`.tenants` (issuers
+accepted at request time), and here the claims,
 lifetimes, cache and edge settings; :mod:`.values` holds the value types and :mod:`.base`
 where values are read from and how a problem is reported.
 """
@@ -16,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .keys import KeySettings
 from .profile import ProfileSettings
+from .tenants import TenantSettings
 from .values import (
     Audiences,
     ClaimPath,
@@ -39,7 +41,7 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(KeySettings, ProfileSettings):
+class JWTSettings(KeySettings, ProfileSettings, TenantSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.
