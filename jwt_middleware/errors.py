@@ -26,8 +26,8 @@ __all__ = [
     "MissingTokenError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
-    "TokenExpiredError",
     "TenantLimitError",
+    "TokenExpiredError",
     "TokenRevokedError",
 ]
 

@@ -41,6 +41,7 @@ from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
+from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -101,6 +102,10 @@ class JWTAuthMiddleware:
             (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
             the verifier the middleware builds (a ``verifier=`` has its own; not with
             ``authenticators=``).
+        resolve_issuer: ``(iss) -> IssuerSettings | None``, accepts an issuer that is not
+            listed, at request time (a tenant; see
+            :mod:`~jwt_middleware.verification.tenants`). Only for the verifier the
+            middleware builds, like ``check_claims``.
         error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
             :func:`~jwt_middleware.edge.answers.problem_details`); status and challenge stay.
 
@@ -128,6 +133,7 @@ class JWTAuthMiddleware:
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
+        resolve_issuer: ResolveIssuer | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -143,6 +149,7 @@ class JWTAuthMiddleware:
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
+                resolve_issuer=resolve_issuer,
             )
         except ConfigurationError as exc:
             self._fail_closed(exc)

@@ -17,6 +17,7 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
 __all__ = ["Assembly", "assemble"]
@@ -38,14 +39,21 @@ def assemble(
     rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
     authenticators: Sequence[Authenticator] | None,
     bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
+    resolve_issuer: ResolveIssuer | None = None,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
     ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
-    ``check_claims``, which ``authenticators=`` replaces."""
+    ``check_claims``, which ``authenticators=`` replaces; ``resolve_issuer`` goes to the
+    verifier built here (tenants), so not with ``verifier=`` or ``authenticators=``."""
     verifier, query_param, check_claims = bearer
     if authenticators is not None and any(option is not None for option in bearer):
         raise ConfigurationError(
             "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
+        )
+    if resolve_issuer is not None and (verifier is not None or authenticators is not None):
+        raise ConfigurationError(
+            "resolve_issuer= is for the verifier the middleware builds; give it to your "
+            "TokenVerifier instead"
         )
     if authenticators is not None and not authenticators:
         raise ConfigurationError("authenticators= needs at least one authenticator")
@@ -53,7 +61,9 @@ def assemble(
         settings = _settings_of(verifier, authenticators)
     if authenticators is None:
         if verifier is None:
-            verifier = TokenVerifier(settings, check_claims=check_claims)
+            verifier = TokenVerifier(
+                settings, check_claims=check_claims, resolve_issuer=resolve_issuer
+            )
         authenticators = [BearerAuthenticator(verifier, query_param=query_param)]
     public, optional, scopes = rules
     if policy is not None and (public or optional or scopes):

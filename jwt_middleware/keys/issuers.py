@@ -139,9 +139,7 @@ class SourceFactory:
         """The policy of ``issuer``'s settings, for the issuer ``name`` (a tenant's
         concrete issuer when ``issuer`` is a template's settings)."""
         wanted = frozenset(issuer.algorithms) if issuer.algorithms else self._algorithms
-        audiences = (
-            issuer.audiences if issuer.audience is not None else self._settings.audiences
-        )
+        audiences = issuer.audiences if issuer.audience is not None else self._settings.audiences
         keys = self.source(issuer.jwks_url, name, sorted(wanted))
         return IssuerPolicy(name, audiences, wanted, keys)
 
@@ -155,8 +153,7 @@ class SourceFactory:
             return self.fetching().key_set(self._settings.jwks_url, wanted)
         if issuer is None:
             raise ConfigurationError(
-                "no verification keys: set JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL or "
-                "JWT_ISSUER"
+                "no verification keys: set JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL or JWT_ISSUER"
             )
         from .discovery import DiscoveredKeys
 

@@ -111,9 +111,7 @@ class TokenVerifier:
         self._issuers = (
             issuers
             if issuers is not None
-            else Issuers.from_settings(
-                settings, keys=keys, open_ended=resolve_issuer is not None
-            )
+            else Issuers.from_settings(settings, keys=keys, open_ended=resolve_issuer is not None)
         )
         policies = self._issuers.policies
         self._algorithms = frozenset().union(*(p.algorithms for p in policies))
