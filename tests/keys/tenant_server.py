@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.helpers import mint_token
-from tests.keys.endpoint import public_jwk
 from tests.keypairs import PrivateKey
+from tests.keys.endpoint import public_jwk
 from tests.servers import serve
 
 

@@ -17,9 +17,7 @@ from tests.keys.tenant_server import TenantProvider, tenant_provider
 
 
 def _verifier(provider: TenantProvider, **settings: object) -> TokenVerifier:
-    return TokenVerifier(
-        JWTSettings(issuer=provider.template, algorithms=["RS256"], **settings)  # type: ignore[arg-type]
-    )
+    return TokenVerifier(JWTSettings(issuer=provider.template, algorithms=["RS256"], **settings))
 
 
 #: The token (by tenant, and the tenant its tid claim names) and the reason (None: accepted).

@@ -66,7 +66,7 @@ BAD_TEMPLATES = [
 
 @pytest.mark.parametrize("template", BAD_TEMPLATES)
 def test_a_bad_template_stops_start_up_naming_jwt_issuer(template: str) -> None:
-    with pytest.raises(ConfigurationError, match="^JWT_ISSUER") as refused:
+    with pytest.raises(ConfigurationError, match=r"^JWT_ISSUER") as refused:
         JWTSettings(issuer=["https://id.example", template], jwks_url="https://k.example/j")
     assert template not in str(refused.value)
 
@@ -121,11 +121,13 @@ HELD_CASES = [
 @pytest.mark.parametrize(("tokens", "proven", "unproven"), HELD_CASES)
 def test_which_tenants_are_held(tokens: list[str], proven: list[str], unproven: list[str]) -> None:
     verifier = _verifier(max_tenants=2, new_tenants_per_minute=3)
+    reasons = set()
     for token in tokens:
         try:
             verifier.verify(token)
         except AuthenticationError as refused:
-            assert refused.reason in {Reason.BAD_SIGNATURE, Reason.TENANT_LIMIT}
+            reasons.add(refused.reason)
+    assert reasons <= {Reason.BAD_SIGNATURE, Reason.TENANT_LIMIT}
     tenants = verifier.tenants
     assert tenants is not None
     name = "https://login.example/{}/v2.0".format
