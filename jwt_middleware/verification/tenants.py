@@ -166,7 +166,7 @@ class Tenants:
         """The tenant whose keys ``parsed`` is to be tried with, or ``None`` for a listed
         issuer's token (the outer verifier's own). Admits a new tenant within the bounds;
         refuses a token that names no issuer accepted."""
-        issuer = _unverified_issuer(parsed)
+        issuer = unverified_issuer(parsed)
         if issuer is None or issuer in self._listed:
             if self._listed:
                 return None
@@ -273,7 +273,9 @@ def tenant_check(claim: str, segment: str) -> ClaimCheck:
     return ClaimCheck("tenant", Reason.TENANT_MISMATCH, same_tenant)
 
 
-def _unverified_issuer(parsed: jws.Token) -> str | None:
+def unverified_issuer(parsed: jws.Token) -> str | None:
+    """The ``iss`` a token names, before its signature is checked: to choose whose keys to
+    try, never to trust."""
     try:
         payload = parsed.payload()
     except jws.MalformedTokenError:

@@ -30,7 +30,7 @@ from ..types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, fre
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .claims import ClaimCheck, custom_check, expires_at, payload_checks
 from .scopes import scopes_from
-from .tenants import ResolveIssuer, Tenant, Tenants
+from .tenants import ResolveIssuer, Tenant, Tenants, unverified_issuer
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
 
@@ -350,12 +350,7 @@ class TokenVerifier:
         return any(key.check(parsed.signing_input, parsed.signature) for key, _ in candidates)
 
     def _unverified_issuer(self, parsed: jws.Token) -> str | None:
-        try:
-            payload = parsed.payload()
-        except jws.MalformedTokenError:
-            return None
-        issuer = payload.get("iss") if isinstance(payload, dict) else None
-        return issuer if isinstance(issuer, str) else None
+        return unverified_issuer(parsed)
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
         """Try the keys in turn; accept the token by the first whose signature and issuer
