@@ -96,7 +96,7 @@ class Issuers:
                 )
                 continue
             policies.append(factory.policy(issuer, issuer.issuer))
-        return cls(policies, factory=factory)
+        return cls(policies, pool=factory.pool, factory=factory)
 
     async def prefetch(self) -> None:
         """Load every source's keys now, side by side; failures are logged, not raised."""
