@@ -27,6 +27,7 @@ __all__ = [
     "MissingTokenError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
+    "TenantLimitError",
     "TokenExpiredError",
     "TokenRevokedError",
 ]
@@ -218,3 +219,16 @@ class IntrospectionUnavailableError(AuthenticationUnavailableError):
 
     default_description = "Token introspection is temporarily unavailable."
     default_reason = Reason.INTROSPECTION_UNAVAILABLE
+
+
+class TenantLimitError(KeysUnavailableError):
+    """A token names a new tenant (an issuer accepted at request time), and more new
+    tenants than ``JWT_NEW_TENANTS_PER_MINUTE`` were admitted lately.
+
+    A 503 with ``Retry-After``, like any :class:`KeysUnavailableError`: the token may be
+    valid, and its tenant's keys are only fetched later, so a flood of unknown issuers
+    delays new tenants without making the service fetch more.
+    """
+
+    default_description = "The token's signing keys are temporarily unavailable."
+    default_reason = Reason.TENANT_LIMIT

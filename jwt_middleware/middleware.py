@@ -42,6 +42,7 @@ from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
+from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -105,6 +106,10 @@ class JWTAuthMiddleware:
             (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
             the verifier the middleware builds (a ``verifier=`` has its own; not with
             ``authenticators=``).
+        resolve_issuer: ``(iss) -> IssuerSettings | None``, accepts an issuer that is not
+            listed, at request time (a tenant; see
+            :mod:`~jwt_middleware.verification.tenants`). Only for the verifier the
+            middleware builds, like ``check_claims``.
         error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
             :func:`~jwt_middleware.edge.answers.problem_details`); status and challenge stay.
         readiness_path: answer a readiness probe at this path (e.g. ``"/readyz"``), before
@@ -137,6 +142,7 @@ class JWTAuthMiddleware:
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
         readiness_path: str | None = None,
+        resolve_issuer: ResolveIssuer | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -154,6 +160,7 @@ class JWTAuthMiddleware:
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
                 token_header=token_header,
+                resolve_issuer=resolve_issuer,
             )
             self._readiness = ReadinessEndpoint(
                 readiness_path,

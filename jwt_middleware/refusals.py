@@ -60,7 +60,9 @@ class Reason(StrEnum):
     UNKNOWN_KID = "unknown_kid"
     BAD_SIGNATURE = "bad_signature"
     KEYS_UNAVAILABLE = "keys_unavailable"
+    TENANT_LIMIT = "tenant_limit"  # too many new tenants this minute (503)
     ISSUER = "issuer"
+    TENANT_MISMATCH = "tenant_mismatch"  # the template's claim is not the iss segment
     # Its claims, once the signature checked out.
     EXPIRED = "expired"
     TOO_OLD = "too_old"

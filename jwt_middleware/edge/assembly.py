@@ -18,6 +18,7 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
@@ -43,11 +44,13 @@ def assemble(
     authenticators: Sequence[Authenticator] | None,
     bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
     token_header: str | None = None,
+    resolve_issuer: ResolveIssuer | None = None,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
     ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
     ``check_claims``, which ``authenticators=`` replaces, as it replaces ``token_header``
-    (``JWT_TOKEN_HEADER`` when not given)."""
+    (``JWT_TOKEN_HEADER`` when not given); ``resolve_issuer`` goes to the verifier built
+    here (tenants), so not with ``verifier=`` or ``authenticators=``."""
     verifier, query_param, check_claims = bearer
     if authenticators is not None and any(option is not None for option in bearer):
         raise ConfigurationError(
@@ -55,13 +58,20 @@ def assemble(
         )
     if authenticators is not None and token_header is not None:
         raise ConfigurationError("give authenticators= or token_header=, not both")
+    if resolve_issuer is not None and (verifier is not None or authenticators is not None):
+        raise ConfigurationError(
+            "resolve_issuer= is for the verifier the middleware builds; give it to your "
+            "TokenVerifier instead"
+        )
     if authenticators is not None and not authenticators:
         raise ConfigurationError("authenticators= needs at least one authenticator")
     if settings is None:
         settings = _settings_of(verifier, authenticators)
     if authenticators is None:
         if verifier is None:
-            verifier = TokenVerifier(settings, check_claims=check_claims)
+            verifier = TokenVerifier(
+                settings, check_claims=check_claims, resolve_issuer=resolve_issuer
+            )
         introspector = _introspector(settings, verifier, check_claims)
         authenticators = [
             BearerAuthenticator(

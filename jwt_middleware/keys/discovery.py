@@ -113,6 +113,11 @@ class DiscoveredKeys:
         return self._jwks is not None and self._jwks.available
 
     @property
+    def key_set(self) -> JWKSKeys | None:
+        """The key set the metadata named, or ``None`` before the first document."""
+        return self._jwks
+
+    @property
     def metadata(self) -> dict[str, Any] | None:
         """The last good metadata document, or ``None`` before the first one."""
         return self._metadata

@@ -3,9 +3,10 @@
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
 from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
 makes a token an access token), :mod:`.header` (a proxy's token header),
-:mod:`.introspection` (opaque tokens, by RFC 7662), and here the claims, lifetimes, cache
-and edge settings; :mod:`.values` holds the value types and :mod:`.base` where values are
-read from and how a problem is reported.
+:mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
+request time), and here the claims, lifetimes, cache and edge settings; :mod:`.values`
+holds the value types and :mod:`.base` where values are read from and how a problem is
+reported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .header import HeaderSettings
 from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
 from .profile import ProfileSettings
+from .tenants import TenantSettings
 from .values import (
     Audiences,
     ClaimPath,
@@ -43,7 +45,9 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(LocalKeySettings, ProfileSettings, HeaderSettings, IntrospectionSettings):
+class JWTSettings(
+    LocalKeySettings, ProfileSettings, HeaderSettings, IntrospectionSettings, TenantSettings
+):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.

@@ -23,6 +23,7 @@ from ..algorithms import (
     secret_weakness,
 )
 from .base import SettingsBase
+from .tenants import IssuerTemplate, is_template
 from .values import Issuers, IssuerSettings
 
 __all__ = ["KeySettings"]
@@ -92,6 +93,10 @@ class KeySettings(SettingsBase):
                 raise ValueError("JWT_ISSUER names an issuer twice")
         elif value is not None and not value:
             raise ValueError("JWT_ISSUER must not be empty")
+        for item in [value] if isinstance(value, str) else value or ():
+            name = item if isinstance(item, str) else item.issuer
+            if is_template(name):
+                IssuerTemplate.parse(name)  # raises, naming JWT_ISSUER
         return value
 
     @model_validator(mode="after")
@@ -281,7 +286,21 @@ class KeySettings(SettingsBase):
 
     @property
     def issuer_settings(self) -> tuple[IssuerSettings, ...]:
-        """Every accepted issuer with what is particular to it (empty: ``iss`` unchecked)."""
+        """Every listed issuer with what is particular to it (empty: ``iss`` unchecked,
+        unless there are :attr:`issuer_templates`)."""
+        return tuple(i for i in self._issuer_entries() if not is_template(i.issuer))
+
+    @property
+    def issuer_templates(self) -> tuple[tuple[IssuerTemplate, IssuerSettings], ...]:
+        """The templates of ``JWT_ISSUER`` (:mod:`.tenants`), each with the settings its
+        tenants share."""
+        return tuple(
+            (IssuerTemplate.parse(i.issuer), i)
+            for i in self._issuer_entries()
+            if is_template(i.issuer)
+        )
+
+    def _issuer_entries(self) -> tuple[IssuerSettings, ...]:
         if self.issuer is None:
             return ()
         items = [self.issuer] if isinstance(self.issuer, str) else self.issuer

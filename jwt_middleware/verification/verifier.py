@@ -22,7 +22,7 @@ from typing import Any, Final, NoReturn
 
 from .. import jws
 from ..errors import InvalidTokenError, KeysUnavailableError
-from ..keys.issuers import IssuerPolicy, Issuers
+from ..keys.issuers import IssuerPolicy, Issuers, SourceFactory
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
 from ..settings import ClaimPath, JWTSettings
@@ -30,6 +30,7 @@ from ..types import BoundKey, Claims, FrozenDict, FrozenList, VerifiedToken, fre
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .claims import ClaimCheck, custom_check, expires_at, payload_checks
 from .scopes import scopes_from
+from .tenants import ResolveIssuer, Tenant, Tenants, unverified_issuer
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
 
@@ -53,6 +54,8 @@ class TokenVerifier:
     other checks; ``False`` refuses it (Cognito's ``token_use``, Entra's ``tid``...).
     ``issuers`` replaces the issuers, audiences and key sources of the settings with
     policies of your own (:class:`~jwt_middleware.keys.issuers.Issuers`).
+    ``resolve_issuer(iss)`` accepts issuers that are not listed, at request time, as the
+    issuer templates of ``JWT_ISSUER`` do (:mod:`.tenants`).
 
     How a token is verified, in this order, so that a forged token costs no more than its
     signature check and is never parsed as JSON: its size; its three segments and header
@@ -84,6 +87,7 @@ class TokenVerifier:
         "_scope_claims",
         "_scope_names",
         "_sources",
+        "_tenants",
         "_types",
         "settings",
     )
@@ -97,6 +101,7 @@ class TokenVerifier:
         cache_verified: bool = True,
         check_claims: Callable[[Claims], bool] | None = None,
         issuers: Issuers | None = None,
+        resolve_issuer: ResolveIssuer | None = None,
     ) -> None:
         if issuers is not None and keys is not None:
             raise ValueError("give keys or issuers, not both")
@@ -104,10 +109,15 @@ class TokenVerifier:
         #: these rather than reading the environment again.
         self.settings = settings
         self._issuers = (
-            issuers if issuers is not None else Issuers.from_settings(settings, keys=keys)
+            issuers
+            if issuers is not None
+            else Issuers.from_settings(settings, keys=keys, open_ended=resolve_issuer is not None)
         )
         policies = self._issuers.policies
         self._algorithms = frozenset().union(*(p.algorithms for p in policies))
+        self._tenants = self._tenants_of(resolve_issuer)
+        if self._tenants is not None:
+            self._algorithms |= self._tenants.algorithms
         #: For each key source, the policies it serves.
         self._sources: tuple[tuple[KeySource, tuple[IssuerPolicy, ...]], ...] = tuple(
             (source, tuple(p for p in policies if p.keys is source))
@@ -153,6 +163,40 @@ class TokenVerifier:
         """The issuers this verifier accepts, with their audiences, algorithms and keys."""
         return self._issuers.policies
 
+    def _tenants_of(self, resolve_issuer: ResolveIssuer | None) -> Tenants | None:
+        """The tenants (issuers accepted at request time), if the settings have issuer
+        templates or ``resolve_issuer`` is given."""
+        templates = self.settings.issuer_templates
+        if not templates and resolve_issuer is None:
+            return None
+        factory = self._issuers.factory
+        if factory is None:  # policies given directly: tenants' keys by the settings
+            factory = SourceFactory(self.settings)
+        return Tenants(
+            templates=templates,
+            resolve_issuer=resolve_issuer,
+            listed=self._issuers.policies,
+            factory=factory,
+            build=self._tenant_verifier,
+            max_tenants=self.settings.max_tenants,
+            new_per_minute=self.settings.new_tenants_per_minute,
+            default_algorithms=frozenset(self.settings.algorithms),
+        )
+
+    def _tenant_verifier(self, policy: IssuerPolicy, check: ClaimCheck | None) -> TokenVerifier:
+        """The verifier of one tenant's tokens: this one's settings, token types, claim
+        checks and verified-token cache, and ``check`` (a template's claim) after the
+        others."""
+        tenant = TokenVerifier(
+            self.settings, issuers=Issuers([policy]), token_types=self._types, cache_verified=False
+        )
+        tenant._cache = self._cache
+        tenant._custom = self._custom
+        if check is not None:
+            tenant._checks[policy] += (check,)
+            tenant._rules[policy] += ((check.claim, check.rule),)
+        return tenant
+
     def claim_checks(self, policy: IssuerPolicy | None = None) -> tuple[ClaimCheck, ...]:
         """The claim checks a token of ``policy`` (the first issuer's by default) goes
         through once its signature checked out, in order: only those the settings need."""
@@ -164,11 +208,10 @@ class TokenVerifier:
         cached = self.cached(token)
         if cached is not None:
             return cached.claims
-        parsed = self._parse(token)
-        candidates = self._candidates_now(parsed)
-        if candidates is None:
+        verified = self._now(token, self._parse(token))
+        if verified is None:
             raise TypeError("this key source has to wait; use verify_async()")
-        return self._finish(token, parsed, candidates).claims
+        return verified.claims
 
     async def verify_async(self, token: str) -> Claims:
         """Verify ``token``, waiting on the key source if it needs to; return its claims."""
@@ -184,9 +227,7 @@ class TokenVerifier:
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
         The middleware's path for a token :meth:`cached` did not know: no coroutine and
         no second look in the cache for a token that is refused, as a forged one is."""
-        parsed = self._parse(token)
-        candidates = self._candidates_now(parsed)
-        return None if candidates is None else self._finish(token, parsed, candidates)
+        return self._now(token, self._parse(token))
 
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
@@ -195,6 +236,8 @@ class TokenVerifier:
         if cached is not None:
             return cached
         parsed = self._parse(token)
+        if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
+            return await self._tenant_authenticate(tenant, token, parsed)
         candidates = self._candidates_now(parsed)
         if candidates is None:
             candidates = await self._candidates_waiting(parsed)
@@ -211,7 +254,35 @@ class TokenVerifier:
 
     async def aclose(self) -> None:
         """Release what the key sources hold open (the JWKS HTTP client)."""
+        if self._tenants is not None:
+            await self._tenants.aclose()
         await self._issuers.aclose()
+
+    @property
+    def tenants(self) -> Tenants | None:
+        """The issuers accepted at request time (:mod:`.tenants`), if any may be."""
+        return self._tenants
+
+    # --- tenants -------------------------------------------------------------------------------
+
+    def _now(self, token: str, parsed: jws.Token) -> VerifiedToken | None:
+        """Verify a parsed token with the keys at hand, or ``None`` if they are awaited."""
+        if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
+            verified = tenant.verifier._now(token, parsed)
+            return None if verified is None else self._tenants.proved(tenant, verified)
+        candidates = self._candidates_now(parsed)
+        return None if candidates is None else self._finish(token, parsed, candidates)
+
+    async def _tenant_authenticate(
+        self, tenant: Tenant, token: str, parsed: jws.Token
+    ) -> VerifiedToken:
+        verifier = tenant.verifier
+        candidates = verifier._candidates_now(parsed)
+        if candidates is None:
+            candidates = await verifier._candidates_waiting(parsed)
+        verified = verifier._finish(token, parsed, candidates)
+        assert self._tenants is not None
+        return self._tenants.proved(tenant, verified)
 
     # --- the steps ---------------------------------------------------------------------------
 
@@ -284,12 +355,7 @@ class TokenVerifier:
         return any(key.check(parsed.signing_input, parsed.signature) for key, _ in candidates)
 
     def _unverified_issuer(self, parsed: jws.Token) -> str | None:
-        try:
-            payload = parsed.payload()
-        except jws.MalformedTokenError:
-            return None
-        issuer = payload.get("iss") if isinstance(payload, dict) else None
-        return issuer if isinstance(issuer, str) else None
+        return unverified_issuer(parsed)
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[_Candidate]) -> VerifiedToken:
         """Try the keys in turn; accept the token by the first whose signature and issuer
@@ -402,7 +468,7 @@ def _refuse(reason: Reason, *, issuer: str | None = None, kid: str | None = None
 
 def _only_issuer(policies: tuple[IssuerPolicy, ...]) -> str | None:
     """The one configured issuer of ``policies``, or ``None`` if there are several or none."""
-    issuers = {policy.issuer for policy in policies}
+    issuers = {policy.shown_as or policy.issuer for policy in policies}
     return issuers.pop() if len(issuers) == 1 else None
 
 

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import (
+    AuthenticationError,
     InvalidTokenError,
     JWTAuthMiddleware,
     JWTSettings,
@@ -121,6 +122,60 @@ def test_the_verifier_logs_one_line_with_the_reason(
     issuer = f" issuer={ISSUER}" if reason not in _BEFORE_ANY_KEY else ""
     assert _refusal_lines(caplog) == [f"refused: reason={reason.value}{issuer}"]
     assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+TEMPLATE = "https://login.example/{tid}/v2.0"
+#: A token of tenant t1 for each case; the tenant that came before it (or None); the reason
+#: and the log line's details: the template, never the token's iss.
+TENANT_CASES = [
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0", tid="t2"),
+        None,
+        Reason.TENANT_MISMATCH,
+        f" issuer={TEMPLATE}",
+        id="tid-disagrees",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0"),
+        None,
+        Reason.TENANT_MISMATCH,
+        f" issuer={TEMPLATE}",
+        id="tid-missing",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0", tid="t1"),
+        _good(iss="https://login.example/t0/v2.0", tid="t0"),
+        Reason.TENANT_LIMIT,
+        f" issuer={TEMPLATE}",
+        id="new-tenants-limited",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0/x", tid="t1"),
+        None,
+        Reason.ISSUER,
+        "",
+        id="template-does-not-match",
+    ),
+]
+
+
+@pytest.mark.parametrize(("token", "before", "reason", "details"), TENANT_CASES)
+def test_a_tenant_is_named_by_its_template(
+    caplog: pytest.LogCaptureFixture,
+    token: str,
+    before: str | None,
+    reason: Reason,
+    details: str,
+) -> None:
+    settings = {**SETTINGS, "issuer": [ISSUER, TEMPLATE], "new_tenants_per_minute": 1}
+    verifier = TokenVerifier(JWTSettings(**settings))
+    if before is not None:
+        assert verifier.verify(before)["tid"] == "t0"
+    caplog.set_level(logging.DEBUG, logger="jwt_middleware")
+    with pytest.raises(AuthenticationError) as refused:
+        verifier.verify(token)
+    assert refused.value.reason is reason
+    assert _refusal_lines(caplog) == [f"refused: reason={reason.value}{details}"]
 
 
 # Refused before the keys of the (one) issuer are looked up, so without its name.
@@ -375,6 +430,7 @@ def test_a_refusal_raised_by_the_app_is_logged_as_the_apps(
 def test_every_reason_is_tested_here() -> None:
     """A new reason needs a case above (and a row in docs/troubleshooting.md)."""
     tested = {p.values[2] for p in VERIFIER_CASES} | {p.values[2] for p in KID_CASES}
+    tested |= {p.values[2] for p in TENANT_CASES}
     tested |= {
         Reason(str(p.values[3]).split()[0].removeprefix("reason=")) for p in MIDDLEWARE_CASES
     }
