@@ -14,6 +14,8 @@ a noisy machine even when the absolute figures move. The sections:
   beside the stdlib floor (:mod:`bench.floors`) and PyJWT's ``jwt.decode``; asymmetric
   tokens beside the raw ``cryptography`` verify plus that floor; 9 KB tokens beside the
   floor on the same tokens.
+* **Opaque tokens**: a reused opaque token whose introspection answer is remembered,
+  beside a reused JWT through the same app (an endpoint in memory, asked once).
 * **Forged tokens** of three sizes, beside the floor's cost to refuse them (it checks the
   signature before it decodes anything), through the verifier and through the middleware.
 * **Cache**: what a miss costs when the working set is larger than the cache, against what
@@ -52,6 +54,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bench import apps
+from bench.chart import write_chart
 from bench.floors import Refused, hs256_floor, signature_floor
 from bench.table import Row, print_table
 from bench.timing import Case, answer, asgi_batch, call_batch, contest, cycle_batch
@@ -744,6 +747,79 @@ def rules_section(iterations: int, repeats: int) -> list[Row]:
     return rows
 
 
+# --- opaque tokens ------------------------------------------------------------------------------
+
+
+def introspection_section(
+    loop: asyncio.AbstractEventLoop, iterations: int, repeats: int
+) -> list[Row]:
+    """A reused opaque token, whose introspection answer is remembered, beside a reused JWT
+    through the same app (introspection on), and that JWT beside an app without
+    introspection: what the dispatch costs a JWT. The endpoint is in memory (it is asked
+    once, before the timing)."""
+    import httpx
+
+    from jwt_middleware.verification.bearer import BearerAuthenticator
+    from jwt_middleware.verification.introspection import TokenIntrospector
+
+    opaque = secrets.token_urlsafe(32)
+    token = hs256(scope="items:read")
+    config = apps.settings(
+        introspection_url="https://idp.bench/introspect",
+        introspection_client_id="bench",
+        introspection_client_secret="bench-client-secret-0123456789",
+    )
+    answer_body = json.dumps(
+        {"active": True, "sub": "user-1", "scope": "items:read", "exp": int(time.time()) + 3600}
+    ).encode()
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=answer_body)
+
+    verifier = TokenVerifier(config)
+    introspector = TokenIntrospector(
+        config,
+        policies=verifier.policies,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(endpoint)),
+    )
+    both = apps.jwt_auth_middleware(
+        config, authenticators=[BearerAuthenticator(verifier, introspector=introspector)]
+    )
+    variants = [
+        ("reused opaque", both, opaque),
+        ("reused JWT", both, token),
+        ("reused JWT, no introspection", apps.jwt_auth_middleware(), token),
+    ]
+    cases: dict[str, Case] = {}
+    for name, app, credential in variants:
+        got, body = loop.run_until_complete(answer(app, scope_for(credential)))
+        if got != 200 or b"user-1" not in body:
+            raise SystemExit(f"{name}: expected 200 with the user, got {got}: {body!r}")
+        cases[name] = Case(name, asgi_batch(loop, app, [scope_for(credential)]))
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    if introspector.calls != 1:
+        raise SystemExit(f"the endpoint was asked {introspector.calls} times, not once")
+    section = "Opaque tokens (introspection), us per request"
+    return [
+        Row(
+            section,
+            "reused opaque token (introspection cached)",
+            cases["reused opaque"].us,
+            "reused JWT",
+            cases["reused JWT"].us,
+            goal=1.05,
+        ),
+        Row(
+            section,
+            "reused JWT, introspection on",
+            cases["reused JWT"].us,
+            "introspection off",
+            cases["reused JWT, no introspection"].us,
+            goal=1.05,
+        ),
+    ]
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -753,6 +829,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="batches per case")
     parser.add_argument("--no-wire", action="store_true", help="skip the servers and wrk")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "docs" / "performance.svg",
+        help="where to write the chart of the ratios (SVG)",
+    )
     parser.add_argument("--held", type=int, help=argparse.SUPPRESS)  # memory_rows' child
     args = parser.parse_args()
     if args.held is not None:
@@ -768,6 +850,7 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     try:
         rows += forged_section(loop, args.iterations, args.repeats)
+        rows += introspection_section(loop, args.iterations, args.repeats)
     finally:
         loop.close()
     rows += cache_section(args.iterations, args.repeats)
@@ -781,6 +864,11 @@ def main() -> None:
         "figures of one contest"
     )
     print_table(rows)
+    write_chart(
+        rows,
+        args.chart,
+        title="Each case as a ratio of what it is compared with (bar: ratio; mark: goal)",
+    )
     missed = [row for row in rows if row.met is False]
     print(
         f"\n{len(rows)} rows, {len(missed)} missing their goal; "

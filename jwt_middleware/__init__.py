@@ -33,6 +33,9 @@ from .settings import JWTSettings
 from .tokens import create_jwt_token, create_refresh_token, verify_jwt_token, verify_refresh_token
 from .types import Claims
 from .user import JWTUser, current_claims, current_user_id
+from .verification.authenticator import Authenticator
+from .verification.bearer import BearerAuthenticator
+from .verification.chain import AuthenticatorChain
 from .verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
+    "Authenticator",
+    "AuthenticatorChain",
+    "BearerAuthenticator",
     "Claims",
     "ConfigurationError",
     "InMemoryRevocationStore",

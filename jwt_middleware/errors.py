@@ -20,12 +20,14 @@ __all__ = [
     "ConfigurationError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
+    "IntrospectionUnavailableError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeysUnavailableError",
     "MissingTokenError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
+    "TenantLimitError",
     "TokenExpiredError",
     "TokenRevokedError",
     "invalid_token",
@@ -232,3 +234,27 @@ class RevocationStoreFullError(RevocationStoreUnavailableError):
     """
 
     default_description = "Token revocation is temporarily unavailable."
+
+
+class IntrospectionUnavailableError(AuthenticationUnavailableError):
+    """The token introspection endpoint (RFC 7662) could not say whether an opaque token is
+    active: unreachable, too slow, an HTTP error, or an answer that is not one.
+
+    A 503 with ``Retry-After``, never a 401: the token may be perfectly valid.
+    """
+
+    default_description = "Token introspection is temporarily unavailable."
+    default_reason = Reason.INTROSPECTION_UNAVAILABLE
+
+
+class TenantLimitError(KeysUnavailableError):
+    """A token names a new tenant (an issuer accepted at request time), and more new
+    tenants than ``JWT_NEW_TENANTS_PER_MINUTE`` were admitted lately.
+
+    A 503 with ``Retry-After``, like any :class:`KeysUnavailableError`: the token may be
+    valid, and its tenant's keys are only fetched later, so a flood of unknown issuers
+    delays new tenants without making the service fetch more.
+    """
+
+    default_description = "The token's signing keys are temporarily unavailable."
+    default_reason = Reason.TENANT_LIMIT

@@ -2,18 +2,23 @@
 
 ``def handler(user_id: CurrentUserId)`` reads ``request.state.user_id``; the token is not
 verified a second time, and the dependencies are ``async``, so they cost what reading the
-state costs (no thread-pool hop). ``RequireScopes`` declares on a route what its token must
+state costs (no thread-pool hop). ``claims: ClaimsOf[MyClaims]`` hands a handler the
+verified claims as a Pydantic model, validated once per verified token, and
+:func:`user_dependency` the app's own user, loaded once per request (see
+:mod:`jwt_middleware.typed_claims`). ``RequireScopes`` declares on a route what its token must
 have; :func:`document_security` writes the middleware's policy into the OpenAPI document.
 Needs the ``fastapi`` extra.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Any, Final
+from collections.abc import Awaitable, Callable, Iterable
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
 from .access.policy import (
@@ -26,9 +31,20 @@ from .access.policy import (
 from .access.routes import decision_for
 from .errors import MissingTokenError
 from .report import policy_of
+from .typed_claims import claims_as, user_of
 from .types import Claims
 
-__all__ = ["CurrentClaims", "CurrentUserId", "RequireScopes", "document_security"]
+__all__ = [
+    "ClaimsOf",
+    "CurrentClaims",
+    "CurrentUserId",
+    "RequireScopes",
+    "document_security",
+    "user_dependency",
+]
+
+M = TypeVar("M", bound=BaseModel)
+U = TypeVar("U")
 
 _OPERATIONS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
 _DETAIL_SCHEMA: Final = {
@@ -60,6 +76,52 @@ async def current_claims(connection: HTTPConnection) -> Claims:
 
 CurrentUserId = Annotated[str, Depends(current_user_id)]
 CurrentClaims = Annotated[Claims, Depends(current_claims)]
+
+
+@cache
+def _claims_dependency(model: type[M]) -> Callable[[HTTPConnection], Awaitable[M]]:
+    """One dependency per model, so FastAPI's per-request cache shares it between the
+    handler and its other dependencies."""
+
+    async def claims_of(connection: HTTPConnection) -> M:
+        return claims_as(connection, model)
+
+    return claims_of
+
+
+if TYPE_CHECKING:
+    #: ``claims: ClaimsOf[MyClaims]``: the verified claims as ``MyClaims`` (a Pydantic
+    #: model), validated once per verified token; claims that do not fit are answered 401.
+    ClaimsOf = Annotated[M, "the verified claims"]
+else:
+
+    class ClaimsOf:
+        """``claims: ClaimsOf[MyClaims]``: the verified claims as ``MyClaims`` (a Pydantic
+        model), validated once per verified token; claims that do not fit are answered
+        401 ``invalid_token``, with the reason in the log (see
+        :func:`jwt_middleware.typed_claims.claims_as`). Type checkers see ``MyClaims``."""
+
+        def __class_getitem__(cls, model: type[BaseModel]) -> Any:
+            return Annotated[model, Depends(_claims_dependency(model))]
+
+
+def user_dependency(
+    load_user: Callable[[Claims], Awaitable[U | None]],
+) -> Callable[[HTTPConnection], Awaitable[U]]:
+    """A dependency that hands a handler the app's user for the verified claims::
+
+        async def load_user(claims: Claims) -> User | None: ...
+
+        CurrentUser = Annotated[User, Depends(user_dependency(load_user))]
+
+    ``load_user`` runs at most once per request, however many dependencies ask; ``None``
+    (a token that outlived its account) is answered 401 (see
+    :func:`jwt_middleware.typed_claims.user_of`)."""
+
+    async def current_user(connection: HTTPConnection) -> U:
+        return await user_of(connection, load_user)
+
+    return current_user
 
 
 class RequireScopes:

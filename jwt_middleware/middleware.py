@@ -22,7 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
+from .edge.assembly import assemble
 from .edge.metadata import MetadataEndpoint, metadata_url
+from .edge.readiness import ReadinessEndpoint
 from .edge.revocation_check import GuardedRevocationCheck
 from .edge.startup import StartUp
 from .edge.unconfigured import UnconfiguredApp
@@ -33,13 +35,14 @@ from .errors import (
     InvalidRequestError,
     MissingTokenError,
 )
-from .refusals import REQUEST_REASONS, Reason, log_refusal, show_refusals
+from .refusals import APP_REASONS, REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .settings import JWTSettings
 from .types import Claims, VerifiedToken
 from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
-from .verification.bearer import BearerAuthenticator
+from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
+from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -92,6 +95,9 @@ class JWTAuthMiddleware:
             here), where anyone on the way reads it; use it only over TLS, with
             short-lived tokens, and never for an MCP endpoint (the MCP authorization spec
             forbids tokens in the query string).
+        token_header: also accept the raw token (no scheme) from this header, set by a proxy
+            in front (AWS ALB, Google IAP, Cloudflare Access); ``JWT_TOKEN_HEADER`` when not
+            given. A token in it and in ``Authorization`` or the query is refused with 400.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -100,23 +106,23 @@ class JWTAuthMiddleware:
             (Cognito's ``token_use``, Entra's ``tid``...); ``False`` answers 401. Only for
             the verifier the middleware builds (a ``verifier=`` has its own; not with
             ``authenticators=``).
+        resolve_issuer: ``(iss) -> IssuerSettings | None``, accepts an issuer that is not
+            listed, at request time (a tenant; see
+            :mod:`~jwt_middleware.verification.tenants`). Only for the verifier the
+            middleware builds, like ``check_claims``.
         error_body: ``(error) -> (media type, body)`` for the body of refusals (for example
             :func:`~jwt_middleware.edge.answers.problem_details`); status and challenge stay.
+        readiness_path: answer a readiness probe at this path (e.g. ``"/readyz"``), before
+            any rule or token: 200 once :attr:`ready`, 503 until then
+            (:mod:`~jwt_middleware.edge.readiness`). Off by default.
 
-    At start-up (the ASGI lifespan) the middleware loads remote keys (JWKS, discovery),
-    reads the requirements declared on the app's routes, and warns about rules that match no
-    route (``JWT_STRICT_RULES=true`` makes that an error); at shutdown it closes the key
-    sources (:mod:`~jwt_middleware.edge.startup`). A server without lifespan does all of it at
-    the first request.
-
-    A configuration error (a missing or weak secret, a bad key, a malformed rule) does not
-    raise here: the middleware serves a fail-closed app instead
-    (:mod:`~jwt_middleware.edge.unconfigured`), which refuses the ``lifespan.startup`` event
-    with the error's message, and answers 503 to a server run without lifespan.
-
-    An :class:`~jwt_middleware.errors.AuthenticationError` raised by the app (for example
-    by :func:`~jwt_middleware.user.current_user_id` on a public route) is answered here
-    exactly like the middleware's own refusals, so every refusal has one shape.
+    At start-up (the ASGI lifespan, or the first request without one) it loads remote keys,
+    reads the requirements declared on the app's routes and audits the rules against them
+    (:mod:`~jwt_middleware.edge.startup`). A configuration error does not raise here: a
+    fail-closed app (:mod:`~jwt_middleware.edge.unconfigured`) refuses ``lifespan.startup``
+    with its message, and answers 503 to a server run without lifespan. An
+    :class:`~jwt_middleware.errors.AuthenticationError` raised by the app is answered like
+    the middleware's own refusals.
     """
 
     def __init__(
@@ -131,9 +137,12 @@ class JWTAuthMiddleware:
         authenticators: Sequence[Authenticator] | None = None,
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
+        token_header: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
+        readiness_path: str | None = None,
+        resolve_issuer: ResolveIssuer | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -142,19 +151,37 @@ class JWTAuthMiddleware:
         self._configuration_error: ConfigurationError | None = None
         self._metadata: MetadataEndpoint | None = None
         self._metadata_path: str | None = None
+        self._readiness: ReadinessEndpoint | None = None
         try:
-            self._configure(
+            parts = assemble(
                 settings=settings,
                 policy=policy,
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
+                token_header=token_header,
+                resolve_issuer=resolve_issuer,
+            )
+            self._readiness = ReadinessEndpoint(
+                readiness_path,
+                authenticators=parts.authenticators,
+                started=lambda: self._not_ready is None,
+                retry_seconds=parts.settings.jwks_min_refetch_seconds,
             )
         except ConfigurationError as exc:
             self._fail_closed(exc)
             self.policy = AccessPolicy()
             self._answers = Answers(realm=_DEFAULT_REALM, body=error_body)
             return
+        self.settings, self.authenticators, self.policy = (
+            parts.settings,
+            parts.authenticators,
+            parts.policy,
+        )
+        if self.settings.log_refusals:
+            show_refusals()
+        self._authenticator = one_authenticator(self.authenticators)
+        self._authenticate_now = self._authenticator.authenticate_now
         resource = self.settings.resource
         self._answers = Answers(
             realm=self.settings.realm,
@@ -184,51 +211,12 @@ class JWTAuthMiddleware:
         )
         self._lifespan: ASGIApp = self._pass_lifespan
         self._not_ready: _Gate | None = self._start_at_first_request
-
-    def _configure(
-        self,
-        *,
-        settings: JWTSettings | None,
-        policy: AccessPolicy | None,
-        rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
-        authenticators: Sequence[Authenticator] | None,
-        bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
-    ) -> None:
-        """Settings, authenticators and policy; raises what makes the middleware fail closed."""
-        verifier, query_param, check_claims = bearer
-        if authenticators is not None and any(option is not None for option in bearer):
-            raise ConfigurationError(
-                "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
-            )
-        if authenticators is not None and not authenticators:
-            raise ConfigurationError("authenticators= needs at least one authenticator")
-        if settings is None:
-            settings = _settings_of(verifier, authenticators)
-        self.settings = settings
-        if settings.log_refusals:
-            show_refusals()
-        if authenticators is None:
-            if verifier is None:
-                verifier = TokenVerifier(settings, check_claims=check_claims)
-            authenticators = [BearerAuthenticator(verifier, query_param=query_param)]
-        self.authenticators = tuple(authenticators)
-        # One authenticator (the usual case) is asked directly: no frame between.
-        self._authenticate_now: Callable[[Scope], VerifiedToken | None] = (
-            self.authenticators[0].authenticate_now
-            if len(self.authenticators) == 1
-            else self._each_now
-        )
-        public, optional, scopes = rules
-        if policy is not None and (public or optional or scopes):
-            raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
-        try:
-            self.policy = policy or AccessPolicy(public=public, optional=optional, scopes=scopes)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(str(exc)) from None
+        self._readiness_path = readiness_path
 
     def _fail_closed(self, error: ConfigurationError) -> None:
         """Serve nothing from now on: see :mod:`.edge.unconfigured`."""
         self._configuration_error = error
+        self._readiness_path = None
         unconfigured = UnconfiguredApp(self.app, error)
         self._lifespan = unconfigured
         self._not_ready = lambda scope: unconfigured
@@ -237,6 +225,13 @@ class JWTAuthMiddleware:
     def configuration_error(self) -> ConfigurationError | None:
         """Why this middleware cannot serve (reported at start-up), or ``None``."""
         return self._configuration_error
+
+    @property
+    def ready(self) -> bool:
+        """Whether start-up has finished and every key source holds usable keys: what a
+        readiness probe should ask (``readiness_path=`` answers one). Never ``True`` with a
+        configuration error."""
+        return self._readiness is not None and self._readiness.ready
 
     @property
     def public(self) -> Any:
@@ -256,59 +251,31 @@ class JWTAuthMiddleware:
         if scope["path"] == self._metadata_path and self._metadata is not None:
             await self._metadata(scope, receive, send)
             return
+        if scope["path"] == self._readiness_path and kind == "http":
+            assert self._readiness is not None
+            await self._readiness(scope, receive, send)
+            return
         scope["jwt_middleware"] = self._answers
         decision = self._decide(scope)
-        if decision.access is Access.REFUSED:
-            # Before any token: a valid one must not carry the request past a rule that
-            # matched the path as written, not as the app will normalise it.
-            await self._refuse(InvalidRequestError(_NOT_CANONICAL), scope, receive, send, decision)
-            return
         try:
+            if decision.access is Access.REFUSED:
+                # Before any token: a valid one must not carry the request past a rule that
+                # matched the path as written, not as the app will normalise it.
+                raise InvalidRequestError(_NOT_CANONICAL)
             verified = self._authenticate_now(scope)
             if verified is None:
-                verified = await self._authenticate(scope)
+                verified = await self._authenticator.authenticate(scope)
             self._check(verified, decision)
             if self._check_revocation is not None:
                 await self._check_revocation(verified.claims)
         except AuthenticationError as exc:
-            # Public: anything goes, a bad token included. Optional: no token goes.
-            if decision.access is Access.PUBLIC or (
-                decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
-            ):
-                set_anonymous(scope)
-                await self._call_app(scope, receive, send)
-            else:
-                await self._refuse(exc, scope, receive, send, decision)
+            await self._not_authenticated(exc, scope, receive, send, decision)
             return
         set_identity(scope, verified)
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
         else:
             await self._call_app(scope, receive, send)
-
-    def _each_now(self, scope: Scope) -> VerifiedToken | None:
-        """Several authenticators, without waiting: the first that finds a credential of
-        its kind decides (``None`` if it has to wait); when none does, the first one's
-        :class:`MissingTokenError` (its challenge)."""
-        missing: MissingTokenError | None = None
-        for authenticator in self.authenticators:
-            try:
-                return authenticator.authenticate_now(scope)
-            except MissingTokenError as exc:
-                missing = missing or exc
-        assert missing is not None  # there is at least one authenticator
-        raise missing
-
-    async def _authenticate(self, scope: Scope) -> VerifiedToken:
-        """As :meth:`_each_now`, waiting where an authenticator has to."""
-        missing: MissingTokenError | None = None
-        for authenticator in self.authenticators:
-            try:
-                return await authenticator.authenticate(scope)
-            except MissingTokenError as exc:
-                missing = missing or exc
-        assert missing is not None
-        raise missing
 
     def _check(self, verified: VerifiedToken, decision: Decision) -> None:
         """What the policy asks of an identity beyond its verification."""
@@ -321,7 +288,7 @@ class JWTAuthMiddleware:
         method = scope.get("method") if scope["type"] == "http" else None
         return self.policy.decide(method, _route_path(scope), scope.get("raw_path"))
 
-    async def _refuse(
+    async def _not_authenticated(
         self,
         exc: AuthenticationError,
         scope: Scope,
@@ -329,6 +296,14 @@ class JWTAuthMiddleware:
         send: Send,
         decision: Decision,
     ) -> None:
+        """A public path goes on with anything, a bad token included, and an optional one
+        with no token; everything else is refused."""
+        if decision.access is Access.PUBLIC or (
+            decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
+        ):
+            set_anonymous(scope)
+            await self._call_app(scope, receive, send)
+            return
         if exc.reason in REQUEST_REASONS:  # the verifier logged its own as it refused
             log_refusal(exc.reason)
         await self._deny(exc, scope, send, decision.requirement.scopes)
@@ -354,7 +329,7 @@ class JWTAuthMiddleware:
         except AuthenticationError as exc:
             # Raised by a handler or dependency (no verified user on a public route, a
             # token that outlived its account): the same answer as the middleware's own.
-            log_refusal(Reason.APP)
+            log_refusal(exc.reason if exc.reason in APP_REASONS else Reason.APP)
             if started is None:
                 await self._deny(exc, scope, send)
             elif started == "websocket.accept":
@@ -409,19 +384,6 @@ class JWTAuthMiddleware:
         if self._metadata is not None and not self._metadata.server_checked:
             self._metadata.check_server(scope)
         await self._answers.send(exc, scope, send, scopes=scopes)
-
-
-def _settings_of(
-    verifier: TokenVerifier | None, authenticators: Sequence[Authenticator] | None
-) -> JWTSettings:
-    """The settings of the verifier (or of the first bearer authenticator), so that a
-    middleware given one needs no environment; else read from ``JWT_*`` now."""
-    if verifier is not None:
-        return verifier.settings
-    for authenticator in authenticators or ():
-        if isinstance(authenticator, BearerAuthenticator):
-            return authenticator.verifier.settings
-    return JWTSettings()
 
 
 def _route_path(scope: Scope) -> str:

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Final
 
 __all__ = [
+    "APP_REASONS",
     "LOG_FORMAT",
     "REQUEST_REASONS",
     "Reason",
@@ -60,7 +61,9 @@ class Reason(StrEnum):
     UNKNOWN_KID = "unknown_kid"
     BAD_SIGNATURE = "bad_signature"
     KEYS_UNAVAILABLE = "keys_unavailable"
+    TENANT_LIMIT = "tenant_limit"  # too many new tenants this minute (503)
     ISSUER = "issuer"
+    TENANT_MISMATCH = "tenant_mismatch"  # the template's claim is not the iss segment
     # Its claims, once the signature checked out.
     EXPIRED = "expired"
     TOO_OLD = "too_old"
@@ -72,8 +75,12 @@ class Reason(StrEnum):
     AUDIENCE_MISMATCH = "audience_mismatch"
     AUDIENCE_UNEXPECTED = "audience_unexpected"
     BOUND_TOKEN = "bound_token"  # noqa: S105 - a reason, not a secret
+    ID_TOKEN = "id_token"  # noqa: S105 - a reason, not a secret
     CHECK_CLAIMS = "check_claims"
     NO_FAMILY = "no_family"
+    # An opaque token, by the issuer's introspection endpoint (RFC 7662).
+    INACTIVE = "inactive"
+    INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
     # What the middleware asks of a verified token.
     NO_JTI = "no_jti"
     REVOKED = "revoked"
@@ -82,6 +89,8 @@ class Reason(StrEnum):
     STEP_UP = "step_up"
     # An error raised by the app's own code, answered by the middleware.
     APP = "app"
+    CLAIMS_MODEL = "claims_model"  # the claims do not fit the app's model (typed claims)
+    USER_UNKNOWN = "user_unknown"  # the app's user loader found no user for the token
     # No reason given (an error raised without one).
     INVALID = "invalid"
 
@@ -99,6 +108,11 @@ REQUEST_REASONS: Final = frozenset(
         Reason.STEP_UP,
     }
 )
+
+
+#: The reasons of errors the library's own helpers raise inside the app (typed claims, the
+#: user loader); any other error the app raises is logged as :attr:`Reason.APP`.
+APP_REASONS: Final = frozenset({Reason.CLAIMS_MODEL, Reason.USER_UNKNOWN})
 
 
 def log_refusal(

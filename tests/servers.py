@@ -75,13 +75,18 @@ def _wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
 
 
 @contextmanager
-def serve_hypercorn(app: ASGIApp) -> Iterator[str]:
+def serve_hypercorn(app: ASGIApp, *, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
     """Run ``app`` with hypercorn (asyncio; HTTP/1.1 through h11) in a thread on 127.0.0.1;
-    yield its base URL. The server is shut down, and its thread joined, on exit."""
+    yield its base URL. The server is shut down, and its thread joined, on exit.
+
+    ``tls`` (certificate file, key file) serves HTTPS instead, where clients that offer
+    ``h2`` by ALPN speak HTTP/2."""
     port = free_port()
     config = hypercorn.config.Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.loglevel = "WARNING"
+    if tls is not None:
+        config.certfile, config.keyfile = (str(path) for path in tls)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
@@ -103,7 +108,7 @@ def serve_hypercorn(app: ASGIApp) -> Iterator[str]:
     thread.start()
     _wait_for_port(port, thread.is_alive, "hypercorn")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls is not None else 'http'}://127.0.0.1:{port}"
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=15)

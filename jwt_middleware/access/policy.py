@@ -20,7 +20,7 @@ How a request is decided, in this order:
 
 0. Before all of these, a path that could mean something else downstream (dot segments,
    empty segments, encoded separators, double encodings, Unicode look-alikes: see
-   :func:`~.rules.is_safe_path`) is **refused** with 400, token or not: the rules match the
+   :func:`~.paths.is_safe_path`) is **refused** with 400, token or not: the rules match the
    path as written, while a file server or a ``{p:path}`` route may normalise it into a
    path another rule protects (``/files/public/../secret/x.txt``). No public path is
    refused: a public rule never applied to such a path.
@@ -44,7 +44,9 @@ from typing import Any, Final, TypeVar
 from ..errors import InsufficientScopeError
 from ..types import Claims
 from ..verification.claims import check_acr, check_auth_time
-from .rules import PathRule, PublicPaths, RuleIndex, RuleSpec, is_safe_path
+from .index import RuleIndex
+from .paths import is_safe_path
+from .rules import PathRule, PublicPaths, RuleSpec
 
 __all__ = [
     "Access",

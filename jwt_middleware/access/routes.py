@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .index import REST_OF_PATH
 from .policy import Access, AccessPolicy, Decision, Requirement, requirement_of
-from .rules import REST_OF_PATH, PathRule
+from .rules import PathRule
 
 __all__ = ["RouteInfo", "app_routes", "audit", "route_table", "sample_path"]
 

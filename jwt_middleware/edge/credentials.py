@@ -1,5 +1,8 @@
 """Where a request carries its bearer token: the ``Authorization: Bearer`` header (RFC 6750
-section 2.1), or a query parameter when the middleware was told to read one (section 2.3).
+section 2.1), a query parameter when the middleware was told to read one (section 2.3), or
+a header of its own that a proxy in front sets (``JWT_TOKEN_HEADER``: AWS ALB's
+``x-amzn-oidc-data``, Google IAP's ``x-goog-iap-jwt-assertion``, Cloudflare Access's
+``cf-access-jwt-assertion``).
 
 Pure functions of the ASGI scope: they never decode more than the one header or parameter
 they look for, refuse what is ambiguous (two ``Authorization`` headers, a token in both
@@ -18,12 +21,15 @@ from starlette.types import Scope
 
 from ..errors import InvalidRequestError, MissingTokenError
 
-__all__ = ["bearer_token", "is_b64token"]
+__all__ = ["bearer_token", "is_b64token", "is_jwt_shaped", "proxy_token"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARACTERS: Final = (
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 )
+
+#: What a JWS compact serialization is made of (RFC 7515): base64url and the two dots.
+_JWS_CHARACTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
 def bearer_token(scope: Scope, query_param: str | None = None) -> str:
@@ -60,6 +66,41 @@ def bearer_token(scope: Scope, query_param: str | None = None) -> str:
     return token
 
 
+def proxy_token(scope: Scope, header: bytes, query_param: str | None = None) -> str:
+    """The token of a request in the named ``header`` (lower case, as ASGI gives names),
+    the raw token without a scheme; without that header, the bearer token of
+    :func:`bearer_token`.
+
+    One credential, one place: a request with the header *and* a bearer token (in
+    ``Authorization`` or the query) is refused with 400, as is a request with the header
+    twice or empty, since which one the proxy set cannot be told. ``Authorization`` with
+    another scheme (Basic) is not a token and does not count. The token from the header is
+    returned as sent, without the RFC 6750 ``b64token`` check: it is no bearer token, and
+    AWS ALB pads its segments with ``=``; the JWS parser is what checks it.
+    """
+    value: bytes | None = None
+    for name, each in scope["headers"]:
+        if name == header:
+            if value is not None:
+                raise InvalidRequestError("More than one token header.")
+            value = each
+    if value is None:
+        return bearer_token(scope, query_param)
+    try:
+        bearer_token(scope, query_param)
+    except MissingTokenError:
+        pass
+    else:
+        raise InvalidRequestError("Send the token in one place only.")
+    try:
+        token = value.decode("ascii").strip(" \t")
+    except UnicodeDecodeError:
+        raise InvalidRequestError from None
+    if not token:
+        raise InvalidRequestError("Token header without a token.")
+    return token
+
+
 def _query_token(scope: Scope, query_param: str) -> str | None:
     raw: bytes = scope.get("query_string", b"")
     if not raw:
@@ -85,4 +126,18 @@ def is_b64token(text: str) -> bool:
         body != ""
         and body.isascii()
         and not body.encode("ascii").translate(None, _B64TOKEN_CHARACTERS)
+    )
+
+
+def is_jwt_shaped(token: str) -> bool:
+    """Whether ``token`` looks like a JWT: three base64url parts, none empty, separated by
+    two dots. Anything else is an opaque token (for introspection, when it is on)."""
+    first = token.find(".")
+    last = token.rfind(".")
+    return (
+        0 < first < last - 1
+        and last < len(token) - 1
+        and token.count(".") == 2
+        and token.isascii()
+        and not token.encode("ascii").translate(None, _JWS_CHARACTERS)
     )

@@ -108,6 +108,16 @@ class DiscoveredKeys:
         return True
 
     @property
+    def available(self) -> bool:
+        """Whether the metadata named a key set and that set is available."""
+        return self._jwks is not None and self._jwks.available
+
+    @property
+    def key_set(self) -> JWKSKeys | None:
+        """The key set the metadata named, or ``None`` before the first document."""
+        return self._jwks
+
+    @property
     def metadata(self) -> dict[str, Any] | None:
         """The last good metadata document, or ``None`` before the first one."""
         return self._metadata

@@ -1,4 +1,5 @@
-"""One GET whose answer, decoded, is at most so many bytes: what the key sources fetch with.
+"""One GET (or form POST) whose answer, decoded, is at most so many bytes: what the key
+sources fetch with, and what an introspection call posts with.
 
 A key set or a metadata document is a few kilobytes, fetched from a URL the configuration
 names but served by someone else, so the answer is bounded before it is parsed: its status,
@@ -17,6 +18,7 @@ refused rather than decoded without a bound.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from typing import Final
 
 import httpx
@@ -42,8 +44,12 @@ async def fetch_capped(
     max_bytes: int,
     accept: str,
     operation_timeout_seconds: float | None = None,
+    form: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     """GET ``url`` without following redirects; its decoded body, at most ``max_bytes``.
+    With ``form``, POST it instead (``application/x-www-form-urlencoded``); ``headers``
+    are sent besides ``Accept`` and ``Accept-Encoding``.
 
     Raises :class:`FetchError` for a status other than 200, an encoding not decoded here or
     a body that does not decode, :class:`ResponseTooLargeError` past ``max_bytes`` (declared
@@ -51,11 +57,12 @@ async def fetch_capped(
     is httpx's timeout for each connect, read and write (the client's own when ``None``);
     bound the whole call with ``asyncio.timeout``.
     """
-    headers = {"Accept": accept, "Accept-Encoding": ACCEPT_ENCODING}
+    sent = {**(headers or {}), "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING}
     async with client.stream(
-        "GET",
+        "GET" if form is None else "POST",
         url,
-        headers=headers,
+        headers=sent,
+        data=form,
         follow_redirects=False,
         timeout=(
             httpx.USE_CLIENT_DEFAULT

@@ -29,7 +29,18 @@ from jwt.algorithms import get_default_algorithms
 from ..algorithms import HMAC_ALGORITHMS, PublicKey, key_fits
 from ..types import BoundKey
 
-__all__ = ["JWKSetError", "SkippedKey", "key_thumbprint", "parse_jwk_set", "public_jwk"]
+__all__ = [
+    "MAX_KEYS_WITHOUT_KID",
+    "JWKSetError",
+    "KeySet",
+    "SkippedKey",
+    "key_thumbprint",
+    "parse_jwk_set",
+    "public_jwk",
+]
+
+#: A token without ``kid`` is tried against at most this many keys (all bound to its ``alg``).
+MAX_KEYS_WITHOUT_KID: Final = 4
 
 #: The members of each key type that its RFC 7638 thumbprint covers.
 _THUMBPRINT_MEMBERS: Final = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
@@ -41,6 +52,30 @@ class JWKSetError(ValueError):
 
 #: (index in ``keys``, log level, reason): why a member of a JWK Set was not used.
 SkippedKey = tuple[int, int, str]
+
+
+class KeySet:
+    """The usable keys of one JWK Set, indexed by (kid, alg) and by alg for tokens without kid."""
+
+    __slots__ = ("_by_alg", "_by_kid", "kids", "size")
+
+    def __init__(self, bound: Sequence[BoundKey] = ()) -> None:
+        by_kid: dict[tuple[str, str], list[BoundKey]] = {}
+        by_alg: dict[str, list[BoundKey]] = {}
+        for key in bound:
+            if key.kid is not None:
+                by_kid.setdefault((key.kid, key.algorithm), []).append(key)
+            by_alg.setdefault(key.algorithm, []).append(key)
+        self._by_kid = {name: tuple(keys) for name, keys in by_kid.items()}
+        self._by_alg = {alg: tuple(keys) for alg, keys in by_alg.items()}
+        self.kids: frozenset[str] = frozenset(key.kid for key in bound if key.kid is not None)
+        self.size = len(bound)
+
+    def select(self, kid: str | None, alg: str) -> tuple[BoundKey, ...]:
+        if kid is not None:
+            return self._by_kid.get((kid, alg), ())
+        keys = self._by_alg.get(alg, ())
+        return keys if len(keys) <= MAX_KEYS_WITHOUT_KID else ()
 
 
 def parse_jwk_set(

@@ -52,7 +52,7 @@ from ..algorithms import ALGORITHMS, HMAC_ALGORITHMS
 from ..errors import ConfigurationError, KeysUnavailableError
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
-from .jwk import JWKSetError, parse_jwk_set
+from .jwk import MAX_KEYS_WITHOUT_KID, JWKSetError, KeySet, parse_jwk_set
 from .refetch import SingleFlight
 
 if TYPE_CHECKING:
@@ -61,9 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_KEYS_WITHOUT_KID", "JWKSKeys", "JWKSOptions"]
 
 logger = logging.getLogger(__name__)
-
-#: A token without ``kid`` is tried against at most this many keys (all bound to its ``alg``).
-MAX_KEYS_WITHOUT_KID: Final = 4
 
 _ACCEPT: Final = "application/jwk-set+json, application/json"
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -110,30 +107,6 @@ class JWKSOptions:
                     f"JWT_JWKS_{name.upper()} must be a finite number of seconds"
                 )
         return cls(**values)
-
-
-class _KeySet:
-    """One fetched key set, indexed by (kid, alg) and by alg for tokens without kid."""
-
-    __slots__ = ("_by_alg", "_by_kid", "kids", "size")
-
-    def __init__(self, bound: Sequence[BoundKey] = ()) -> None:
-        by_kid: dict[tuple[str, str], list[BoundKey]] = {}
-        by_alg: dict[str, list[BoundKey]] = {}
-        for key in bound:
-            if key.kid is not None:
-                by_kid.setdefault((key.kid, key.algorithm), []).append(key)
-            by_alg.setdefault(key.algorithm, []).append(key)
-        self._by_kid = {name: tuple(keys) for name, keys in by_kid.items()}
-        self._by_alg = {alg: tuple(keys) for alg, keys in by_alg.items()}
-        self.kids: frozenset[str] = frozenset(key.kid for key in bound if key.kid is not None)
-        self.size = len(bound)
-
-    def select(self, kid: str | None, alg: str) -> tuple[BoundKey, ...]:
-        if kid is not None:
-            return self._by_kid.get((kid, alg), ())
-        keys = self._by_alg.get(alg, ())
-        return keys if len(keys) <= MAX_KEYS_WITHOUT_KID else ()
 
 
 class JWKSKeys:
@@ -199,7 +172,7 @@ class JWKSKeys:
         self._client = client
         self._owned_client: httpx.AsyncClient | None = None
         self._clock = clock
-        self._key_set = _KeySet()
+        self._key_set = KeySet()
         self._fetched_at: float | None = None
         self._flight = SingleFlight(
             self._fetch,
@@ -312,7 +285,7 @@ class JWKSKeys:
                 logger.log(
                     level, "JWKS from %s: keys[%d] ignored: %s", self._log_url, index, reason
                 )
-            key_set = _KeySet(bound)
+            key_set = KeySet(bound)
             self._key_set = key_set
             self._fetched_at = self._clock()
             logger.info("JWKS from %s: %d usable keys", self._log_url, key_set.size)

@@ -54,6 +54,19 @@ class JWKSPool:
             self._sets[name] = keys
         return keys
 
+    def __len__(self) -> int:
+        """The key sets held."""
+        return len(self._sets)
+
+    async def release(self, keys: JWKSKeys) -> None:
+        """Forget the key set ``keys`` and close it: for one no issuer uses any longer (an
+        evicted tenant's), so that the sets held stay as bounded as the issuers are. A
+        later :meth:`key_set` for its URL makes a new one."""
+        for name, held in list(self._sets.items()):
+            if held is keys:
+                del self._sets[name]
+        await keys.aclose()
+
     async def aclose(self) -> None:
         for keys in self._sets.values():
             await keys.aclose()

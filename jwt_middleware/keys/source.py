@@ -29,10 +29,17 @@ class KeySource(Protocol):
     :meth:`keys_now` answers without waiting, or ``None`` when the source has to be
     awaited (:meth:`keys`: a JWKS that has not fetched yet, or a ``kid`` it does not
     know). :meth:`prefetch` and :meth:`aclose` bracket the app's life (its lifespan).
+    :attr:`available` says whether usable keys are held: a readiness probe asks it.
     """
 
     @property
     def depends_on_header(self) -> bool: ...
+
+    @property
+    def available(self) -> bool:
+        """Whether usable keys are held now (fetched, and not too old to use), so a token
+        signed with one is verified without waiting for the provider."""
+        ...
 
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey] | None:
         """The keys for a token with this ``alg`` and ``kid``, or ``None`` to await them."""

@@ -91,6 +91,10 @@ class StaticKeys:
     def depends_on_header(self) -> bool:
         return bool(self._by_kid) or len({key.algorithm for key in self._unnamed}) > 1
 
+    @property
+    def available(self) -> bool:
+        return True  # known at start-up, and never fewer than one
+
     def keys_now(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:
         if algorithm is None:
             return self._by_kid.get(kid, self._unnamed) if kid is not None else self._unnamed

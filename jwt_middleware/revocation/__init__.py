@@ -26,16 +26,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
+    "LATEST_EXPIRY",
     "Clock",
     "RevocationStore",
     "SingleUseStore",
+    "bounded_expiry",
     "check_jti",
     "jti_of",
     "revoke_token_claims",
 ]
+
+#: The latest unix time a revocation is kept until (2**40 seconds: in the year 36812).
+LATEST_EXPIRY: Final = 2**40
 
 #: A wall clock in unix seconds, like ``time.time``; ``exp`` is measured against it.
 Clock = Callable[[], float]
@@ -87,9 +92,22 @@ async def revoke_token_claims(store: RevocationStore, claims: Mapping[str, Any])
     if jti is None:
         raise ValueError("the token has no jti, so it cannot be revoked individually")
     exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise ValueError("the token has no numeric exp")
-    await store.revoke(jti, expires_at=math.ceil(exp))
+    if isinstance(exp, float) and not math.isfinite(exp):
+        raise ValueError("the token has no numeric exp")
+    await store.revoke(jti, expires_at=bounded_expiry(math.ceil(exp)))
+
+
+def bounded_expiry(expires_at: int) -> int:
+    """``expires_at``, or :data:`LATEST_EXPIRY` for a token that claims to live longer.
+
+    A verified token's ``exp`` is whatever its issuer wrote, 400 digits included; no store
+    can hold such a time (a float overflows, and Redis refuses a TTL past 2**63
+    milliseconds), so the revocation ends at :data:`LATEST_EXPIRY` instead, tens of
+    thousands of years on.
+    """
+    return min(expires_at, LATEST_EXPIRY)
 
 
 def jti_of(claims: Mapping[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RevocationStoreFullError
-from . import Clock, check_jti, jti_of
+from . import Clock, bounded_expiry, check_jti, jti_of
 
 if TYPE_CHECKING:
     from ..settings import JWTSettings
@@ -102,6 +102,7 @@ class InMemoryRevocationStore:
         leaves it as it is.
         """
         check_jti(jti)
+        expires_at = bounded_expiry(expires_at)
         now = self._clock()
         deadline = float(expires_at + self._leeway)
         if deadline <= now:

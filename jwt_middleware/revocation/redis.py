@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
-from . import Clock, check_jti, jti_of
+from . import Clock, bounded_expiry, check_jti, jti_of
 from .follow import RevocationFollower
 from .view import RevocationView
 
@@ -279,6 +279,7 @@ class RedisRevocationStore:
         Without ``only_if_new`` a known key is set again, TTL and all.
         """
         check_jti(jti)
+        expires_at = bounded_expiry(expires_at)
         remaining = expires_at + self._leeway - self._clock()
         if remaining <= 0:
             return True

@@ -28,7 +28,14 @@ from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
 from ..types import BoundKey
 
-__all__ = ["Candidate", "CandidateKeys", "only_issuer", "policy_for", "refuse"]
+__all__ = [
+    "Candidate",
+    "CandidateKeys",
+    "only_issuer",
+    "policy_for",
+    "refuse",
+    "unverified_issuer",
+]
 
 #: A key that may have signed a token, and the issuer policies its source serves.
 Candidate = tuple[BoundKey, tuple[IssuerPolicy, ...]]
@@ -150,8 +157,9 @@ def refuse_signature(candidates: list[Candidate]) -> NoReturn:
 
 
 def only_issuer(policies: tuple[IssuerPolicy, ...]) -> str | None:
-    """The one configured issuer of ``policies``, or ``None`` if there are several or none."""
-    issuers = {policy.issuer for policy in policies}
+    """The one configured issuer of ``policies`` (as the log shows it: a tenant by its
+    template), or ``None`` if there are several or none."""
+    issuers = {policy.shown_as or policy.issuer for policy in policies}
     return issuers.pop() if len(issuers) == 1 else None
 
 
@@ -165,7 +173,7 @@ def policy_for(policies: tuple[IssuerPolicy, ...], iss: object) -> IssuerPolicy 
 
 def unverified_issuer(parsed: jws.Token) -> str | None:
     """The token's ``iss`` before its signature is checked: only ever to choose whose keys
-    to try, or whom to name in the log."""
+    to try (a listed issuer's, or a tenant's: :mod:`.tenants`), or whom to name in the log."""
     try:
         payload = parsed.payload()
     except jws.MalformedTokenError:

@@ -5,10 +5,10 @@ The checks are small named rules (:class:`ClaimCheck`), each with the
 (:func:`payload_checks`): only those the settings need, so a token goes through fewer
 rules, not more, where less is configured. The verifier runs them in this order, which
 decides the reason when a token breaks several: ``exp``, ``nbf``, ``iat``, the maximum
-age, ``aud``, ``sub``, ``jti``, the required claims, ``cnf``; then, on the frozen claims,
-the app's own ``check_claims``. The policy asks the step-up checks (:func:`check_acr`,
-:func:`check_auth_time`), the middleware :data:`JTI_PRESENT`, the refresh-token
-helper :data:`FAMILY`.
+age, ``aud``, ``sub``, ``jti``, the required claims, ``cnf``, the ID-token marks; then, on
+the frozen claims, the app's own ``check_claims``. The policy asks the step-up checks
+(:func:`check_acr`, :func:`check_auth_time`), the middleware :data:`JTI_PRESENT`, the
+refresh-token helper :data:`FAMILY`.
 
 A check that reads a claim refuses a malformed one with ``malformed_claim`` (and an absent
 one it needs with ``missing_claim``) before its own reason: present means present, so
@@ -32,6 +32,8 @@ __all__ = [
     "BOUND_ACCEPTED",
     "BOUND_REFUSED",
     "FAMILY",
+    "ID_TOKEN",
+    "ID_TOKEN_OR_NONCE",
     "JTI_FORM",
     "JTI_PRESENT",
     "SUBJECT",
@@ -85,9 +87,11 @@ def payload_checks(
     audiences: tuple[str, ...] | None,
     required_claims: Sequence[str],
     accept_bound_tokens: bool,
+    allow_nonce: bool = False,
 ) -> tuple[ClaimCheck, ...]:
     """The checks a token's payload goes through, in order, for these settings (one
-    issuer's ``audiences``): only those the settings need."""
+    issuer's ``audiences``): only those the settings need. ``allow_nonce`` is
+    ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``."""
     checks = [
         expiry_check(leeway_seconds),
         not_before_check(leeway_seconds),
@@ -99,6 +103,7 @@ def payload_checks(
     if required_claims:
         checks.append(required_check(required_claims))
     checks.append(BOUND_ACCEPTED if accept_bound_tokens else BOUND_REFUSED)
+    checks.append(ID_TOKEN if allow_nonce else ID_TOKEN_OR_NONCE)
     return tuple(checks)
 
 
@@ -285,6 +290,32 @@ BOUND_REFUSED: Final = ClaimCheck("cnf", Reason.BOUND_TOKEN, _bound_refused, cla
 #: ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER``, for a migration: a ``cnf`` passes, but one that is
 #: not an object is malformed (RFC 7800 section 3.1) and refused even then.
 BOUND_ACCEPTED: Final = ClaimCheck("cnf", Reason.MALFORMED_CLAIM, _bound_accepted, claim="cnf")
+
+
+def _id_token_marks(names: frozenset[str]) -> CheckRule:
+    def id_token(claims: Mapping[str, Any], now: float) -> None:
+        if not claims.keys().isdisjoint(names):  # looks up the 3 names, not every claim
+            raise InvalidTokenError(reason=Reason.ID_TOKEN)
+
+    return id_token
+
+
+#: Refuse an OpenID Connect ID token presented as an access token.
+#:
+#: An ID token tells its client who logged in; it is not a grant to call an API, and its
+#: audience is the client's id, which an API that accepts tokens of its own clients may well
+#: list. What marks one, whatever its ``typ`` (ID tokens say ``JWT``): ``at_hash`` and
+#: ``c_hash`` (OpenID Connect Core 3.1.3.6, 3.3.2.11), which bind it to the access token or
+#: code issued beside it, and ``nonce`` (3.1.2.1), the client's replay guard; RFC 9068
+#: access tokens carry none of them. Present means present: ``"nonce": null`` counts.
+ID_TOKEN_OR_NONCE: Final = ClaimCheck(
+    "id_token", Reason.ID_TOKEN, _id_token_marks(frozenset({"at_hash", "c_hash", "nonce"}))
+)
+#: ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``: the same, with ``nonce`` left out, for a provider
+#: that copies the login's ``nonce`` into access tokens (Keycloak before 24 did).
+ID_TOKEN: Final = ClaimCheck(
+    "id_token", Reason.ID_TOKEN, _id_token_marks(frozenset({"at_hash", "c_hash"}))
+)
 
 
 def custom_check(check_claims: Callable[[Claims], bool]) -> ClaimCheck:

@@ -5,8 +5,8 @@ algorithm by configuration; the token's header selects among them by ``alg`` and
 and can choose nothing else. It does not go through PyJWT's generic ``decode``:
 :mod:`~jwt_middleware.jws` parses, each key checks its signature with ``hmac`` or
 ``cryptography``, and the claims are checked by the named checks of :mod:`.claims`,
-assembled here once per issuer, by PyJWT's rules or stricter ones (a differential
-property test holds them to that). Which keys may have signed a token is
+assembled once per issuer (:mod:`.acceptance`), by PyJWT's rules or stricter ones (a
+differential property test holds them to that). Which keys may have signed a token is
 :mod:`.candidates`' business. Every failure becomes one of our
 :mod:`~jwt_middleware.errors`, with a fixed description and a fixed
 :class:`~jwt_middleware.refusals.Reason`, and is logged once with that reason
@@ -16,18 +16,18 @@ refused; after, by :meth:`TokenVerifier._signed`, which adds the key's ``kid`` a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection
-from typing import Any, Final
+from typing import Final
 
 from .. import jws
 from ..errors import InvalidTokenError, invalid_token
 from ..keys.issuers import IssuerPolicy, Issuers
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
-from ..settings import ClaimPath, JWTSettings
+from ..settings import JWTSettings
 from ..types import BoundKey, Claims, VerifiedToken
-from .cache import PayloadShape, VerifiedTokenCache, entry_size
+from .acceptance import Acceptance, payload_of
+from .cache import VerifiedTokenCache
 from .candidates import (
     Candidate,
     CandidateKeys,
@@ -36,9 +36,8 @@ from .candidates import (
     refuse,
     refuse_signature,
 )
-from .claims import ClaimCheck, custom_check, expires_at, payload_checks
-from .payload import frozen_claims, payload_of
-from .scopes import scopes_from
+from .claims import ClaimCheck, custom_check
+from .tenants import ResolveIssuer, Tenant, Tenants
 
 __all__ = ["ACCESS_TOKEN_TYPE", "REFRESH_TOKEN_TYPE", "TokenVerifier"]
 
@@ -57,18 +56,20 @@ class TokenVerifier:
     the static key source with one of your own (use :meth:`verify_async` for a source that
     waits, such as a JWKS endpoint). ``token_types`` are the accepted ``typ`` headers,
     compared case-insensitively; by default access tokens (``at+jwt``) and, unless
-    ``require_explicit_type`` is set, untyped ones (``JWT`` or none). A refresh token is
+    ``require_access_token_type`` is set, untyped ones (``JWT`` or none). A refresh token is
     never an access token. ``check_claims`` is asked about every token that passed all
     other checks; ``False`` refuses it (Cognito's ``token_use``, Entra's ``tid``...).
     ``issuers`` replaces the issuers, audiences and key sources of the settings with
     policies of your own (:class:`~jwt_middleware.keys.issuers.Issuers`).
+    ``resolve_issuer(iss)`` accepts issuers that are not listed, at request time, as the
+    issuer templates of ``JWT_ISSUER`` do (:mod:`.tenants`).
 
     How a token is verified, in this order, so that a forged token costs no more than its
     signature check and is never parsed as JSON: its size; its three segments and header
     (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
-    ``alg`` and ``kid`` select (:mod:`.candidates`); the signature over the
-    raw bytes; only then the payload, and its claims against the policy of the issuer whose
-    key verified it, by the checks of :mod:`.claims` assembled for it once, here.
+    ``alg`` and ``kid`` select (:mod:`.candidates`); the signature over the raw bytes; only
+    then the payload, and its claims against the policy of the issuer whose key verified
+    it, by the checks of :mod:`.claims` assembled for it once (:mod:`.acceptance`).
     (One exception: when keys of several issuers answer the same header, say tokens without
     a ``kid``, the payload's unverified ``iss`` is read to choose whose keys to try, so that
     a forged token costs one signature check rather than one per issuer.)
@@ -80,19 +81,14 @@ class TokenVerifier:
     """
 
     __slots__ = (
+        "_acceptance",
         "_algorithms",
         "_cache",
-        "_checks",
-        "_custom",
         "_fixed",
         "_issuers",
         "_keys",
-        "_leeway",
-        "_max_age",
         "_max_len",
-        "_rules",
-        "_scope_claims",
-        "_scope_names",
+        "_tenants",
         "_types",
         "cached",
         "settings",
@@ -107,6 +103,7 @@ class TokenVerifier:
         cache_verified: bool = True,
         check_claims: Callable[[Claims], bool] | None = None,
         issuers: Issuers | None = None,
+        resolve_issuer: ResolveIssuer | None = None,
     ) -> None:
         if issuers is not None and keys is not None:
             raise ValueError("give keys or issuers, not both")
@@ -114,35 +111,21 @@ class TokenVerifier:
         #: these rather than reading the environment again.
         self.settings = settings
         self._issuers = (
-            issuers if issuers is not None else Issuers.from_settings(settings, keys=keys)
+            issuers
+            if issuers is not None
+            else Issuers.from_settings(settings, keys=keys, open_ended=resolve_issuer is not None)
         )
         policies = self._issuers.policies
         self._algorithms = frozenset().union(*(p.algorithms for p in policies))
+        self._tenants = Tenants.from_settings(
+            settings, self._issuers, resolve_issuer=resolve_issuer, build=self._tenant_verifier
+        )
+        if self._tenants is not None:
+            self._algorithms |= self._tenants.algorithms
         self._keys = CandidateKeys(self._issuers, self._algorithms)
         self._fixed = self._keys.fixed
-        self._types = _accepted_types(token_types, explicit=settings.require_explicit_type)
-        self._leeway = settings.leeway_seconds
+        self._types = _accepted_types(token_types, explicit=settings.require_access_token_type)
         self._max_len = settings.max_token_bytes
-        self._max_age = settings.max_token_age_seconds
-        #: For each issuer policy, the claim checks its tokens go through, in order.
-        self._checks = {
-            policy: payload_checks(
-                leeway_seconds=settings.leeway_seconds,
-                max_age_seconds=settings.max_token_age_seconds,
-                audiences=policy.audiences,
-                required_claims=settings.required_claims,
-                accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
-            )
-            for policy in policies
-        }
-        #: The same, as _accept runs them: (the claim that triggers it or None, its rule).
-        self._rules = {
-            policy: tuple((check.claim, check.rule) for check in checks)
-            for policy, checks in self._checks.items()
-        }
-        self._custom = custom_check(check_claims) if check_claims is not None else None
-        self._scope_claims = settings.scope_claims
-        self._scope_names = _top_level_names(self._scope_claims)
         self._cache = (
             VerifiedTokenCache(
                 max_entries=settings.verified_cache_size,
@@ -152,6 +135,8 @@ class TokenVerifier:
             if cache_verified and settings.verified_cache_size
             else None
         )
+        custom = custom_check(check_claims) if check_claims is not None else None
+        self._acceptance = Acceptance(settings, policies, custom=custom, cache=self._cache)
         #: ``cached(token)``: the verification of ``token`` if it is in the verified-token
         #: cache, else ``None``: the middleware's fast path, without a coroutine. The cache's
         #: own lookup, bound here, so that a reused token costs one call.
@@ -164,11 +149,26 @@ class TokenVerifier:
         """The issuers this verifier accepts, with their audiences, algorithms and keys."""
         return self._issuers.policies
 
+    def _tenant_verifier(self, policy: IssuerPolicy, check: ClaimCheck | None) -> TokenVerifier:
+        """The verifier of one tenant's tokens: this one's settings, token types, claim
+        checks and verified-token cache, and ``check`` (a template's claim) after the
+        others."""
+        tenant = TokenVerifier(
+            self.settings, issuers=Issuers([policy]), token_types=self._types, cache_verified=False
+        )
+        tenant._cache, tenant.cached = self._cache, self.cached
+        acceptance = tenant._acceptance
+        acceptance.cache, acceptance.custom = self._cache, self._acceptance.custom
+        if check is not None:
+            acceptance.add_check(policy, check)
+        return tenant
+
     def claim_checks(self, policy: IssuerPolicy | None = None) -> tuple[ClaimCheck, ...]:
         """The claim checks a token of ``policy`` (the first issuer's by default) goes
         through once its signature checked out, in order: only those the settings need."""
-        checks = self._checks[policy if policy is not None else self.policies[0]]
-        return checks if self._custom is None else (*checks, self._custom)
+        checks = self._acceptance.checks[policy if policy is not None else self.policies[0]]
+        custom = self._acceptance.custom
+        return checks if custom is None else (*checks, custom)
 
     def verify(self, token: str) -> Claims:
         """Verify ``token`` against keys available without waiting; return its claims."""
@@ -176,10 +176,10 @@ class TokenVerifier:
             cached = self._cache.get(token)
             if cached is not None:
                 return cached.claims
-        parsed, candidates = self._read(token)
-        if candidates is None:
+        verified = self._now(token, self._parse(token))
+        if verified is None:
             raise TypeError("this key source has to wait; use verify_async()")
-        return self._finish(token, parsed, candidates).claims
+        return verified.claims
 
     async def verify_async(self, token: str) -> Claims:
         """Verify ``token``, waiting on the key source if it needs to; return its claims."""
@@ -190,8 +190,7 @@ class TokenVerifier:
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
         The middleware's path for a token :attr:`cached` did not know: no coroutine and
         no second look in the cache for a token that is refused, as a forged one is."""
-        parsed, candidates = self._read(token)
-        return None if candidates is None else self._finish(token, parsed, candidates)
+        return self._now(token, self._parse(token))
 
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
@@ -199,10 +198,18 @@ class TokenVerifier:
         cached = self.cached(token)
         if cached is not None:
             return cached
-        parsed, candidates = self._read(token)
+        parsed = self._parse(token)
+        if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
+            return await self._tenant_authenticate(tenant, token, parsed)
+        candidates = self._keys.now(parsed)
         if candidates is None:
             candidates = await self._keys.waiting(parsed)
         return self._finish(token, parsed, candidates)
+
+    @property
+    def ready(self) -> bool:
+        """Whether every key source holds usable keys: tokens verify without waiting."""
+        return self._issuers.available
 
     async def prefetch(self) -> None:
         """Load remote keys now (e.g. in the app's lifespan) instead of at the first request."""
@@ -210,13 +217,19 @@ class TokenVerifier:
 
     async def aclose(self) -> None:
         """Release what the key sources hold open (the JWKS HTTP client)."""
+        if self._tenants is not None:
+            await self._tenants.aclose()
         await self._issuers.aclose()
+
+    @property
+    def tenants(self) -> Tenants | None:
+        """The issuers accepted at request time (:mod:`.tenants`), if any may be."""
+        return self._tenants
 
     # --- the steps ---------------------------------------------------------------------------
 
-    def _read(self, token: str) -> tuple[jws.Token, list[Candidate] | None]:
-        """The token parsed, its header checked, and the keys at hand that may have signed
-        it (``None`` when a key source has to be awaited)."""
+    def _parse(self, token: str) -> jws.Token:
+        """The token split and its header checked: size, form, ``alg`` and ``typ``."""
         if not isinstance(token, str) or len(token) > self._max_len:
             refuse(Reason.TOO_LARGE if isinstance(token, str) else Reason.MALFORMED)
         try:
@@ -228,8 +241,28 @@ class TokenVerifier:
         typ = parsed.typ  # as sent ("JWT", say) first: no lower() for the usual spellings
         if typ not in self._types and (typ is None or typ.lower() not in self._types):
             refuse(Reason.TOKEN_TYPE)
+        return parsed
+
+    def _now(self, token: str, parsed: jws.Token) -> VerifiedToken | None:
+        """Verify a parsed token with the keys at hand (a tenant's, if it names one), or
+        ``None`` if they are awaited."""
+        if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
+            verified = tenant.verifier._now(token, parsed)
+            return None if verified is None else self._tenants.proved(tenant, verified)
         fixed = self._fixed  # what self._keys.now() answers, for static keys, without a call
-        return parsed, fixed[parsed.algorithm] if fixed is not None else self._keys.now(parsed)
+        candidates = fixed[parsed.algorithm] if fixed is not None else self._keys.now(parsed)
+        return None if candidates is None else self._finish(token, parsed, candidates)
+
+    async def _tenant_authenticate(
+        self, tenant: Tenant, token: str, parsed: jws.Token
+    ) -> VerifiedToken:
+        verifier = tenant.verifier
+        candidates = verifier._keys.now(parsed)
+        if candidates is None:
+            candidates = await verifier._keys.waiting(parsed)
+        verified = verifier._finish(token, parsed, candidates)
+        assert self._tenants is not None
+        return self._tenants.proved(tenant, verified)
 
     def _finish(self, token: str, parsed: jws.Token, candidates: list[Candidate]) -> VerifiedToken:
         """Accept the token by the first candidate key whose signature and issuer fit, or
@@ -278,42 +311,11 @@ class TokenVerifier:
             policy = policy_for(policies, payload.get("iss"))
             if policy is None or parsed.algorithm not in policy.algorithms:
                 return None  # signed by a key that issuer does not own
-            verified = self._accept(token, payload, policy, text)
+            verified = self._acceptance.accept(token, payload, policy, text)
         except InvalidTokenError as exc:
             log_refusal(exc.reason, issuer=only_issuer(policies), kid=key.kid)
             raise
         jws.remember_header(parsed)
-        return verified
-
-    def _accept(
-        self, token: str, payload: dict[str, Any], policy: IssuerPolicy, payload_json: str
-    ) -> VerifiedToken:
-        now = time.time()
-        for claim, rule in self._rules[policy]:
-            if claim is None or claim in payload:
-                rule(payload, now)
-        shape = PayloadShape.of(payload_json)
-        try:
-            claims = frozen_claims(payload, shape)
-        except ValueError:  # nested deeper than freeze() follows
-            raise invalid_token(Reason.MALFORMED_CLAIM) from None
-        if self._custom is not None:
-            self._custom.rule(claims, now)
-        names = self._scope_names
-        scopes: tuple[str, ...] = ()
-        if names is None or not payload.keys().isdisjoint(names):
-            scopes = tuple(scopes_from(claims, self._scope_claims))
-        expires = expires_at(payload, self._leeway, self._max_age)
-        verified = VerifiedToken(
-            claims=claims,
-            subject=payload["sub"],  # the subject check saw a string
-            scopes=scopes,
-            issuer=policy.issuer,
-            expires_at=expires,
-        )
-        if self._cache is not None:
-            size = entry_size(token, shape, scopes)
-            self._cache.put(token, verified, expires_at=expires, size=size)
         return verified
 
 
@@ -328,14 +330,6 @@ def _accepted_types(
     lower = {t.lower() if t is not None else None for t in token_types}
     upper = {t.upper() for t in lower if t is not None}
     return frozenset(lower | {t for t in upper if t.lower() in lower})  # not "SS" for "ß"
-
-
-def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | None:
-    """The scope claims when they are all top-level names (a token with none of them has
-    no scopes, without looking further), else ``None``."""
-    if all(isinstance(p, str) and "." not in p for p in scope_claims):
-        return tuple(p for p in scope_claims if isinstance(p, str))
-    return None
 
 
 def _not_cached(token: str) -> None:

@@ -8,7 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
-from jwt_middleware.access.rules import PublicPathRule, PublicPaths, is_safe_path
+from jwt_middleware.access.paths import is_safe_path
+from jwt_middleware.access.rules import PublicPathRule, PublicPaths
 from tests.helpers import build_app
 
 RULES = PublicPaths(

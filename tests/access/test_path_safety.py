@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jwt_middleware import JWTSettings
-from jwt_middleware.access.rules import is_safe_path
+from jwt_middleware.access.paths import is_safe_path
 from tests.asgi import OMITTED, call, http_scope
 from tests.helpers import build_app
 

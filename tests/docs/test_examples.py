@@ -32,7 +32,9 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -72,7 +74,7 @@ def _is_routes(block: Block) -> bool:
 @pytest.mark.parametrize(("page", "index"), examples(lambda block: True))
 def test_example_is_of_a_kind_the_rules_above_cover(page: Page, index: int) -> None:
     block = page.blocks[index]
-    known = {"python", "http", "sh", "text", "console"}
+    known = {"python", "http", "sh", "text", "console", "mermaid"}
     assert block.language in known, f"{page.where(block)}: say what the block is"
 
 
@@ -90,7 +92,11 @@ def _logging_put_back() -> Iterator[None]:
 def _run_python(page: Page, blocks: list[Block], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Run the page's python blocks among ``blocks`` in order, in one namespace, as a reader
     who runs each in turn would; return the namespace."""
-    namespace: dict[str, Any] = {"__name__": f"docs_example_{page.path.stem}"}
+    # A module of its own, importable while the test runs, as a reader's file is: some
+    # frameworks (Litestar) resolve a handler's annotations through sys.modules.
+    module = types.ModuleType(f"docs_example_{page.path.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace: dict[str, Any] = module.__dict__
     for block in blocks:
         if block.language != "python":
             continue

@@ -93,7 +93,7 @@ TOKENS = [
 CONFIGURATIONS = [
     pytest.param({}, id="hs256-default"),
     pytest.param({"issuer": "https://id.example", "audience": "api"}, id="hs256-iss-aud"),
-    pytest.param({"require_explicit_type": True}, id="explicit-type"),
+    pytest.param({"require_access_token_type": True}, id="explicit-type"),
 ]
 
 

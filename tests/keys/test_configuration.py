@@ -84,11 +84,12 @@ def test_construction_fetches_nothing_and_makes_a_key_source(endpoint: Endpoint)
 
 def test_options_from_settings_keep_the_settings_names() -> None:
     """``JWT_JWKS_<NAME>`` is ``JWKSOptions.<name>``: one name from the environment to the
-    code, for every JWKS setting but the URL."""
+    code, for every JWKS setting but the URL (and the file, which is not fetched)."""
     named = {
         name.removeprefix("jwks_")
         for name in JWTSettings.model_fields
-        if name.startswith("jwks_") and name != "jwks_url"
+        if name.startswith("jwks_")
+        and name not in ("jwks_url", "jwks_file", "jwks_file_check_seconds")
     }
     assert named == {field.name for field in fields(JWKSOptions)}
     settings = JWTSettings(

@@ -2,18 +2,23 @@
 
 Static keys (named by ``kid``; a primary key that also serves tokens naming no known
 ``kid``; one HMAC secret that needs no header), a JWKS fetched from a real endpoint on
-loopback, and keys discovered from a loopback issuer's metadata. Each offers a known
+loopback, keys discovered from a loopback issuer's metadata, and a JWK Set given inline or
+read from a file. Each offers a known
 ``alg`` and ``kid`` now and later alike; for an unknown ``kid`` nothing, or what it offers a
 token without ``kid``; never a key for an algorithm it was not bound to; says truly
-whether its keys depend on the header; and survives ``prefetch`` and ``aclose`` twice.
+whether its keys depend on the header; says truly whether it holds usable keys (what a
+readiness probe asks); and survives ``prefetch`` and ``aclose`` twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +27,7 @@ from jwt_middleware import JWTSettings, KeySource
 from jwt_middleware.algorithms import ALGORITHMS
 from jwt_middleware.keys.discovery import DiscoveredKeys
 from jwt_middleware.keys.jwks import JWKSKeys, JWKSOptions
+from jwt_middleware.keys.local import JWKSFileKeys, inline_jwks
 from jwt_middleware.keys.pool import JWKSPool
 from jwt_middleware.keys.static import StaticKeys
 from jwt_middleware.types import BoundKey
@@ -49,6 +55,8 @@ class SourceCase:
     falls_back: bool = False
     #: Its keys are the same for every header (depends_on_header is False).
     header_free: bool = False
+    #: Its keys come from a provider: none are held before the first good fetch.
+    fetched: bool = False
 
 
 @asynccontextmanager
@@ -93,6 +101,23 @@ async def discovered(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeyS
         await pool.aclose()
 
 
+def _jwk_set() -> str:
+    return json.dumps({"keys": [public_jwk(RSA, "a"), public_jwk(EC_P256, "e")]})
+
+
+@asynccontextmanager
+async def inline(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeySource]:
+    yield inline_jwks(_jwk_set(), algorithms=["RS256", "ES256"])
+
+
+@asynccontextmanager
+async def jwks_file(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeySource]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "jwks.json"
+        path.write_text(_jwk_set())
+        yield JWKSFileKeys(path, algorithms=["RS256", "ES256"], clock=clock)
+
+
 ASYMMETRIC = frozenset({"RS256", "ES256"})
 RSA_NUMBERS = RSA.public_key().public_numbers()
 SOURCES = [
@@ -116,8 +141,15 @@ SOURCES = [
         ),
         id="static-secret",
     ),
-    pytest.param(SourceCase(jwks, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="jwks"),
-    pytest.param(SourceCase(discovered, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="discovered"),
+    pytest.param(
+        SourceCase(jwks, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC, fetched=True), id="jwks"
+    ),
+    pytest.param(
+        SourceCase(discovered, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC, fetched=True),
+        id="discovered",
+    ),
+    pytest.param(SourceCase(inline, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="inline-jwks"),
+    pytest.param(SourceCase(jwks_file, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="jwks-file"),
 ]
 
 
@@ -274,5 +306,29 @@ def test_prefetch_and_aclose_are_idempotent(
         async with case.open(endpoint, clock) as never_opened:
             await never_opened.aclose()
             await never_opened.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("provider_up", [True, False], ids=["provider-up", "provider-down"])
+@pytest.mark.parametrize("case", SOURCES)
+def test_available_says_whether_usable_keys_are_held(
+    case: SourceCase, endpoint: Endpoint, clock: FakeClock, provider_up: bool
+) -> None:
+    """Before ``prefetch`` a fetching source holds nothing; after it, it holds keys exactly
+    when the provider answered, and then offers the known key without waiting. Static
+    keys are available from the start."""
+    algorithm, kid = case.known
+
+    async def main() -> None:
+        async with case.open(endpoint, clock) as source:
+            if not provider_up:
+                endpoint.status = 503
+            assert source.available is not case.fetched
+            await source.prefetch()
+            held = provider_up or not case.fetched
+            assert source.available is held
+            assert bool(source.keys_now(algorithm, kid)) is held
+            await source.aclose()
 
     asyncio.run(main())

@@ -207,10 +207,15 @@ def test_public_jwks_document_lists_public_parts_only() -> None:
         pytest.param("id_token+jwt", False, False, id="other-type"),
         pytest.param("JWT", True, False, id="strict-refuses-untyped"),
         pytest.param("at+jwt", True, True, id="strict-accepts-access"),
+        pytest.param("Application/At+Jwt", True, True, id="strict-media-type-any-case"),
+        pytest.param(None, True, False, id="strict-refuses-no-typ"),
+        pytest.param("refresh+jwt", True, False, id="strict-refuses-refresh"),
+        pytest.param("at+jwt ", True, False, id="strict-no-trailing-space"),
+        pytest.param("application/okta-internal-at+jwt", True, False, id="strict-okta-org"),
     ],
 )
 def test_access_token_typing(typ: str | None, strict: bool, accepted: bool) -> None:
-    settings = JWTSettings(secret=SECRET, require_explicit_type=strict)
+    settings = JWTSettings(secret=SECRET, require_access_token_type=strict)
     token = mint_token("t", headers={"typ": typ})
     if typ is None:
         assert "typ" not in jwt.get_unverified_header(token)

@@ -7,20 +7,26 @@
 //   issuer_path            "" or a path such as "/realms/test"; the provider is mounted there
 //   jwks                   {"keys": [private JWKs]}; the first key of a type signs by default
 //   id_token_alg           the algorithm of the authorization code client's id_tokens
-//   resources              {"<resource indicator>": {"alg", "kid"?, "scope", "access_token_ttl_seconds"}}
+//   resources              {"<resource indicator>": {"alg", "kid"?, "scope", "access_token_ttl_seconds",
+//                           "access_token_format"?: "jwt" (default) or "opaque"}}
 //   clients                {"service": {"client_id", "client_secret"}, "web": {...}}
 //   cookie_keys            secrets that sign the interaction cookies
 //   openid_discovery       false: 404 at <issuer>/.well-known/openid-configuration
 //   metadata_issuer        null, or the "issuer" that both metadata documents claim instead
 //   dynamic_registration   true: RFC 7591 registration open to anyone (optional, default off)
 //   scopes                 scope values supported besides openid and offline_access (optional)
+//   extra_clients          more client metadata objects, registered as given (optional): resource
+//                          servers that introspect, with their own token_endpoint_auth_method
+//
+// Token introspection (RFC 7662) is enabled: any authenticated client may introspect any token.
 //
 // Once it listens it prints one line on stdout, {"port": N, "issuer": "..."}, and it exits when
 // its stdin closes, so a test process that dies cannot leave it behind.
 //
 // What the harness adds around the provider, outside the issuer path:
 //   GET    /__harness/stats     {"jwks": n, "openid_configuration": n,
-//                                "oauth_authorization_server": n, "paths": {path: n}}
+//                                "oauth_authorization_server": n, "paths": {path: n},
+//                                "posts": {path: n}}
 //   DELETE /__harness/stats     counters back to zero
 //   GET    /__harness/callback  the web client's redirect_uri (never needed: the helper reads
 //                               the code from the Location header)
@@ -49,7 +55,9 @@ if (issuerPath !== '' && (!issuerPath.startsWith('/') || issuerPath.endsWith('/'
 }
 
 function emptyStats() {
-  return { jwks: 0, openid_configuration: 0, oauth_authorization_server: 0, paths: {} };
+  return {
+    jwks: 0, openid_configuration: 0, oauth_authorization_server: 0, paths: {}, posts: {},
+  };
 }
 let stats = emptyStats();
 
@@ -78,6 +86,9 @@ const server = http.createServer((req, res) => {
   const path = url.pathname;
   if (req.method === 'GET' && !req.headers[INTERNAL_HEADER] && !path.startsWith('/__harness/')) {
     count(path);
+  }
+  if (req.method === 'POST' && !req.headers[INTERNAL_HEADER] && !path.startsWith('/__harness/')) {
+    stats.posts[path] = (stats.posts[path] ?? 0) + 1;
   }
 
   if (callback === undefined) return sendJson(res, 503, { error: 'starting' });
@@ -141,6 +152,7 @@ server.listen(config.port, '127.0.0.1', () => {
         redirect_uris: [`${origin}${CALLBACK_PATH}`],
         id_token_signed_response_alg: config.id_token_alg,
       },
+      ...(config.extra_clients ?? []),
     ],
     // A dynamically registered client that names no algorithm gets id_tokens the keys can sign.
     clientDefaults: { id_token_signed_response_alg: config.id_token_alg },
@@ -157,6 +169,7 @@ server.listen(config.port, '127.0.0.1', () => {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       registration: { enabled: config.dynamic_registration === true },
+      introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
         async getResourceServerInfo(ctx, resourceIndicator) {
@@ -165,7 +178,7 @@ server.listen(config.port, '127.0.0.1', () => {
           return {
             scope: resource.scope,
             accessTokenTTL: resource.access_token_ttl_seconds,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: resource.access_token_format ?? 'jwt',
             jwt: { sign: resource.kid ? { alg: resource.alg, kid: resource.kid } : { alg: resource.alg } },
           };
         },

@@ -104,6 +104,8 @@ class ResourceServer:
     scope: str = ""
     kid: str | None = None
     access_token_ttl_seconds: int = 300
+    #: ``"opaque"``: opaque access tokens instead, checked by introspection.
+    access_token_format: str = "jwt"
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class ProviderConfig:
     ``offline_access``: they are in ``scopes_supported``, and only these may be in a
     registration's ``scope``. A resource server's scopes must be listed here for a client
     to register for them; tokens still carry a scope only for the resources that have it.
+    ``extra_clients`` are more clients' metadata, registered as given (resource servers
+    that introspect tokens with their own ``token_endpoint_auth_method``).
     """
 
     keys: Sequence[JWK]
@@ -131,6 +135,7 @@ class ProviderConfig:
     metadata_issuer: str | None = None
     dynamic_registration: bool = False
     scopes: Sequence[str] = ()
+    extra_clients: Sequence[Mapping[str, object]] = ()
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -154,13 +159,15 @@ class HarnessStats:
     """GET requests the provider received since it started or :meth:`reset_stats`.
 
     ``paths`` counts every GET path (not the harness's own requests), so a test can also see
-    where a client looked that it should not have.
+    where a client looked that it should not have; ``posts`` every POST path (the token
+    and introspection endpoints).
     """
 
     jwks: int
     openid_configuration: int
     oauth_authorization_server: int
     paths: Mapping[str, int]
+    posts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -273,6 +280,10 @@ class OpenIDProvider:
         return self._endpoint("token_endpoint")
 
     @property
+    def introspection_endpoint(self) -> str:
+        return self._endpoint("introspection_endpoint")
+
+    @property
     def service_client(self) -> tuple[str, str]:
         """The client_credentials client: (client_id, client_secret)."""
         return SERVICE_CLIENT_ID, self._service_secret
@@ -341,6 +352,7 @@ class OpenIDProvider:
                     "kid": server.kid,
                     "scope": server.scope,
                     "access_token_ttl_seconds": server.access_token_ttl_seconds,
+                    "access_token_format": server.access_token_format,
                 }
                 for indicator, server in config.resources.items()
             },
@@ -353,6 +365,7 @@ class OpenIDProvider:
             "metadata_issuer": config.metadata_issuer,
             "dynamic_registration": config.dynamic_registration,
             "scopes": list(config.scopes),
+            "extra_clients": [dict(client) for client in config.extra_clients],
         }
 
     def _wait_ready(self, ready_path: Path) -> None:
@@ -552,6 +565,7 @@ class OpenIDProvider:
             openid_configuration=int(data["openid_configuration"]),
             oauth_authorization_server=int(data["oauth_authorization_server"]),
             paths={str(path): int(count) for path, count in data["paths"].items()},
+            posts={str(path): int(count) for path, count in data["posts"].items()},
         )
 
     def reset_stats(self) -> None:

@@ -11,7 +11,8 @@ from urllib.parse import quote, unquote
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from jwt_middleware.access.rules import PublicPaths, is_safe_path
+from jwt_middleware.access.paths import is_safe_path
+from jwt_middleware.access.rules import PublicPaths
 from tests.asgi import OMITTED, http_scope
 from tests.properties.harness import CASES, call
 from tests.public_paths import (

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from jwt_middleware.access.rules import PathRule, RuleIndex
+from jwt_middleware.access.index import RuleIndex
+from jwt_middleware.access.rules import PathRule
 
 SEGMENTS = st.sampled_from(["a", "b", "todos", "v1", "x.y", "{id}", "{n:int}", ""])
 METHODS = st.sampled_from([None, "GET", "POST", "DELETE"])

@@ -60,6 +60,24 @@ def test_is_revoked_after_revoke(
     assert run(store, scenario) is expected
 
 
+@pytest.mark.parametrize(
+    "exp",
+    [pytest.param(10**400, id="400-digit-exp"), pytest.param(2**63, id="past-redis-ttl")],
+)
+def test_a_token_that_claims_to_live_for_ever_is_revoked(
+    make_store: StoreFactory, exp: int
+) -> None:
+    """Its issuer wrote the exp; no store holds such a time, and none crashes on it."""
+    store = make_store()
+
+    async def scenario(store: Store) -> tuple[bool, bool]:
+        await revoke_token_claims(store, {"jti": "long", "exp": exp})
+        await store.revoke("direct", expires_at=exp)
+        return await store.is_revoked({"jti": "long"}), await store.is_revoked({"jti": "direct"})
+
+    assert run(store, scenario) == (True, True)
+
+
 def test_stores_are_revocation_and_single_use_stores(make_store: StoreFactory) -> None:
     store = make_store()
     assert isinstance(store, RevocationStore)

@@ -1,6 +1,6 @@
 """One contract, every authenticator: the bearer JWT from the header, from the query string,
-and the API-key authenticator that docs/authenticators.md documents (run from the page
-itself, so the example cannot drift from the contract).
+the API-key authenticator that docs/authenticators.md documents (run from the page
+itself, so the example cannot drift from the contract), and a chain of the two.
 
 Each answers a request without its kind of credential with ``MissingTokenError`` (so the
 next authenticator may try); a bad credential with its own error, whose challenge names its
@@ -29,6 +29,7 @@ from jwt_middleware import (
 )
 from jwt_middleware.verification.authenticator import Authenticator
 from jwt_middleware.verification.bearer import BearerAuthenticator
+from jwt_middleware.verification.chain import AuthenticatorChain
 from tests.asgi import call, http_scope
 from tests.docs.pages import page_namespace
 from tests.helpers import OTHER_SECRET, SECRET, mint_token
@@ -96,6 +97,21 @@ CASES = [
             subject="billing",
         ),
         id="docs-api-key",
+    ),
+    pytest.param(
+        Case(
+            # A chain whose first member finds no credential here: the second decides.
+            build=lambda settings: AuthenticatorChain(
+                [_api_keys(settings), BearerAuthenticator(TokenVerifier(settings))]
+            ),
+            good=lambda: _header_scope(b"authorization", f"Bearer {mint_token('alice')}".encode()),
+            bad=lambda: _header_scope(
+                b"authorization", f"Bearer {mint_token('alice', secret=OTHER_SECRET)}".encode()
+            ),
+            scheme="Bearer",
+            subject="alice",
+        ),
+        id="chain-api-key-then-bearer",
     ),
 ]
 

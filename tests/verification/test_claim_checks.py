@@ -205,7 +205,7 @@ def _names(checks: tuple[ClaimCheck, ...]) -> list[str]:
     return [check.name + (f"?{check.claim}" if check.claim else "") for check in checks]
 
 
-DEFAULT = ["exp", "nbf?nbf", "iat?iat", "aud?aud", "sub", "jti?jti", "cnf?cnf"]
+DEFAULT = ["exp", "nbf?nbf", "iat?iat", "aud?aud", "sub", "jti?jti", "cnf?cnf", "id_token"]
 
 
 def _tenant(claims: Mapping[str, Any]) -> bool:
@@ -218,22 +218,43 @@ ASSEMBLIES = [
     pytest.param(
         {"max_token_age_seconds": 60},
         None,
-        ["exp", "nbf?nbf", "iat?iat", "max_age", "aud?aud", "sub", "jti?jti", "cnf?cnf"],
+        [
+            "exp",
+            "nbf?nbf",
+            "iat?iat",
+            "max_age",
+            "aud?aud",
+            "sub",
+            "jti?jti",
+            "cnf?cnf",
+            "id_token",
+        ],
         id="max-age",
     ),
     pytest.param(
         {"audience": "api"},
         None,
-        ["exp", "nbf?nbf", "iat?iat", "aud", "sub", "jti?jti", "cnf?cnf"],
+        ["exp", "nbf?nbf", "iat?iat", "aud", "sub", "jti?jti", "cnf?cnf", "id_token"],
         id="audience",
     ),
     pytest.param(
         {"required_claims": ["tid"]},
         None,
-        ["exp", "nbf?nbf", "iat?iat", "aud?aud", "sub", "jti?jti", "required", "cnf?cnf"],
+        [
+            "exp",
+            "nbf?nbf",
+            "iat?iat",
+            "aud?aud",
+            "sub",
+            "jti?jti",
+            "required",
+            "cnf?cnf",
+            "id_token",
+        ],
         id="required-claims",
     ),
     pytest.param({"accept_bound_tokens_as_bearer": True}, None, DEFAULT, id="bound-accepted"),
+    pytest.param({"allow_nonce_in_access_tokens": True}, None, DEFAULT, id="nonce-allowed"),
     pytest.param({}, _tenant, [*DEFAULT, "check_claims"], id="check-claims"),
 ]
 

@@ -8,6 +8,7 @@ and at a WebSocket handshake, and never a 500. Minted with PyJWT directly (which
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -118,22 +119,24 @@ def test_time_claims_and_nesting(
 @pytest.mark.parametrize(
     ("auth_time", "expected"),
     [
-        pytest.param(recent(), ACCEPTED, id="recent"),
-        pytest.param(float(recent()), ACCEPTED, id="recent-float"),
-        pytest.param(recent() - 3600, STEP_UP, id="too-old"),
-        pytest.param(HUGE, STEP_UP, id="huge"),
-        pytest.param(-HUGE, STEP_UP, id="huge-negative"),
-        pytest.param(1e308, STEP_UP, id="largest-float"),
-        pytest.param(INF, STEP_UP, id="infinity"),
-        pytest.param(-INF, STEP_UP, id="minus-infinity"),
-        pytest.param(NAN, STEP_UP, id="nan"),
-        pytest.param(int(time.time()) + 3600, STEP_UP, id="an-hour-ahead"),
-        pytest.param(True, STEP_UP, id="true"),
-        pytest.param(str(recent()), STEP_UP, id="string"),
+        # Worked out when the test runs, not when it is collected: a suite that runs for
+        # longer than the rule's max_age must not turn "recent" into "too old".
+        pytest.param(lambda: recent(), ACCEPTED, id="recent"),
+        pytest.param(lambda: float(recent()), ACCEPTED, id="recent-float"),
+        pytest.param(lambda: recent() - 3600, STEP_UP, id="too-old"),
+        pytest.param(lambda: HUGE, STEP_UP, id="huge"),
+        pytest.param(lambda: -HUGE, STEP_UP, id="huge-negative"),
+        pytest.param(lambda: 1e308, STEP_UP, id="largest-float"),
+        pytest.param(lambda: INF, STEP_UP, id="infinity"),
+        pytest.param(lambda: -INF, STEP_UP, id="minus-infinity"),
+        pytest.param(lambda: NAN, STEP_UP, id="nan"),
+        pytest.param(lambda: int(time.time()) + 3600, STEP_UP, id="an-hour-ahead"),
+        pytest.param(lambda: True, STEP_UP, id="true"),
+        pytest.param(lambda: str(recent()), STEP_UP, id="string"),
     ],
 )
-def test_auth_time_under_a_step_up_rule(auth_time: Any, expected: str) -> None:
-    token = hostile_token(auth_time=auth_time)
+def test_auth_time_under_a_step_up_rule(auth_time: Callable[[], Any], expected: str) -> None:
+    token = hostile_token(auth_time=auth_time())
     rules = {"/private": Requirement(max_age=600), "/ws": Requirement(max_age=600)}
     app = build_app(_settings(max_age=False), scopes=rules)
     client = TestClient(app, raise_server_exceptions=False)

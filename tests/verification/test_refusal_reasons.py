@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import (
+    AuthenticationError,
     InvalidTokenError,
     JWTAuthMiddleware,
     JWTSettings,
@@ -75,7 +76,7 @@ VERIFIER_CASES = [
         id="algorithm",
     ),
     pytest.param(
-        {"require_explicit_type": True}, _good(), Reason.TOKEN_TYPE, id="untyped-when-explicit"
+        {"require_access_token_type": True}, _good(), Reason.TOKEN_TYPE, id="untyped-when-explicit"
     ),
     pytest.param(
         {},
@@ -98,6 +99,7 @@ VERIFIER_CASES = [
     pytest.param({}, _good(sub=""), Reason.MISSING_CLAIM, id="empty-sub"),
     pytest.param({"required_claims": ["tid"]}, _good(), Reason.MISSING_CLAIM, id="required-claim"),
     pytest.param({}, _good(exp="soon"), Reason.MALFORMED_CLAIM, id="exp-text"),
+    pytest.param({}, _good(nonce="n-1"), Reason.ID_TOKEN, id="id-token"),
     pytest.param({}, _good(jti=7), Reason.MALFORMED_CLAIM, id="jti-number"),
     pytest.param({}, _good(cnf={"jkt": "x"}), Reason.BOUND_TOKEN, id="bound-token"),
     pytest.param({}, _good(cnf="x"), Reason.MALFORMED_CLAIM, id="cnf-not-an-object"),
@@ -120,6 +122,60 @@ def test_the_verifier_logs_one_line_with_the_reason(
     issuer = f" issuer={ISSUER}" if reason not in _BEFORE_ANY_KEY else ""
     assert _refusal_lines(caplog) == [f"refused: reason={reason.value}{issuer}"]
     assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+TEMPLATE = "https://login.example/{tid}/v2.0"
+#: A token of tenant t1 for each case; the tenant that came before it (or None); the reason
+#: and the log line's details: the template, never the token's iss.
+TENANT_CASES = [
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0", tid="t2"),
+        None,
+        Reason.TENANT_MISMATCH,
+        f" issuer={TEMPLATE}",
+        id="tid-disagrees",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0"),
+        None,
+        Reason.TENANT_MISMATCH,
+        f" issuer={TEMPLATE}",
+        id="tid-missing",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0", tid="t1"),
+        _good(iss="https://login.example/t0/v2.0", tid="t0"),
+        Reason.TENANT_LIMIT,
+        f" issuer={TEMPLATE}",
+        id="new-tenants-limited",
+    ),
+    pytest.param(
+        _good(iss="https://login.example/t1/v2.0/x", tid="t1"),
+        None,
+        Reason.ISSUER,
+        "",
+        id="template-does-not-match",
+    ),
+]
+
+
+@pytest.mark.parametrize(("token", "before", "reason", "details"), TENANT_CASES)
+def test_a_tenant_is_named_by_its_template(
+    caplog: pytest.LogCaptureFixture,
+    token: str,
+    before: str | None,
+    reason: Reason,
+    details: str,
+) -> None:
+    settings = {**SETTINGS, "issuer": [ISSUER, TEMPLATE], "new_tenants_per_minute": 1}
+    verifier = TokenVerifier(JWTSettings(**settings))
+    if before is not None:
+        assert verifier.verify(before)["tid"] == "t0"
+    caplog.set_level(logging.DEBUG, logger="jwt_middleware")
+    with pytest.raises(AuthenticationError) as refused:
+        verifier.verify(token)
+    assert refused.value.reason is reason
+    assert _refusal_lines(caplog) == [f"refused: reason={reason.value}{details}"]
 
 
 # Refused before the keys of the (one) issuer are looked up, so without its name.
@@ -288,6 +344,7 @@ class _Down:
     """A key source whose provider never answered."""
 
     depends_on_header = True
+    available = False
 
     def keys_now(self, algorithm: str | None, kid: str | None) -> None:
         return None
@@ -406,10 +463,15 @@ def test_a_refusal_raised_by_the_app_is_logged_as_the_apps(
 def test_every_reason_is_tested_here() -> None:
     """A new reason needs a case above (and a row in docs/troubleshooting.md)."""
     tested = {p.values[2] for p in VERIFIER_CASES} | {p.values[2] for p in KID_CASES}
+    tested |= {p.values[2] for p in TENANT_CASES}
     tested |= {
         Reason(str(p.values[3]).split()[0].removeprefix("reason=")) for p in MIDDLEWARE_CASES
     }
     tested |= {Reason.CHECK_CLAIMS, Reason.NO_FAMILY, Reason.KEYS_UNAVAILABLE, Reason.APP}
+    # Raised by the typed-claims helpers: tests/framework/test_typed_claims.py.
+    tested |= {Reason.CLAIMS_MODEL, Reason.USER_UNKNOWN}
+    # Logged by introspection: test_introspection.py::test_a_refusal_is_logged_with_its_reason.
+    tested |= {Reason.INACTIVE, Reason.INTROSPECTION_UNAVAILABLE}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).

@@ -39,7 +39,7 @@ TYPE_CASES = [
 def test_a_typ_is_accepted_when_its_lower_case_is(
     token_types: Collection[str] | None, explicit: bool, typ: str | None, accepted: bool
 ) -> None:
-    settings = JWTSettings(secret=SECRET, require_explicit_type=explicit)
+    settings = JWTSettings(secret=SECRET, require_access_token_type=explicit)
     verifier = TokenVerifier(settings, token_types=token_types, cache_verified=False)
     token = mint_token(headers={"typ": typ})  # None: no typ at all (PyJWT drops it)
     if accepted:

@@ -142,6 +142,7 @@ def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
     class Remote:
         calls = 0
         depends_on_header = True
+        available = True
 
         def keys_now(self, algorithm: str | None, kid: str | None) -> None:
             return None  # always has to wait
@@ -167,6 +168,7 @@ def test_async_key_sources_plug_in(settings: JWTSettings) -> None:
 def test_key_source_with_no_key_fails_closed(settings: JWTSettings) -> None:
     class Empty:
         depends_on_header = True
+        available = False
 
         def keys_now(self, algorithm: str | None, kid: str | None) -> None:
             return None

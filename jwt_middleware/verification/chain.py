@@ -1,0 +1,74 @@
+"""``AuthenticatorChain``: several authenticators tried in order, seen as one.
+
+The first that finds a credential of its kind decides, whatever it answers; one that finds
+none raises :class:`~jwt_middleware.errors.MissingTokenError` and the next is asked. When
+none finds one, the first one's :class:`~jwt_middleware.errors.MissingTokenError` is the
+answer, so the challenge is that of the authenticator listed first. The middleware holds
+one authenticator either way: a chain, or the only one given (no frame between).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.types import Scope
+
+from ..errors import MissingTokenError
+from ..types import VerifiedToken
+from .authenticator import Authenticator
+
+__all__ = ["AuthenticatorChain", "one_authenticator"]
+
+
+class AuthenticatorChain:
+    """An :class:`~jwt_middleware.verification.authenticator.Authenticator` made of others,
+    asked in order."""
+
+    __slots__ = ("authenticators", "bearer_methods")
+
+    def __init__(self, authenticators: Sequence[Authenticator]) -> None:
+        if not authenticators:
+            raise ValueError("an AuthenticatorChain needs at least one authenticator")
+        self.authenticators = tuple(authenticators)
+        self.bearer_methods: tuple[str, ...] = tuple(
+            dict.fromkeys(method for each in self.authenticators for method in each.bearer_methods)
+        )
+
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
+        """The first authenticator that finds a credential decides (``None``: it has to
+        wait, and :meth:`authenticate` asks again)."""
+        missing: MissingTokenError | None = None
+        for authenticator in self.authenticators:
+            try:
+                return authenticator.authenticate_now(scope)
+            except MissingTokenError as exc:
+                missing = missing or exc
+        assert missing is not None  # there is at least one authenticator
+        raise missing
+
+    async def authenticate(self, scope: Scope) -> VerifiedToken:
+        """As :meth:`authenticate_now`, waiting where an authenticator has to."""
+        missing: MissingTokenError | None = None
+        for authenticator in self.authenticators:
+            try:
+                return await authenticator.authenticate(scope)
+            except MissingTokenError as exc:
+                missing = missing or exc
+        assert missing is not None
+        raise missing
+
+    async def prefetch(self) -> None:
+        for authenticator in self.authenticators:
+            await authenticator.prefetch()
+
+    async def aclose(self) -> None:
+        for authenticator in self.authenticators:
+            await authenticator.aclose()
+
+
+def one_authenticator(authenticators: Sequence[Authenticator]) -> Authenticator:
+    """The only authenticator itself (the usual case, asked with no frame between), or a
+    chain of several."""
+    if len(authenticators) == 1:
+        return authenticators[0]
+    return AuthenticatorChain(authenticators)

@@ -1,0 +1,230 @@
+"""Readiness for orchestrators: ``JWTAuthMiddleware.ready`` and the probe the middleware
+answers at ``readiness_path``.
+
+Ready means start-up finished and every key source holds usable keys: static keys at once,
+a JWKS once fetched. The probe answers before any rule or token, with fixed tiny bodies, and
+a probe that finds the keys missing retries the fetch (at most once per
+``JWT_JWKS_MIN_REFETCH_SECONDS``), so an instance whose provider was down at start-up
+becomes ready without traffic. Under Starlette's TestClient and under uvicorn over a raw
+socket.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from tests.helpers import SECRET, bearer, mint_token, whoami
+from tests.keypairs import RSA
+from tests.keys.endpoint import Endpoint, public_jwk, signed
+from tests.servers import serve
+from tests.wire.exchange import exchange
+
+READY = b"ready"
+NOT_READY = b"not ready"
+#: Least time between two fetches a probe may start, in the JWKS settings below.
+RETRY_SECONDS = 0.5
+
+
+def static_settings() -> JWTSettings:
+    return JWTSettings(secret=SECRET)
+
+
+def jwks_settings(endpoint: Endpoint) -> JWTSettings:
+    return JWTSettings(
+        algorithms=["RS256"],
+        jwks_url=endpoint.url,
+        jwks_min_refetch_seconds=RETRY_SECONDS,
+        jwks_timeout_seconds=2,
+    )
+
+
+def probed_app(settings: JWTSettings | None, **options: Any) -> Starlette:
+    """A Starlette app with one protected route, and the probe at ``/readyz``."""
+    app = Starlette(routes=[Route("/private", whoami)])
+    options.setdefault("readiness_path", "/readyz")
+    app.add_middleware(JWTAuthMiddleware, settings=settings, **options)
+    return app
+
+
+def middleware_of(app: Starlette) -> JWTAuthMiddleware:
+    """The middleware instance Starlette built (after the first call)."""
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, JWTAuthMiddleware):
+        layer = layer.app
+    return layer
+
+
+def endpoint_down(endpoint: Endpoint) -> None:
+    endpoint.status = 503
+
+
+def endpoint_up(endpoint: Endpoint) -> None:
+    endpoint.publish(public_jwk(RSA, "a"))
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    headers: dict[str, str]
+    status: int
+    body: bytes
+
+
+PROBES_WHEN_READY = [
+    pytest.param(Probe("GET", {}, 200, READY), id="get"),
+    pytest.param(Probe("HEAD", {}, 200, b""), id="head-no-body"),
+    pytest.param(Probe("GET", bearer("not-a-token"), 200, READY), id="bad-token-ignored"),
+    pytest.param(Probe("GET", bearer(mint_token()), 200, READY), id="good-token-same"),
+    pytest.param(Probe("POST", {}, 405, b"method not allowed"), id="post-not-allowed"),
+    pytest.param(Probe("DELETE", {}, 405, b"method not allowed"), id="delete-not-allowed"),
+]
+
+
+@pytest.mark.parametrize("probe", PROBES_WHEN_READY)
+def test_the_probe_answers_before_any_rule_or_token(probe: Probe) -> None:
+    with TestClient(probed_app(static_settings())) as client:
+        reply = client.request(probe.method, "/readyz", headers=probe.headers)
+    assert (reply.status_code, reply.content) == (probe.status, probe.body)
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["content-type"] == "text/plain; charset=utf-8"
+    assert "www-authenticate" not in reply.headers
+    if probe.status == 405:
+        assert reply.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        pytest.param("/readyz/", 401, id="trailing-slash-is-another-path"),
+        pytest.param("/READYZ", 401, id="case-matters"),
+        pytest.param("/private", 401, id="other-paths-keep-the-policy"),
+    ],
+)
+def test_only_the_exact_path_is_the_probe(path: str, status: int) -> None:
+    with TestClient(probed_app(static_settings())) as client:
+        assert client.get(path).status_code == status
+
+
+@pytest.mark.parametrize(
+    "readiness_path",
+    [
+        pytest.param("readyz", id="relative"),
+        pytest.param("", id="empty"),
+        pytest.param("/a/../readyz", id="dot-dot"),
+        pytest.param("//readyz", id="double-slash"),
+        pytest.param("/readyz?x=1", id="query"),
+        pytest.param("/ready%7a", id="percent"),
+    ],
+)
+def test_a_bad_readiness_path_is_a_configuration_error(readiness_path: str) -> None:
+    middleware = JWTAuthMiddleware(
+        Starlette(), settings=static_settings(), readiness_path=readiness_path
+    )
+    error = middleware.configuration_error
+    assert error is not None
+    assert "readiness_path" in str(error)
+    assert middleware.ready is False
+
+
+@dataclass(frozen=True)
+class StartCase:
+    """How the app starts, and what ``ready`` and the probe say before and after."""
+
+    settings: Callable[[Endpoint], JWTSettings | None]
+    before: Callable[[Endpoint], None]
+    lifespan: bool
+    ready_after_start: bool
+    first_probe: int
+
+
+START_CASES = [
+    pytest.param(
+        StartCase(lambda e: static_settings(), endpoint_up, True, True, 200), id="static-lifespan"
+    ),
+    pytest.param(
+        StartCase(lambda e: static_settings(), endpoint_up, False, False, 200),
+        id="static-no-lifespan",
+    ),
+    pytest.param(StartCase(jwks_settings, endpoint_up, True, True, 200), id="jwks-lifespan"),
+    pytest.param(
+        StartCase(jwks_settings, endpoint_up, False, False, 200),
+        id="jwks-no-lifespan-probe-fetches",
+    ),
+    pytest.param(
+        StartCase(jwks_settings, endpoint_down, True, False, 503), id="jwks-provider-down"
+    ),
+    pytest.param(
+        StartCase(lambda e: None, endpoint_up, False, False, 503),
+        id="configuration-error",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", START_CASES)
+def test_ready_follows_start_up_and_the_keys(case: StartCase, endpoint: Endpoint) -> None:
+    case.before(endpoint)
+    app = probed_app(case.settings(endpoint))
+    client = TestClient(app)
+    if case.lifespan:
+        with client:
+            assert middleware_of(app).ready is case.ready_after_start
+            reply = client.get("/readyz")
+    else:
+        reply = client.get("/readyz")
+    assert reply.status_code == case.first_probe
+    assert middleware_of(app).ready is (case.first_probe == 200)
+    assert reply.content in (READY, NOT_READY, b'{"detail":"Authentication is not configured."}')
+
+
+def test_a_probe_fetches_the_keys_the_start_up_missed(endpoint: Endpoint) -> None:
+    """The provider comes back: the next probe past the retry interval fetches and passes,
+    and probes inside the interval do not fetch."""
+    endpoint_down(endpoint)
+    with TestClient(probed_app(jwks_settings(endpoint))) as client:
+        assert client.get("/readyz").status_code == 503
+        fetched = endpoint.requests
+        for _ in range(5):  # within the interval: answered from what is held
+            assert client.get("/readyz").content == NOT_READY
+        assert endpoint.requests == fetched
+        endpoint.status = 200
+        endpoint_up(endpoint)
+        time.sleep(RETRY_SECONDS * 1.5)
+        reply = client.get("/readyz")
+        assert (reply.status_code, reply.content) == (200, READY)
+        assert client.get("/private", headers=bearer(signed(RSA))).status_code == 200
+
+
+def test_the_probe_is_off_by_default() -> None:
+    app = probed_app(static_settings(), readiness_path=None)
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 401
+        assert middleware_of(app).ready is True
+
+
+@pytest.mark.parametrize(
+    ("provider", "status", "body"),
+    [
+        pytest.param(endpoint_up, 200, READY, id="keys-loaded"),
+        pytest.param(endpoint_down, 503, NOT_READY, id="provider-down"),
+    ],
+)
+def test_the_probe_under_uvicorn_over_a_raw_socket(
+    endpoint: Endpoint, provider: Callable[[Endpoint], None], status: int, body: bytes
+) -> None:
+    provider(endpoint)
+    with serve(probed_app(jwks_settings(endpoint))) as base_url:
+        reply = exchange(base_url, "GET /readyz HTTP/1.1")
+        head = exchange(base_url, "HEAD /readyz HTTP/1.1")
+    assert (reply.status, reply.body) == (status, body)
+    assert reply.header("content-length") == str(len(body))
+    assert reply.header("cache-control") == "no-store"
+    assert (head.status, head.body) == (status, b"")
