@@ -84,10 +84,10 @@ class TokenVerifier:
         "_acceptance",
         "_algorithms",
         "_cache",
-        "_fixed",
         "_issuers",
         "_keys",
         "_max_len",
+        "_static",
         "_tenants",
         "_types",
         "cached",
@@ -123,7 +123,9 @@ class TokenVerifier:
         if self._tenants is not None:
             self._algorithms |= self._tenants.algorithms
         self._keys = CandidateKeys(self._issuers, self._algorithms)
-        self._fixed = self._keys.fixed
+        #: The candidates of static keys by algorithm, when no tenant may be routed to:
+        #: what _now() would find, looked up without a call (a forged token's usual path).
+        self._static = self._keys.fixed if self._tenants is None else None
         self._types = _accepted_types(token_types, explicit=settings.require_access_token_type)
         self._max_len = settings.max_token_bytes
         self._cache = (
@@ -176,7 +178,13 @@ class TokenVerifier:
             cached = self._cache.get(token)
             if cached is not None:
                 return cached.claims
-        verified = self._now(token, self._parse(token))
+        parsed = self._parse(token)
+        static = self._static
+        verified = (
+            self._finish(token, parsed, static[parsed.algorithm])
+            if static is not None
+            else self._now(token, parsed)
+        )
         if verified is None:
             raise TypeError("this key source has to wait; use verify_async()")
         return verified.claims
@@ -190,7 +198,11 @@ class TokenVerifier:
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
         The middleware's path for a token :attr:`cached` did not know: no coroutine and
         no second look in the cache for a token that is refused, as a forged one is."""
-        return self._now(token, self._parse(token))
+        parsed = self._parse(token)
+        static = self._static
+        if static is not None:
+            return self._finish(token, parsed, static[parsed.algorithm])
+        return self._now(token, parsed)
 
     async def authenticate(self, token: str) -> VerifiedToken:
         """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
@@ -249,8 +261,7 @@ class TokenVerifier:
         if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
             verified = tenant.verifier._now(token, parsed)
             return None if verified is None else self._tenants.proved(tenant, verified)
-        fixed = self._fixed  # what self._keys.now() answers, for static keys, without a call
-        candidates = fixed[parsed.algorithm] if fixed is not None else self._keys.now(parsed)
+        candidates = self._keys.now(parsed)
         return None if candidates is None else self._finish(token, parsed, candidates)
 
     async def _tenant_authenticate(
