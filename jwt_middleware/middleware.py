@@ -93,6 +93,10 @@ class JWTAuthMiddleware:
             here), where anyone on the way reads it; use it only over TLS, with
             short-lived tokens, and never for an MCP endpoint (the MCP authorization spec
             forbids tokens in the query string).
+        cookie_name: also accept the token from this cookie (``JWT_COOKIE_NAME``) when no
+            ``Authorization`` header is sent, for browser apps; unsafe requests it
+            authenticates must pass the CSRF check (see ``docs/cookies.md``). Not with
+            ``authenticators=``.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -125,6 +129,7 @@ class JWTAuthMiddleware:
         authenticators: Sequence[Authenticator] | None = None,
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
+        cookie_name: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
@@ -143,6 +148,7 @@ class JWTAuthMiddleware:
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
                 bearer=(verifier, token_query_param, check_claims),
+                cookie_name=cookie_name,
             )
         except ConfigurationError as exc:
             self._fail_closed(exc)

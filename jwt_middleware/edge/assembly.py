@@ -17,6 +17,7 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.cookie import CookieAuthenticator, CsrfGuard
 from ..verification.verifier import TokenVerifier
 
 __all__ = ["Assembly", "assemble"]
@@ -38,11 +39,15 @@ def assemble(
     rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
     authenticators: Sequence[Authenticator] | None,
     bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
+    cookie_name: str | None = None,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
     ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
-    ``check_claims``, which ``authenticators=`` replaces."""
+    ``check_claims``, which ``authenticators=`` replaces; ``cookie_name`` (or
+    ``JWT_COOKIE_NAME``) adds a cookie authenticator after the bearer one."""
     verifier, query_param, check_claims = bearer
+    if authenticators is not None and cookie_name is not None:
+        raise ConfigurationError("give authenticators= or cookie_name=, not both")
     if authenticators is not None and any(option is not None for option in bearer):
         raise ConfigurationError(
             "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
@@ -54,7 +59,8 @@ def assemble(
     if authenticators is None:
         if verifier is None:
             verifier = TokenVerifier(settings, check_claims=check_claims)
-        authenticators = [BearerAuthenticator(verifier, query_param=query_param)]
+        bearer_authenticator = BearerAuthenticator(verifier, query_param=query_param)
+        authenticators = [_with_cookie(settings, bearer_authenticator, cookie_name)]
     public, optional, scopes = rules
     if policy is not None and (public or optional or scopes):
         raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
@@ -76,3 +82,20 @@ def _settings_of(
         if isinstance(authenticator, BearerAuthenticator):
             return authenticator.verifier.settings
     return JWTSettings()
+
+
+def _with_cookie(
+    settings: JWTSettings, bearer: BearerAuthenticator, cookie_name: str | None
+) -> Authenticator:
+    """The bearer authenticator, or, when ``cookie_name=`` or ``JWT_COOKIE_NAME`` names a
+    cookie, a cookie authenticator that asks it first (a request with an ``Authorization``
+    header is authenticated by it alone) and shares its verifier and cache."""
+    name = cookie_name if cookie_name is not None else settings.cookie_name
+    if name is None:
+        return bearer
+    csrf = CsrfGuard(
+        trusted_origins=settings.csrf_trusted_origins,
+        header=settings.csrf_header,
+        cookie_name=settings.csrf_cookie_name,
+    )
+    return CookieAuthenticator(bearer.verifier, cookie_name=name, csrf=csrf, header=bearer)

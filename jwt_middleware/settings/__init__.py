@@ -1,8 +1,9 @@
 """``JWTSettings``: configuration from the environment, validated once at start-up.
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
-from), and here the claims, lifetimes, cache and edge settings; :mod:`.values` holds the
-value types and :mod:`.base` where values are read from and how a problem is reported.
+from), :mod:`.cookies` (the token in a cookie, and its CSRF guard), and here the claims,
+lifetimes, cache and edge settings; :mod:`.values` holds the value types and :mod:`.base`
+where values are read from and how a problem is reported.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from .cookies import CookieSettings
 from .keys import KeySettings
 from .values import (
     Audiences,
@@ -37,7 +39,7 @@ _DEFAULT_ACCESS_LIFETIME: Final = timedelta(days=7)
 _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
-class JWTSettings(KeySettings):
+class JWTSettings(KeySettings, CookieSettings):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
     Values come from the environment first, then from a ``.env`` file in the working folder.
