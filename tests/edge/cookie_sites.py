@@ -79,10 +79,13 @@ def app_site(settings: JWTSettings, record: Record) -> ASGIApp:
         ]
     )
     app.add_middleware(JWTAuthMiddleware, settings=settings, public=["/", "POST /login"])
-    return _recorded(app, record)
+    return recorded(app, record)
 
 
-def _recorded(app: ASGIApp, record: Record) -> ASGIApp:
+def recorded(app: ASGIApp, record: Record, *, cookie_name: str = TOKEN_COOKIE) -> ASGIApp:
+    """``app``, with every request it gets and the status it answers written to ``record``
+    (whether the cookie ``cookie_name`` came, and ``Sec-Fetch-Site``)."""
+
     async def recorder(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await app(scope, receive, send)
@@ -91,7 +94,7 @@ def _recorded(app: ASGIApp, record: Record) -> ASGIApp:
         visit = Visit(
             method=scope.get("method", "WEBSOCKET"),
             path=scope["path"],
-            had_cookie=TOKEN_COOKIE.encode() in headers.get(b"cookie", b""),
+            had_cookie=cookie_name.encode() in headers.get(b"cookie", b""),
             fetch_site=headers[b"sec-fetch-site"].decode()
             if b"sec-fetch-site" in headers
             else None,
