@@ -140,15 +140,22 @@ def named_cookie(header: bytes, name_equals: bytes) -> bytes | None:
     token, :func:`is_cookie_value` for anything else). Nothing is decoded or copied but
     the one value.
     """
-    start = _cookie_start(header, name_equals, 0)
+    start = header.find(name_equals)
+    if start > 0 and header[start - 2 : start] != b"; ":  # not where a browser puts a pair
+        start = _cookie_start(header, name_equals, 0)
     if start < 0:
         return None
+    start += len(name_equals)
     end = header.find(b";", start)
     if end < 0:
-        end = len(header)
-    if _cookie_start(header, name_equals, end) >= 0:
-        raise InvalidRequestError(_TWO_COOKIES)
-    value = header[start + len(name_equals) : end].rstrip(_COOKIE_SPACE)
+        value = header[start:]
+    else:
+        # Another occurrence at all is rare: only then is it looked at closely.
+        if header.find(name_equals, end) >= 0 and _cookie_start(header, name_equals, end) >= 0:
+            raise InvalidRequestError(_TWO_COOKIES)
+        value = header[start:end]
+    if value[-1:] in (b" ", b"\t"):
+        value = value.rstrip(_COOKIE_SPACE)
     if len(value) > 1 and value[0] == _QUOTE and value[-1] == _QUOTE:
         value = value[1:-1]
     return value or None

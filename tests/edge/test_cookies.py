@@ -7,6 +7,7 @@ options that cannot work together.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -245,3 +246,10 @@ def test_a_standalone_cookie_authenticator_needs_its_header_on_the_same_verifier
             cookie_name=TOKEN_COOKIE,
             header=BearerAuthenticator(TokenVerifier(settings)),
         )
+
+
+def test_a_csrf_refusal_is_logged_by_its_reason_only(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="jwt_middleware.refusals")
+    answer = _client().post("/private", headers={**_cookie(), "Origin": "https://evil.example"})
+    assert answer.status_code == 403
+    assert [record.getMessage() for record in caplog.records] == ["refused: reason=csrf"]
