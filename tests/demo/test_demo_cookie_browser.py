@@ -20,7 +20,6 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from demo_app.routes_browser import CSRF_COOKIE, TOKEN_COOKIE
-from tests.browser import chromium
 from tests.edge.cookie_sites import Record, recorded
 from tests.servers import serve
 
@@ -29,12 +28,6 @@ from .accounts import PASSWORD
 pytestmark = pytest.mark.browser
 
 EMAIL = "cookie@example.com"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

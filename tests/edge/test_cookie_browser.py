@@ -97,6 +97,21 @@ def logged_in(browser: Browser, sites: Sites) -> Iterator[Page]:
     context.close()
 
 
+def _other_page(logged_in: Page, sites: Sites, site: str) -> Page:
+    """A page of the other origin ``site``, in the browser that holds the app's cookie."""
+    page = logged_in.context.new_page()
+    page.goto(f"{sites.others[site]}/?target={sites.app}")
+    return page
+
+
+def _assert_post_refused(sites: Sites, site: str, notes_before: list[str]) -> None:
+    """The last POST to the app came from ``site`` and was refused; no note was added."""
+    visit = sites.record.to("POST", "/notes")[-1]
+    assert (visit.had_cookie, visit.status) == REFUSED[site]
+    assert visit.fetch_site == site
+    assert sites.record.notes == notes_before
+
+
 def _post_note(note: str) -> dict[str, Any]:
     return {"method": "POST", "body": note, "credentials": "include"}
 
@@ -122,50 +137,35 @@ REFUSED = {"same-site": (True, 403), "cross-site": (False, 401)}
 
 
 @pytest.mark.parametrize("site", ["same-site", "cross-site"])
-def test_another_origin_cannot_post_with_fetch(
-    logged_in: Page, sites: Sites, browser: Browser, site: str
-) -> None:
+def test_another_origin_cannot_post_with_fetch(logged_in: Page, sites: Sites, site: str) -> None:
     """``fetch`` with credentials, a simple request (no preflight): it reaches the app, is
     refused, adds no note, and the script cannot even read the refusal."""
-    page = logged_in.context.new_page()
-    page.goto(f"{sites.others[site]}/?target={sites.app}")
+    page = _other_page(logged_in, sites, site)
     before = list(sites.record.notes)
     answer = page.evaluate(FETCH, [sites.app + "/notes", _post_note("forged by fetch")])
     page.close()
     assert answer == {"read": False, "error": "TypeError"}
-    visit = sites.record.to("POST", "/notes")[-1]
-    assert (visit.had_cookie, visit.status) == REFUSED[site]
-    assert visit.fetch_site == site
-    assert sites.record.notes == before
+    _assert_post_refused(sites, site, before)
 
 
 @pytest.mark.parametrize("site", ["same-site", "cross-site"])
-def test_another_origin_cannot_post_with_a_form(
-    logged_in: Page, sites: Sites, browser: Browser, site: str
-) -> None:
+def test_another_origin_cannot_post_with_a_form(logged_in: Page, sites: Sites, site: str) -> None:
     """A form POST is a top-level navigation: the browser shows the app's answer, but the
     other page never reads it, and the app refused it before its handler ran."""
-    page = logged_in.context.new_page()
-    page.goto(f"{sites.others[site]}/?target={sites.app}")
+    page = _other_page(logged_in, sites, site)
     before = list(sites.record.notes)
     with page.expect_navigation():
         page.evaluate("document.getElementById('forged').submit()")
     page.close()
-    visit = sites.record.to("POST", "/notes")[-1]
-    assert (visit.had_cookie, visit.status) == REFUSED[site]
-    assert visit.fetch_site == site
-    assert sites.record.notes == before
+    _assert_post_refused(sites, site, before)
 
 
 @pytest.mark.parametrize("site", ["same-site", "cross-site"])
-def test_another_origin_cannot_read_the_answer(
-    logged_in: Page, sites: Sites, browser: Browser, site: str
-) -> None:
+def test_another_origin_cannot_read_the_answer(logged_in: Page, sites: Sites, site: str) -> None:
     """A GET is never refused for CSRF (same-site: it arrives with the cookie and is
     answered 200), yet the other origin's script gets no answer: the app gives no CORS
     consent."""
-    page = logged_in.context.new_page()
-    page.goto(f"{sites.others[site]}/?target={sites.app}")
+    page = _other_page(logged_in, sites, site)
     answer = page.evaluate(FETCH, [sites.app + "/notes", {"credentials": "include"}])
     page.close()
     assert answer == {"read": False, "error": "TypeError"}
@@ -175,13 +175,10 @@ def test_another_origin_cannot_read_the_answer(
 
 
 @pytest.mark.parametrize("site", ["same-site", "cross-site"])
-def test_another_origin_cannot_open_the_websocket(
-    logged_in: Page, sites: Sites, browser: Browser, site: str
-) -> None:
+def test_another_origin_cannot_open_the_websocket(logged_in: Page, sites: Sites, site: str) -> None:
     """Cross-site WebSocket hijacking: a socket opened from the other origin carries the
     cookie when same-site, and is refused before it is accepted."""
-    page = logged_in.context.new_page()
-    page.goto(f"{sites.others[site]}/?target={sites.app}")
+    page = _other_page(logged_in, sites, site)
     socket = page.evaluate(SOCKET, sites.app.replace("http", "ws") + "/ws")
     page.close()
     assert socket == {"opened": False}
