@@ -146,7 +146,15 @@ class CookieAuthenticator:
     ``bearer_methods`` are the header's only.
     """
 
-    __slots__ = ("_name_equals", "bearer_methods", "cookie_name", "csrf", "header", "verifier")
+    __slots__ = (
+        "_header_reads_more",
+        "_name_equals",
+        "bearer_methods",
+        "cookie_name",
+        "csrf",
+        "header",
+        "verifier",
+    )
 
     def __init__(
         self,
@@ -165,12 +173,18 @@ class CookieAuthenticator:
         self.csrf = csrf if csrf is not None else CsrfGuard()
         self.header = header
         self.bearer_methods: tuple[str, ...] = header.bearer_methods if header else ()
+        # Whether the header authenticator may find a token without an Authorization
+        # header: in the query, or in a proxy's header (``token_header``, where the bearer
+        # authenticator has one); then it is asked first whatever the request has.
+        self._header_reads_more = header is not None and (
+            header.query_param is not None or getattr(header, "token_header", None) is not None
+        )
         self._name_equals = cookie_name.encode("ascii") + b"="
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         cookies, authorization = browser_headers(scope)
         header = self.header
-        if header is not None and (authorization or header.query_param is not None):
+        if header is not None and (authorization or self._header_reads_more):
             try:
                 return header.authenticate_now(scope)
             except MissingTokenError:

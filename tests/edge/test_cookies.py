@@ -253,3 +253,18 @@ def test_a_csrf_refusal_is_logged_by_its_reason_only(caplog: pytest.LogCaptureFi
     answer = _client().post("/private", headers={**_cookie(), "Origin": "https://evil.example"})
     assert answer.status_code == 403
     assert [record.getMessage() for record in caplog.records] == ["refused: reason=csrf"]
+
+
+@pytest.mark.parametrize(
+    ("query", "user"),
+    [
+        pytest.param(f"?access_token={mint_token('bob')}", "bob", id="query-decides"),
+        pytest.param("", "alice", id="no-query-then-cookie"),
+    ],
+)
+def test_a_token_in_the_query_is_asked_before_the_cookie(query: str, user: str) -> None:
+    client = TestClient(
+        build_app(cookie_settings(), token_query_param="access_token"),
+        base_url="https://api.example.com",
+    )
+    assert client.get("/private" + query, headers=_cookie()).json()["user_id"] == user
