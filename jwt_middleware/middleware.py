@@ -98,6 +98,10 @@ class JWTAuthMiddleware:
         token_header: also accept the raw token (no scheme) from this header, set by a proxy
             in front (AWS ALB, Google IAP, Cloudflare Access); ``JWT_TOKEN_HEADER`` when not
             given. A token in it and in ``Authorization`` or the query is refused with 400.
+        cookie_name: also accept the token from this cookie (``JWT_COOKIE_NAME``) when no
+            ``Authorization`` header is sent, for browser apps; unsafe requests it
+            authenticates must pass the CSRF check (see ``docs/cookies.md``). Not with
+            ``authenticators=``.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -138,6 +142,7 @@ class JWTAuthMiddleware:
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
         token_header: str | None = None,
+        cookie_name: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
@@ -161,6 +166,7 @@ class JWTAuthMiddleware:
                 bearer=(verifier, token_query_param, check_claims),
                 token_header=token_header,
                 resolve_issuer=resolve_issuer,
+                cookie_name=cookie_name,
             )
             self._readiness = ReadinessEndpoint(
                 readiness_path,

@@ -18,6 +18,7 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.cookie import CookieAuthenticator, CsrfGuard
 from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
@@ -45,13 +46,17 @@ def assemble(
     bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
     token_header: str | None = None,
     resolve_issuer: ResolveIssuer | None = None,
+    cookie_name: str | None = None,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
     ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
     ``check_claims``, which ``authenticators=`` replaces, as it replaces ``token_header``
     (``JWT_TOKEN_HEADER`` when not given); ``resolve_issuer`` goes to the verifier built
-    here (tenants), so not with ``verifier=`` or ``authenticators=``."""
+    here (tenants), so not with ``verifier=`` or ``authenticators=``; ``cookie_name`` (or
+    ``JWT_COOKIE_NAME``) adds a cookie authenticator after the bearer one."""
     verifier, query_param, check_claims = bearer
+    if authenticators is not None and cookie_name is not None:
+        raise ConfigurationError("give authenticators= or cookie_name=, not both")
     if authenticators is not None and any(option is not None for option in bearer):
         raise ConfigurationError(
             "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
@@ -73,14 +78,13 @@ def assemble(
                 settings, check_claims=check_claims, resolve_issuer=resolve_issuer
             )
         introspector = _introspector(settings, verifier, check_claims)
-        authenticators = [
-            BearerAuthenticator(
-                verifier,
-                query_param=query_param,
-                token_header=token_header if token_header is not None else settings.token_header,
-                introspector=introspector,
-            )
-        ]
+        bearer_authenticator = BearerAuthenticator(
+            verifier,
+            query_param=query_param,
+            token_header=token_header if token_header is not None else settings.token_header,
+            introspector=introspector,
+        )
+        authenticators = [_with_cookie(settings, bearer_authenticator, cookie_name)]
     public, optional, scopes = rules
     if policy is not None and (public or optional or scopes):
         raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
@@ -114,3 +118,20 @@ def _settings_of(
         if isinstance(authenticator, BearerAuthenticator):
             return authenticator.verifier.settings
     return JWTSettings()
+
+
+def _with_cookie(
+    settings: JWTSettings, bearer: BearerAuthenticator, cookie_name: str | None
+) -> Authenticator:
+    """The bearer authenticator, or, when ``cookie_name=`` or ``JWT_COOKIE_NAME`` names a
+    cookie, a cookie authenticator that asks it first (a request with an ``Authorization``
+    header is authenticated by it alone) and shares its verifier and cache."""
+    name = cookie_name if cookie_name is not None else settings.cookie_name
+    if name is None:
+        return bearer
+    csrf = CsrfGuard(
+        trusted_origins=settings.csrf_trusted_origins,
+        header=settings.csrf_header,
+        cookie_name=settings.csrf_cookie_name,
+    )
+    return CookieAuthenticator(bearer.verifier, cookie_name=name, csrf=csrf, header=bearer)
