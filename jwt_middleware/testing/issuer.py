@@ -160,7 +160,8 @@ class FakeIssuer:
         ``audience`` is ``aud`` (the provider's audience when left out; an empty sequence
         leaves ``aud`` out); ``scopes`` become the space-separated ``scope`` claim;
         ``expires_in`` seconds from now is ``exp`` (negative: already expired); ``claims``
-        are added last, so they may replace any of the others (``iss=...``).
+        are added last, so they may replace any of the others (``iss=...``), and one given
+        as ``None`` is left out (``iss=None``: a token without ``iss``).
         """
         now = int(time.time())
         payload: dict[str, Any] = {
@@ -180,6 +181,7 @@ class FakeIssuer:
         if acr is not None:
             payload["acr"] = acr
         payload.update(claims)
+        payload = {name: value for name, value in payload.items() if value is not None}
         with self._lock:
             signing = self._keys[algorithm]
         return jwt.encode(

@@ -65,6 +65,7 @@ def test_each_algorithm_signs_tokens_the_middleware_accepts(
         pytest.param(lambda i: i.mint("u", audience="other"), "/private", 401, id="audience"),
         pytest.param(lambda i: i.mint("u", audience=()), "/private", 401, id="no-audience"),
         pytest.param(lambda i: i.mint("u", iss="http://127.0.0.1:9"), "/private", 401, id="iss"),
+        pytest.param(lambda i: i.mint("u", iss=None), "/private", 401, id="no-iss"),
         pytest.param(foreign_key_token, "/private", 401, id="foreign-key"),
     ],
 )
@@ -92,12 +93,13 @@ def test_claims_and_settings_given_to_it(
 @pytest.mark.parametrize(
     ("keep_previous", "old_status", "fetches"),
     [
-        pytest.param(False, 401, 3, id="old-keys-withdrawn"),
-        pytest.param(True, 200, 2, id="old-keys-kept"),
+        # The old kid may be looked for once more (unless the set was fetched just now).
+        pytest.param(False, 401, {2, 3}, id="old-keys-withdrawn"),
+        pytest.param(True, 200, {2}, id="old-keys-kept"),
     ],
 )
 def test_a_rotation_is_followed_at_the_first_new_kid(
-    jwt_issuer: FakeIssuer, keep_previous: bool, old_status: int, fetches: int
+    jwt_issuer: FakeIssuer, keep_previous: bool, old_status: int, fetches: set[int]
 ) -> None:
     old = jwt_issuer.mint("u")
     with TestClient(build_app(jwt_issuer.settings())) as client:
@@ -106,7 +108,7 @@ def test_a_rotation_is_followed_at_the_first_new_kid(
         assert jwt.get_unverified_header(new)["kid"] != jwt.get_unverified_header(old)["kid"]
         assert client.get("/private", headers=bearer(new)).status_code == 200
         assert client.get("/private", headers=bearer(old)).status_code == old_status
-    assert jwt_issuer.requests.jwks == fetches
+    assert jwt_issuer.requests.jwks in fetches
     assert len(jwt_issuer.jwks["keys"]) == (6 if keep_previous else 3)
 
 
