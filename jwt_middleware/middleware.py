@@ -23,7 +23,7 @@ from .access.paths import route_path
 from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
-from .edge.assembly import assemble
+from .edge.assembly import CredentialOptions, assemble
 from .edge.metadata import MetadataEndpoint, metadata_url
 from .edge.readiness import ReadinessEndpoint
 from .edge.revocation_check import GuardedRevocationCheck
@@ -165,10 +165,14 @@ class JWTAuthMiddleware:
                 policy=policy,
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
-                bearer=(verifier, token_query_param, check_claims),
-                token_header=token_header,
-                resolve_issuer=resolve_issuer,
-                cookie_name=cookie_name,
+                credentials=CredentialOptions(
+                    verifier=verifier,
+                    token_query_param=token_query_param,
+                    check_claims=check_claims,
+                    token_header=token_header,
+                    cookie_name=cookie_name,
+                    resolve_issuer=resolve_issuer,
+                ),
             )
             self._readiness = ReadinessEndpoint(
                 readiness_path,
