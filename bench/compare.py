@@ -278,6 +278,60 @@ def requests_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: 
     return rows
 
 
+def cookie_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int) -> list[Row]:
+    """A reused token from the cookie ``cookie_name=`` names, beside the same token in the
+    ``Authorization`` header of the same app; and that header beside an app without
+    ``cookie_name=``, which is what naming a cookie costs an API client. The ``Cookie``
+    header is a browser's: the token's cookie among others, the CSRF cookie included; a
+    ``GET``, so no CSRF check runs."""
+    token = hs256(scope="items:read")
+    with_cookie = apps.jwt_auth_middleware(cookie_name="__Host-access")
+    without = apps.jwt_auth_middleware()
+    by_cookie = scope_for(None)
+    by_cookie["headers"].append(
+        (
+            b"cookie",
+            b"_ga=GA1.1.1234567890.1700000000; theme=dark; __Host-access="
+            + token.encode("ascii")
+            + b"; __Host-csrf=Vb2cT4x0Zr9Qm1kP7sN3wD6yH8jL5fA2",
+        )
+    )
+    variants = {
+        "cookie": (with_cookie, by_cookie),
+        "header": (with_cookie, scope_for(token)),
+        "header, no cookie_name": (without, scope_for(token)),
+    }
+    cases: dict[str, Case] = {}
+    for name, (app, scope) in variants.items():
+        got, body = loop.run_until_complete(answer(app, scope))
+        if got != 200 or b"user-1" not in body:
+            raise SystemExit(f"{name}: expected 200 with the user, got {got}: {body!r}")
+        cases[name] = Case(name, asgi_batch(loop, app, [scope]))
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    section = "Requests in-process (FastAPI, HS256), us per request"
+    return [
+        Row(
+            section,
+            "reused token from a cookie",
+            cases["cookie"].us,
+            "reused token from the header",
+            cases["header"].us,
+            compare="diff",
+            goal=1.0,
+            note="cookie_name= set; a browser's Cookie header of four cookies",
+        ),
+        Row(
+            section,
+            "reused token from the header, cookie_name= set",
+            cases["header"].us,
+            "without cookie_name=",
+            cases["header, no cookie_name"].us,
+            compare="diff",
+            note="what naming a cookie costs a client that sends the header",
+        ),
+    ]
+
+
 def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
     """The Redis store in both modes, on a key prefix of this run; empty without Redis."""
     try:
@@ -844,6 +898,7 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     try:
         rows = requests_section(loop, args.iterations, args.repeats)
+        rows += cookie_section(loop, args.iterations, args.repeats)
     finally:
         loop.close()
     rows += verification_section(args.iterations, args.repeats)

@@ -2,7 +2,8 @@
 
 The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimit`, then
 :class:`~jwt_middleware.JWTAuthMiddleware` with :data:`~demo_app.access.PUBLIC_RULES` and
-:data:`~demo_app.access.SCOPE_RULES`,
+:data:`~demo_app.access.SCOPE_RULES`, reading the token from the ``Authorization`` header or
+the browser sign-in's cookie (:mod:`demo_app.routes_browser`),
 asking :class:`~demo_app.sessions.Sessions` whether each token was revoked (logout).
 No route has an auth dependency; handlers read the verified ``user_id`` from the state.
 
@@ -18,9 +19,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
 
-from . import routes_auth, routes_keys, routes_todos
+from . import routes_auth, routes_browser, routes_keys, routes_todos
 from .access import PUBLIC_RULES, SCOPE_RULES
 from .body_limit import BodySizeLimit
 from .context import DemoContext
@@ -89,14 +90,16 @@ def create_app(
     app.include_router(routes_auth.router)
     app.include_router(routes_todos.router)
     app.include_router(routes_keys.router)
+    app.include_router(routes_browser.router)
     install_health(app)
     install_error_handlers(app)
     install_openapi(app, password_min_length=settings.password_min_length)
     app.add_middleware(
         JWTAuthMiddleware,
-        public=PUBLIC_RULES,
+        public=PUBLIC_RULES + routes_browser.BROWSER_PUBLIC_RULES,
         scopes=SCOPE_RULES,
         settings=jwt_settings,
+        authenticators=[routes_browser.browser_authenticator(TokenVerifier(jwt_settings))],
         is_revoked=context.sessions.is_revoked,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

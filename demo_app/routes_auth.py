@@ -50,7 +50,7 @@ from .schemas import (
 from .sessions import SESSION_CLAIM
 from .settings import PASSWORD_MAX_LENGTH
 
-__all__ = ["router"]
+__all__ = ["authenticate", "end_sessions", "router", "token_for"]
 
 logger = logging.getLogger("demo_app")
 
@@ -104,8 +104,8 @@ def login(
 ) -> TokenOut:
     """Exchange email and password for a bearer token."""
     scopes = _granted_scopes(body.scope)
-    user = _authenticate(context, session, body.email, body.password)
-    return _token_for(user, context, response, scopes=scopes)
+    user = authenticate(context, session, body.email, body.password)
+    return token_for(user, context, response, scopes=scopes)
 
 
 @router.post("/token", responses=_CREDENTIALS_401)
@@ -121,8 +121,8 @@ def token(
     there are the ones granted (all of them when none is).
     """
     scopes = _granted_scopes(" ".join(form.scopes) if form.scopes else None)
-    user = _authenticate(context, session, form.username, form.password)
-    return _token_for(user, context, response, scopes=scopes)
+    user = authenticate(context, session, form.username, form.password)
+    return token_for(user, context, response, scopes=scopes)
 
 
 @router.post(
@@ -156,7 +156,7 @@ async def refresh(body: RefreshRequest, context: ContextDep, response: Response)
         await sessions.revoke_family(family)
         raise TokenRevokedError(_REFRESH_REVOKED)
     granted = _granted_scopes(claims.get("scope") if isinstance(claims.get("scope"), str) else None)
-    return _token_for(user, context, response, family=family, scopes=granted)
+    return token_for(user, context, response, family=family, scopes=granted)
 
 
 @router.post(
@@ -177,12 +177,19 @@ async def logout(
     once every revocation is recorded in the session store, 503 when it is unreachable.
     """
     families: set[str] = set()
-    if isinstance(family := claims.get(SESSION_CLAIM), str) and family:
-        families.add(family)
     if body is not None and body.refresh_token is not None:
         other = _refresh_claims_or_none(body.refresh_token, context)
         if other is not None and other["sub"] == claims["sub"]:
             families.add(other["fam"])
+    await end_sessions(claims, context, families)
+
+
+async def end_sessions(claims: Claims, context: DemoContext, others: set[str]) -> None:
+    """Revoke the access token of ``claims``, its session and the sessions ``others``
+    (families); 400 when there is nothing to revoke (no ``jti``, no session)."""
+    families = set(others)
+    if isinstance(family := claims.get(SESSION_CLAIM), str) and family:
+        families.add(family)
     sessions = context.sessions
     try:
         await sessions.revoke_access_token(claims)
@@ -201,7 +208,7 @@ def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-def _authenticate(context: DemoContext, session: Session, email: str, password: str) -> User:
+def authenticate(context: DemoContext, session: Session, email: str, password: str) -> User:
     """The user with this email and password, or the one 401 for every kind of miss."""
     if len(password) > PASSWORD_MAX_LENGTH or not is_encodable(password):
         password = ""  # cannot match; still costs one verification like any other miss
@@ -251,7 +258,7 @@ def _granted_scopes(requested: str | None) -> str:
     return " ".join(dict.fromkeys(wanted))
 
 
-def _token_for(
+def token_for(
     user: User,
     context: DemoContext,
     response: Response,

@@ -18,6 +18,7 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
     "ConfigurationError",
+    "CrossSiteRequestError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
     "IntrospectionUnavailableError",
@@ -258,3 +259,17 @@ class TenantLimitError(KeysUnavailableError):
 
     default_description = "The token's signing keys are temporarily unavailable."
     default_reason = Reason.TENANT_LIMIT
+
+
+class CrossSiteRequestError(AuthenticationError):
+    """An unsafe request (``POST``, ``PUT``, ``PATCH``, ``DELETE``...) or a WebSocket
+    handshake authenticated by a cookie, without evidence that it comes from the app's own
+    pages: possibly cross-site request forgery.
+
+    A 403 without a challenge: the credential is not at fault, the request's origin is, and
+    RFC 6750 has no error code for that (see ``docs/cookies.md``).
+    """
+
+    status_code = 403
+    default_description = "Cross-site request refused."
+    default_reason = Reason.CSRF

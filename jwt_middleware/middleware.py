@@ -19,10 +19,11 @@ from typing import Any, Final, TypeAlias
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access.paths import route_path
 from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
-from .edge.assembly import assemble
+from .edge.assembly import CredentialOptions, assemble
 from .edge.metadata import MetadataEndpoint, metadata_url
 from .edge.readiness import ReadinessEndpoint
 from .edge.revocation_check import GuardedRevocationCheck
@@ -98,6 +99,10 @@ class JWTAuthMiddleware:
         token_header: also accept the raw token (no scheme) from this header, set by a proxy
             in front (AWS ALB, Google IAP, Cloudflare Access); ``JWT_TOKEN_HEADER`` when not
             given. A token in it and in ``Authorization`` or the query is refused with 400.
+        cookie_name: also accept the token from this cookie (``JWT_COOKIE_NAME``) when no
+            ``Authorization`` header is sent, for browser apps; unsafe requests it
+            authenticates must pass the CSRF check (see ``docs/cookies.md``). Not with
+            ``authenticators=``.
         is_revoked: ``async (claims) -> bool``, asked after a token verifies; ``True``
             answers 401 ``invalid_token``. If it raises, the request fails closed with 503
             (a store that should fail open catches its own errors). Open WebSockets ask it
@@ -138,6 +143,7 @@ class JWTAuthMiddleware:
         verifier: TokenVerifier | None = None,
         token_query_param: str | None = None,
         token_header: str | None = None,
+        cookie_name: str | None = None,
         is_revoked: RevocationCheck | None = None,
         check_claims: Callable[[Claims], bool] | None = None,
         error_body: ErrorBody | None = None,
@@ -150,17 +156,23 @@ class JWTAuthMiddleware:
         self._check_revocation = GuardedRevocationCheck(is_revoked) if is_revoked else None
         self._configuration_error: ConfigurationError | None = None
         self._metadata: MetadataEndpoint | None = None
-        self._metadata_path: str | None = None
         self._readiness: ReadinessEndpoint | None = None
+        #: What the middleware answers itself, by path: the RFC 9728 document, the probe.
+        self._served: dict[str, ASGIApp] = {}
         try:
             parts = assemble(
                 settings=settings,
                 policy=policy,
                 rules=(public, optional, scopes),
                 authenticators=authenticators,
-                bearer=(verifier, token_query_param, check_claims),
-                token_header=token_header,
-                resolve_issuer=resolve_issuer,
+                credentials=CredentialOptions(
+                    verifier=verifier,
+                    token_query_param=token_query_param,
+                    check_claims=check_claims,
+                    token_header=token_header,
+                    cookie_name=cookie_name,
+                    resolve_issuer=resolve_issuer,
+                ),
             )
             self._readiness = ReadinessEndpoint(
                 readiness_path,
@@ -200,23 +212,24 @@ class JWTAuthMiddleware:
                 bearer_methods=[a.bearer_methods for a in self.authenticators],
                 resource_name=self.settings.resource_name,
             )
-            self._metadata_path = self._metadata.path
+        if self._metadata is not None:
+            self._served[self._metadata.path] = self._metadata
+        if readiness_path is not None and self._readiness is not None:
+            self._served[readiness_path] = self._readiness
         self._startup = StartUp(
             app,
             policy=self.policy,
             authenticators=self.authenticators,
             strict=self.settings.strict_rules,
-            served=[self._metadata_path] if self._metadata_path else [],
+            served=list(self._served),
             on_routes=self._metadata.build if self._metadata is not None else None,
         )
         self._lifespan: ASGIApp = self._pass_lifespan
         self._not_ready: _Gate | None = self._start_at_first_request
-        self._readiness_path = readiness_path
 
     def _fail_closed(self, error: ConfigurationError) -> None:
         """Serve nothing from now on: see :mod:`.edge.unconfigured`."""
         self._configuration_error = error
-        self._readiness_path = None
         unconfigured = UnconfiguredApp(self.app, error)
         self._lifespan = unconfigured
         self._not_ready = lambda scope: unconfigured
@@ -248,13 +261,11 @@ class JWTAuthMiddleware:
             if instead is not None:
                 await instead(scope, receive, send)
                 return
-        if scope["path"] == self._metadata_path and self._metadata is not None:
-            await self._metadata(scope, receive, send)
-            return
-        if scope["path"] == self._readiness_path and kind == "http":
-            assert self._readiness is not None
-            await self._readiness(scope, receive, send)
-            return
+        if self._served:  # the RFC 9728 document, the readiness probe
+            endpoint = self._served.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
         scope["jwt_middleware"] = self._answers
         decision = self._decide(scope)
         try:
@@ -286,7 +297,7 @@ class JWTAuthMiddleware:
 
     def _decide(self, scope: Scope) -> Decision:
         method = scope.get("method") if scope["type"] == "http" else None
-        return self.policy.decide(method, _route_path(scope), scope.get("raw_path"))
+        return self.policy.decide(method, route_path(scope), scope.get("raw_path"))
 
     async def _not_authenticated(
         self,
@@ -384,12 +395,3 @@ class JWTAuthMiddleware:
         if self._metadata is not None and not self._metadata.server_checked:
             self._metadata.check_server(scope)
         await self._answers.send(exc, scope, send, scopes=scopes)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path relative to the wrapped app: ``root_path`` removed, as Starlette routes it."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path

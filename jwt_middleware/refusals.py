@@ -52,6 +52,7 @@ class Reason(StrEnum):
     # The request, decided by the middleware.
     MISSING = "missing"
     MALFORMED_REQUEST = "malformed_request"
+    CSRF = "csrf"
     # The token's form, before any key is tried.
     TOO_LARGE = "too_large"
     MALFORMED = "malformed"
@@ -102,6 +103,7 @@ REQUEST_REASONS: Final = frozenset(
     {
         Reason.MISSING,
         Reason.MALFORMED_REQUEST,
+        Reason.CSRF,
         Reason.NO_JTI,
         Reason.REVOKED,
         Reason.INSUFFICIENT_SCOPE,

@@ -237,3 +237,24 @@ def held_and_estimated(tokens: list[str]) -> tuple[int, int]:
         tracemalloc.stop()
     assert len(cache) == len(tokens)
     return held, cache.size_bytes
+
+
+#: The token's cookie, and the double-submit pair, in the cookie tests.
+TOKEN_COOKIE = "__Host-access"
+CSRF_COOKIE = "__Host-csrf"
+CSRF_HEADER = "X-CSRF-Token"
+APP_ORIGIN = "https://app.example.com"
+
+
+def cookie_settings(**changes: Any) -> JWTSettings:
+    """Settings that read the token from :data:`TOKEN_COOKIE`, trust :data:`APP_ORIGIN`
+    and check the double-submit pair."""
+    values: dict[str, Any] = {
+        "secret": SECRET,
+        "cookie_name": TOKEN_COOKIE,
+        "csrf_trusted_origins": (APP_ORIGIN,),
+        "csrf_header": CSRF_HEADER,
+        "csrf_cookie_name": CSRF_COOKIE,
+    }
+    values.update(changes)
+    return JWTSettings(**values)

@@ -19,7 +19,9 @@ import unicodedata
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["is_safe_path"]
+from starlette.types import Scope
+
+__all__ = ["is_safe_path", "route_path"]
 
 # Encoded "/", ".", "\" and "%" in a raw path, in either case.
 _ENCODED_SEPARATOR: Final = re.compile(rb"%(?:2[fFeE5]|5[cC])")
@@ -69,3 +71,12 @@ def _plain_segments(path: str) -> bool:
         segments.pop()  # a trailing slash is canonical; an empty segment elsewhere is not
     # "..;x" is ".." to some servers (path parameters), so parameters do not hide a dot segment.
     return all(segment.partition(";")[0] not in {"", ".", ".."} for segment in segments)
+
+
+def route_path(scope: Scope) -> str:
+    """The path relative to the wrapped app: ``root_path`` removed, as Starlette routes it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path

@@ -225,12 +225,15 @@ def challenge_response(
     authorization server for those and no others (the MCP authorization spec asks servers
     to); a 403 ``insufficient_scope`` names them already. A 503 (a revocation
     store or the identity provider is unreachable) carries ``Retry-After`` instead of a
-    challenge: the client's credentials were not found wanting. A ``body`` hook that raises
-    gets the default body instead, never a 500.
+    challenge: the client's credentials were not found wanting; a 403 without an RFC 6750
+    error code (a cross-site request refused) has no challenge either. A ``body`` hook that
+    raises gets the default body instead, never a 500.
     """
     headers = {"Cache-Control": "no-store"}
     if error.status_code == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    elif error.status_code == 403 and error.error is None:
+        pass  # refused for something other than its credentials (a cross-site request)
     else:
         parameters = [("realm", realm)]
         if error.error is not None:

@@ -8,7 +8,7 @@ Every combination of options is checked here, once, and anything that cannot wor
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from ..access.policy import AccessPolicy, ScopeRules
@@ -18,13 +18,14 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.cookie import CookieAuthenticator, CsrfGuard
 from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
     from ..verification.introspection import TokenIntrospector
 
-__all__ = ["Assembly", "assemble"]
+__all__ = ["Assembly", "CredentialOptions", "assemble"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,59 +37,92 @@ class Assembly:
     policy: AccessPolicy
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialOptions:
+    """The middleware's options for the authenticators it builds itself, which
+    ``authenticators=`` replaces all of: a prepared ``verifier`` (else one is built from the
+    settings, with ``check_claims`` and ``resolve_issuer``), the query parameter, the
+    proxy's header (``JWT_TOKEN_HEADER`` when not given) and the cookie
+    (``JWT_COOKIE_NAME`` when not given)."""
+
+    verifier: TokenVerifier | None = None
+    token_query_param: str | None = None
+    check_claims: Callable[[Claims], bool] | None = None
+    token_header: str | None = None
+    cookie_name: str | None = None
+    resolve_issuer: ResolveIssuer | None = None
+
+    def given(self) -> list[str]:
+        """The options given, as keywords (``"verifier="``)."""
+        return [f"{field.name}=" for field in fields(self) if getattr(self, field.name) is not None]
+
+
 def assemble(
     *,
     settings: JWTSettings | None,
     policy: AccessPolicy | None,
     rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
     authenticators: Sequence[Authenticator] | None,
-    bearer: tuple[TokenVerifier | None, str | None, Callable[[Claims], bool] | None],
-    token_header: str | None = None,
-    resolve_issuer: ResolveIssuer | None = None,
+    credentials: CredentialOptions,
 ) -> Assembly:
     """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
-    ``bearer`` the default authenticator's ``verifier``, ``token_query_param`` and
-    ``check_claims``, which ``authenticators=`` replaces, as it replaces ``token_header``
-    (``JWT_TOKEN_HEADER`` when not given); ``resolve_issuer`` goes to the verifier built
-    here (tenants), so not with ``verifier=`` or ``authenticators=``."""
-    verifier, query_param, check_claims = bearer
-    if authenticators is not None and any(option is not None for option in bearer):
-        raise ConfigurationError(
-            "give authenticators= or verifier=/token_query_param=/check_claims=, not both"
-        )
-    if authenticators is not None and token_header is not None:
-        raise ConfigurationError("give authenticators= or token_header=, not both")
-    if resolve_issuer is not None and (verifier is not None or authenticators is not None):
+    ``authenticators`` replaces the ones ``credentials`` describe."""
+    _check_credential_options(authenticators, credentials)
+    if settings is None:
+        settings = _settings_of(credentials.verifier, authenticators)
+    if authenticators is None:
+        authenticators = [_default_authenticator(settings, credentials)]
+    return Assembly(
+        settings=settings, authenticators=tuple(authenticators), policy=_policy(policy, rules)
+    )
+
+
+def _check_credential_options(
+    authenticators: Sequence[Authenticator] | None, credentials: CredentialOptions
+) -> None:
+    given = credentials.given()
+    if authenticators is not None and given:
+        raise ConfigurationError(f"give authenticators= or {'/'.join(given)}, not both")
+    if authenticators is not None and not authenticators:
+        raise ConfigurationError("authenticators= needs at least one authenticator")
+    if credentials.resolve_issuer is not None and credentials.verifier is not None:
         raise ConfigurationError(
             "resolve_issuer= is for the verifier the middleware builds; give it to your "
             "TokenVerifier instead"
         )
-    if authenticators is not None and not authenticators:
-        raise ConfigurationError("authenticators= needs at least one authenticator")
-    if settings is None:
-        settings = _settings_of(verifier, authenticators)
-    if authenticators is None:
-        if verifier is None:
-            verifier = TokenVerifier(
-                settings, check_claims=check_claims, resolve_issuer=resolve_issuer
-            )
-        introspector = _introspector(settings, verifier, check_claims)
-        authenticators = [
-            BearerAuthenticator(
-                verifier,
-                query_param=query_param,
-                token_header=token_header if token_header is not None else settings.token_header,
-                introspector=introspector,
-            )
-        ]
+
+
+def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions) -> Authenticator:
+    """The bearer authenticator (with introspection when configured), behind the cookie
+    one when a cookie is named."""
+    verifier = credentials.verifier
+    if verifier is None:
+        verifier = TokenVerifier(
+            settings,
+            check_claims=credentials.check_claims,
+            resolve_issuer=credentials.resolve_issuer,
+        )
+    header = credentials.token_header
+    bearer = BearerAuthenticator(
+        verifier,
+        query_param=credentials.token_query_param,
+        token_header=header if header is not None else settings.token_header,
+        introspector=_introspector(settings, verifier, credentials.check_claims),
+    )
+    return _with_cookie(settings, bearer, credentials.cookie_name)
+
+
+def _policy(
+    policy: AccessPolicy | None,
+    rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
+) -> AccessPolicy:
     public, optional, scopes = rules
     if policy is not None and (public or optional or scopes):
         raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
     try:
-        policy = policy or AccessPolicy(public=public, optional=optional, scopes=scopes)
+        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
-    return Assembly(settings=settings, authenticators=tuple(authenticators), policy=policy)
 
 
 def _introspector(
@@ -114,3 +148,20 @@ def _settings_of(
         if isinstance(authenticator, BearerAuthenticator):
             return authenticator.verifier.settings
     return JWTSettings()
+
+
+def _with_cookie(
+    settings: JWTSettings, bearer: BearerAuthenticator, cookie_name: str | None
+) -> Authenticator:
+    """The bearer authenticator, or, when ``cookie_name=`` or ``JWT_COOKIE_NAME`` names a
+    cookie, a cookie authenticator that asks it first (a request with an ``Authorization``
+    header is authenticated by it alone) and shares its verifier and cache."""
+    name = cookie_name if cookie_name is not None else settings.cookie_name
+    if name is None:
+        return bearer
+    csrf = CsrfGuard(
+        trusted_origins=settings.csrf_trusted_origins,
+        header=settings.csrf_header,
+        cookie_name=settings.csrf_cookie_name,
+    )
+    return CookieAuthenticator(bearer.verifier, cookie_name=name, csrf=csrf, header=bearer)

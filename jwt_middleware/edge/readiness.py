@@ -92,6 +92,11 @@ class ReadinessEndpoint:
         return self._started() and authenticators_ready(self._authenticators)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            # A probe is an HTTP request; a WebSocket handshake here is refused (ASGI: a
+            # close before accept).
+            await send({"type": "websocket.close", "code": 1008})
+            return
         method = scope.get("method")
         if method != "GET" and method != "HEAD":
             await _answer(send, 405, _NOT_ALLOWED, head=False, allow=True)

@@ -4,9 +4,9 @@ The settings come in groups, one module each: :mod:`.keys` (where verification k
 from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
 makes a token an access token), :mod:`.header` (a proxy's token header),
 :mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
-request time), and here the claims, lifetimes, cache and edge settings; :mod:`.values`
-holds the value types and :mod:`.base` where values are read from and how a problem is
-reported.
+request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), and here the
+claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
+:mod:`.base` where values are read from and how a problem is reported.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from .cookies import CookieSettings
 from .header import HeaderSettings
 from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
@@ -46,7 +47,12 @@ _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 
 class JWTSettings(
-    LocalKeySettings, ProfileSettings, HeaderSettings, IntrospectionSettings, TenantSettings
+    LocalKeySettings,
+    ProfileSettings,
+    HeaderSettings,
+    IntrospectionSettings,
+    TenantSettings,
+    CookieSettings,
 ):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 from sqlmodel import SQLModel, create_engine
 
 from demo_app.app import create_app
 from demo_app.settings import DemoSettings
 from jwt_middleware import JWTSettings
+from tests.browser import chromium
 from tests.helpers import SECRET
 from tests.services import fresh_postgres_database
 
@@ -37,6 +39,13 @@ def _clean_demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def redis_prefix_label() -> str:
     """Demo keys (DEMO_REDIS_KEY_PREFIX) apart from the library tests' own."""
     return "jwt-demo-test"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the browser tests (:mod:`tests.browser`)."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

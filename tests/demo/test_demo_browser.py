@@ -13,7 +13,6 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page
 
-from tests.browser import chromium
 from tests.servers import serve
 
 from .accounts import PASSWORD
@@ -21,12 +20,6 @@ from .accounts import PASSWORD
 pytestmark = pytest.mark.browser
 
 ME = "#operations-auth-me_auth_me_get"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

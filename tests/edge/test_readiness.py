@@ -20,6 +20,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
 from tests.helpers import SECRET, bearer, mint_token, whoami
@@ -112,6 +113,18 @@ def test_the_probe_answers_before_any_rule_or_token(probe: Probe) -> None:
 def test_only_the_exact_path_is_the_probe(path: str, status: int) -> None:
     with TestClient(probed_app(static_settings())) as client:
         assert client.get(path).status_code == status
+
+
+def test_a_websocket_to_the_probe_is_refused() -> None:
+    """A probe is an HTTP request: the handshake is closed before accept, token or not."""
+    with TestClient(probed_app(static_settings())) as client:
+        for headers in ({}, bearer(mint_token())):
+            with (
+                pytest.raises(WebSocketDisconnect) as closed,
+                client.websocket_connect("/readyz", headers=headers),
+            ):
+                pass
+            assert closed.value.code == 1008
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Several issuers, audiences and algorithms: a token's ``iss`` selects whose keys may
 verify it, and each issuer's own audience and algorithms apply to its tokens.
 
-The two issuers' key sets are served by a real HTTP server on loopback (each issuer names its
-own ``jwks_url``, so no discovery is involved; discovery is tested against a real OpenID
-provider in ``tests/oidc``).
+The two issuers are the fake OpenID providers of :mod:`jwt_middleware.testing` on loopback,
+whose key sets both name their RS256 key ``rs256-1``; each issuer is given its ``jwks_url``,
+so no discovery is involved (discovery is tested against a real OpenID provider in
+``tests/oidc``, and through the fake one in ``tests/plugin``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,6 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from jwt_middleware import (
     ConfigurationError,
@@ -29,49 +24,26 @@ from jwt_middleware import (
     TokenExpiredError,
     TokenVerifier,
 )
-from tests.servers import serve
+from jwt_middleware.testing import FakeIssuer
+from jwt_middleware.testing.issuer import SigningAlgorithm
 
 SECRET = "issuers-test-secret-that-is-long-enough-012345"
-KEY_A = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KEY_B = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KEY_E = ec.generate_private_key(ec.SECP256R1())
-ISSUER_A = "https://a.example"
-ISSUER_B = "https://b.example"
-
-
-def _jwk(key: Any, kid: str) -> dict[str, Any]:
-    algorithm = ECAlgorithm if isinstance(key, ec.EllipticCurvePrivateKey) else RSAAlgorithm
-    jwk: dict[str, Any] = algorithm.to_jwk(key.public_key(), as_dict=True)
-    jwk["kid"] = kid
-    return jwk
+OTHER_ISSUER = "https://c.example"
 
 
 @pytest.fixture(scope="module")
-def key_sets() -> Iterator[str]:
-    """A loopback server: /a publishes A's key and /b B's, both under the kid "shared"."""
-    documents = {
-        "a": {"keys": [_jwk(KEY_A, "shared"), _jwk(KEY_E, "ec")]},
-        "b": {"keys": [_jwk(KEY_B, "shared")]},
-    }
-
-    async def key_set(request: Request) -> JSONResponse:
-        return JSONResponse(documents[request.path_params["name"]])
-
-    with serve(Starlette(routes=[Route("/{name}", key_set)])) as base_url:
-        yield base_url
+def issuers() -> Iterator[dict[str, FakeIssuer]]:
+    """Issuers "a" and "b", whose RS256 keys differ under one kid."""
+    with FakeIssuer(audience="a-api") as a, FakeIssuer(audience="b-api") as b:
+        yield {"a": a, "b": b}
 
 
-def _token(key: Any, algorithm: str = "RS256", kid: str = "shared", **claims: Any) -> str:
-    now = int(time.time())
-    payload = {"sub": "user", "iat": now, "exp": now + 600, **claims}
-    return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
-
-
-def _verifier(key_sets: str, **overrides: Any) -> TokenVerifier:
+def _verifier(issuers: dict[str, FakeIssuer], **overrides: Any) -> TokenVerifier:
+    a, b = issuers["a"], issuers["b"]
     options: dict[str, Any] = {
         "issuer": [
-            {"issuer": ISSUER_A, "jwks_url": f"{key_sets}/a", "algorithms": ["RS256", "ES256"]},
-            {"issuer": ISSUER_B, "jwks_url": f"{key_sets}/b", "audience": "b-api"},
+            {"issuer": a.url, "jwks_url": a.jwks_url, "algorithms": ["RS256", "ES256"]},
+            {"issuer": b.url, "jwks_url": b.jwks_url, "audience": "b-api"},
         ],
         "audience": "a-api",
     }
@@ -92,77 +64,57 @@ def _outcome(verifier: TokenVerifier, token: str) -> str:
     return asyncio.run(run())
 
 
+def _token(
+    issuers: dict[str, FakeIssuer],
+    signer: str,
+    claimed: str | None,
+    audience: str | list[str],
+    algorithm: SigningAlgorithm = "RS256",
+) -> str:
+    """A token signed by ``signer``'s key whose ``iss`` names the issuer ``claimed`` ("a",
+    "b"), another issuer ("c"), or none (``None``)."""
+    named: dict[str | None, str | None] = {
+        **{name: issuer.url for name, issuer in issuers.items()},
+        "c": OTHER_ISSUER,
+        None: None,
+    }
+    return issuers[signer].mint("user", audience=audience, algorithm=algorithm, iss=named[claimed])
+
+
 @pytest.mark.parametrize(
-    ("key", "algorithm", "kid", "claims", "outcome"),
+    ("signer", "algorithm", "claimed", "audience", "outcome"),
     [
-        pytest.param(
-            KEY_A, "RS256", "shared", {"iss": ISSUER_A, "aud": "a-api"}, "ok:" + ISSUER_A, id="a"
-        ),
-        pytest.param(
-            KEY_B,
-            "RS256",
-            "shared",
-            {"iss": ISSUER_B, "aud": "b-api"},
-            "ok:" + ISSUER_B,
-            id="b-own-audience",
-        ),
-        pytest.param(
-            KEY_B,
-            "RS256",
-            "shared",
-            {"iss": ISSUER_A, "aud": "a-api"},
-            "InvalidTokenError",
-            id="names-a-signed-by-b",
-        ),
-        pytest.param(
-            KEY_A,
-            "RS256",
-            "shared",
-            {"iss": ISSUER_B, "aud": "b-api"},
-            "InvalidTokenError",
-            id="names-b-signed-by-a",
-        ),
-        pytest.param(
-            KEY_B,
-            "RS256",
-            "shared",
-            {"iss": ISSUER_B, "aud": "a-api"},
-            "InvalidTokenError",
-            id="b-with-global-audience",
-        ),
-        pytest.param(
-            KEY_A,
-            "RS256",
-            "shared",
-            {"iss": "https://c.example", "aud": "a-api"},
-            "InvalidTokenError",
-            id="unknown-issuer",
-        ),
-        pytest.param(KEY_A, "RS256", "shared", {"aud": "a-api"}, "InvalidTokenError", id="no-iss"),
-        pytest.param(
-            KEY_E, "ES256", "ec", {"iss": ISSUER_A, "aud": "a-api"}, "ok:" + ISSUER_A, id="a-es256"
-        ),
-        pytest.param(
-            KEY_A,
-            "RS256",
-            "shared",
-            {"iss": ISSUER_A, "aud": ["x", "a-api"]},
-            "ok:" + ISSUER_A,
-            id="audience-list",
-        ),
+        pytest.param("a", "RS256", "a", "a-api", "ok:a", id="a"),
+        pytest.param("b", "RS256", "b", "b-api", "ok:b", id="b-own-audience"),
+        pytest.param("b", "RS256", "a", "a-api", "InvalidTokenError", id="names-a-signed-by-b"),
+        pytest.param("a", "RS256", "b", "b-api", "InvalidTokenError", id="names-b-signed-by-a"),
+        pytest.param("b", "RS256", "b", "a-api", "InvalidTokenError", id="b-with-global-audience"),
+        pytest.param("a", "RS256", "c", "a-api", "InvalidTokenError", id="unknown-issuer"),
+        pytest.param("a", "RS256", None, "a-api", "InvalidTokenError", id="no-iss"),
+        pytest.param("a", "ES256", "a", "a-api", "ok:a", id="a-es256"),
+        pytest.param("a", "RS256", "a", ["x", "a-api"], "ok:a", id="audience-list"),
     ],
 )
 def test_a_tokens_issuer_selects_whose_keys_verify_it(
-    key_sets: str, key: Any, algorithm: str, kid: str, claims: dict[str, Any], outcome: str
+    issuers: dict[str, FakeIssuer],
+    signer: str,
+    algorithm: SigningAlgorithm,
+    claimed: str | None,
+    audience: str | list[str],
+    outcome: str,
 ) -> None:
-    assert _outcome(_verifier(key_sets), _token(key, algorithm, kid, **claims)) == outcome
+    token = _token(issuers, signer, claimed, audience, algorithm)
+    expected = outcome.replace("ok:a", "ok:" + issuers["a"].url).replace(
+        "ok:b", "ok:" + issuers["b"].url
+    )
+    assert _outcome(_verifier(issuers), token) == expected
 
 
-def test_an_issuers_algorithms_are_its_own(key_sets: str) -> None:
-    # B takes only the global RS256: an ES256 token claiming B is refused even if B's set
-    # published an EC key under that kid.
-    verifier = _verifier(key_sets, algorithms=["RS256"])
-    token = _token(KEY_E, "ES256", "ec", iss=ISSUER_B, aud="b-api")
+def test_an_issuers_algorithms_are_its_own(issuers: dict[str, FakeIssuer]) -> None:
+    # B takes only the global RS256: an ES256 token claiming B is refused, though B's set
+    # publishes an EC key under its kid.
+    verifier = _verifier(issuers, algorithms=["RS256"])
+    token = issuers["b"].mint("user", algorithm="ES256")
     assert _outcome(verifier, token) == "InvalidTokenError"
 
 

@@ -1,5 +1,6 @@
 """One contract, every authenticator: the bearer JWT from the header, from the query string,
-the API-key authenticator that docs/authenticators.md documents (run from the page
+from a cookie (alone, and behind the header as ``cookie_name=`` builds it), the API-key
+authenticator that docs/authenticators.md documents (run from the page
 itself, so the example cannot drift from the contract), and a chain of the two.
 
 Each answers a request without its kind of credential with ``MissingTokenError`` (so the
@@ -30,9 +31,10 @@ from jwt_middleware import (
 from jwt_middleware.verification.authenticator import Authenticator
 from jwt_middleware.verification.bearer import BearerAuthenticator
 from jwt_middleware.verification.chain import AuthenticatorChain
+from jwt_middleware.verification.cookie import CookieAuthenticator
 from tests.asgi import call, http_scope
 from tests.docs.pages import page_namespace
-from tests.helpers import OTHER_SECRET, SECRET, mint_token
+from tests.helpers import OTHER_SECRET, SECRET, TOKEN_COOKIE, mint_token
 
 API_KEY = b"key-of-the-billing-service"
 
@@ -54,6 +56,17 @@ def _header_scope(name: bytes, value: bytes) -> dict[str, Any]:
 
 def _query_scope(token: str) -> dict[str, Any]:
     return http_scope("/whoami", query_string=b"access_token=" + token.encode())
+
+
+def _cookie_scope(token: str) -> dict[str, Any]:
+    return _header_scope(b"cookie", f"theme=dark; {TOKEN_COOKIE}={token}".encode())
+
+
+def _cookie_behind_header(settings: JWTSettings) -> Authenticator:
+    verifier = TokenVerifier(settings)
+    return CookieAuthenticator(
+        verifier, cookie_name=TOKEN_COOKIE, header=BearerAuthenticator(verifier)
+    )
 
 
 def _api_keys(settings: JWTSettings) -> Authenticator:
@@ -87,6 +100,30 @@ CASES = [
             subject="alice",
         ),
         id="bearer-query",
+    ),
+    pytest.param(
+        Case(
+            build=lambda settings: CookieAuthenticator(
+                TokenVerifier(settings), cookie_name=TOKEN_COOKIE
+            ),
+            good=lambda: _cookie_scope(mint_token("alice")),
+            bad=lambda: _cookie_scope(mint_token("alice", secret=OTHER_SECRET)),
+            scheme="Bearer",
+            subject="alice",
+        ),
+        id="cookie",
+    ),
+    pytest.param(
+        Case(
+            build=_cookie_behind_header,
+            good=lambda: _cookie_scope(mint_token("alice")),
+            bad=lambda: _header_scope(
+                b"authorization", f"Bearer {mint_token('alice', secret=OTHER_SECRET)}".encode()
+            ),
+            scheme="Bearer",
+            subject="alice",
+        ),
+        id="cookie-behind-header",
     ),
     pytest.param(
         Case(

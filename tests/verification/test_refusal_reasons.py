@@ -384,6 +384,13 @@ MIDDLEWARE_CASES = [
     pytest.param({}, {}, 401, "reason=missing", id="missing"),
     pytest.param({}, {"Authorization": "Bearer a b"}, 400, "reason=malformed_request", id="b64"),
     pytest.param(
+        {"cookie_name": "access", "method": "POST"},
+        {"Cookie": f"access={_good()}", "Origin": "https://elsewhere.example"},
+        403,
+        "reason=csrf",
+        id="csrf",
+    ),
+    pytest.param(
         {"is_revoked": _no_one_is_revoked},
         bearer(_good(jti=None)),
         401,
@@ -425,9 +432,12 @@ def test_the_middleware_logs_one_line_per_refusal(
     status: int,
     line: str,
 ) -> None:
-    app = build_app(JWTSettings(**SETTINGS), **options)
+    """``options`` are the middleware's, and ``method`` the request's (GET by default)."""
+    method = options.get("method", "GET")
+    middleware_options = {name: value for name, value in options.items() if name != "method"}
+    app = build_app(JWTSettings(**SETTINGS), **middleware_options)
     caplog.set_level(logging.DEBUG, logger="jwt_middleware")
-    answer = call(app, http_scope("/private", headers=scope_headers(headers)))
+    answer = call(app, http_scope("/private", method=method, headers=scope_headers(headers)))
     assert answer.status == status
     assert [r.getMessage() for r in caplog.records] == [f"refused: {line}"]
 

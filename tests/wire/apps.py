@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jwt_middleware import JWTSettings
-from tests.helpers import SECRET, build_app, build_files_app
+from tests.helpers import SECRET, build_app, build_files_app, cookie_settings
 from tests.public_paths import PUBLIC
 
 
@@ -52,3 +52,9 @@ def echo_app() -> ASGIApp:
 def files_app() -> Starlette:
     """:func:`tests.helpers.build_files_app`."""
     return build_files_app(JWTSettings(secret=SECRET))
+
+
+def cookie_app() -> Starlette:
+    """:func:`tests.helpers.build_app` reading the token from a cookie as well
+    (:func:`tests.helpers.cookie_settings`)."""
+    return build_app(cookie_settings())
