@@ -47,7 +47,8 @@ def introspection_settings(**overrides: Any) -> JWTSettings:
 
 
 def active(**members: Any) -> dict[str, Any]:
-    """An active answer for :data:`API` from :data:`ISSUER`, valid for five minutes."""
+    """An active answer for :data:`API` from :data:`ISSUER`, valid for an hour (made when a
+    suite is collected, it must outlast the whole run)."""
     return {
         "active": True,
         "iss": ISSUER,
@@ -55,7 +56,7 @@ def active(**members: Any) -> dict[str, Any]:
         "sub": "user-1",
         "client_id": "web",
         "scope": "read write",
-        "exp": int(time.time()) + 300,
+        "exp": int(time.time()) + 3600,
         "token_type": "Bearer",
         **members,
     }
