@@ -25,7 +25,7 @@ from .cache import PayloadShape, VerifiedTokenCache, entry_size
 from .claims import ClaimCheck, expires_at, payload_checks
 from .scopes import scopes_from
 
-__all__ = ["Acceptance", "frozen_claims", "payload_of"]
+__all__ = ["Acceptance", "frozen_claims", "issuer_checks", "payload_of"]
 
 
 class Acceptance:
@@ -56,17 +56,7 @@ class Acceptance:
         self._leeway = settings.leeway_seconds
         self._max_age = settings.max_token_age_seconds
         #: For each issuer policy, the claim checks its tokens go through, in order.
-        self.checks = {
-            policy: payload_checks(
-                leeway_seconds=settings.leeway_seconds,
-                max_age_seconds=settings.max_token_age_seconds,
-                audiences=policy.audiences,
-                required_claims=settings.required_claims,
-                accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
-                allow_nonce=settings.allow_nonce_in_access_tokens,
-            )
-            for policy in policies
-        }
+        self.checks = {policy: issuer_checks(settings, policy) for policy in policies}
         #: The same, as :meth:`accept` runs them: (the claim that triggers it or None, its rule).
         self._rules = {
             policy: tuple((check.claim, check.rule) for check in checks)
@@ -153,3 +143,16 @@ def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | N
     if all(isinstance(p, str) and "." not in p for p in scope_claims):
         return tuple(p for p in scope_claims if isinstance(p, str))
     return None
+
+
+def issuer_checks(settings: JWTSettings, policy: IssuerPolicy) -> tuple[ClaimCheck, ...]:
+    """The claim checks of one issuer's tokens, from the settings: what a JWT's payload
+    and an introspection answer alike go through, in order."""
+    return payload_checks(
+        leeway_seconds=settings.leeway_seconds,
+        max_age_seconds=settings.max_token_age_seconds,
+        audiences=policy.audiences,
+        required_claims=settings.required_claims,
+        accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
+        allow_nonce=settings.allow_nonce_in_access_tokens,
+    )

@@ -9,7 +9,7 @@ token to the endpoint, authenticated as a client (``client_secret_basic``,
 
 An active answer becomes a :class:`~jwt_middleware.types.VerifiedToken` as a JWT's payload
 does: its ``iss`` must be an accepted issuer, and its members go through the same claim
-checks (:func:`~.claims.payload_checks`: ``exp``, ``aud``, ``cnf``...), so the policy,
+checks (:func:`~.acceptance.issuer_checks`: ``exp``, ``aud``, ``cnf``...), so the policy,
 ``request.state`` and revocation see the same claims whichever kind of token came. Two
 members are filled in where the answer leaves them out: ``sub`` from ``client_id`` (a
 client credentials token is about its client, as RFC 9068 has it), and ``jti`` from the
@@ -59,8 +59,9 @@ from ..keys.issuers import IssuerPolicy
 from ..refusals import Reason, log_refusal
 from ..settings import JWTSettings
 from ..types import Claims, VerifiedToken, freeze
+from .acceptance import issuer_checks
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
-from .claims import CheckRule, custom_check, expires_at, payload_checks
+from .claims import CheckRule, custom_check, expires_at
 from .client_auth import ClientAuthentication
 from .introspection_answers import RefusalMemory, active_answer
 from .scopes import scopes_from
@@ -129,16 +130,7 @@ class TokenIntrospector:
         self._issuers = {policy.issuer for policy in policies}
         #: For each issuer policy, the claim checks an answer goes through, as a JWT would.
         self._checks: dict[IssuerPolicy, tuple[tuple[str | None, CheckRule], ...]] = {
-            policy: tuple(
-                (check.claim, check.rule)
-                for check in payload_checks(
-                    leeway_seconds=settings.leeway_seconds,
-                    max_age_seconds=settings.max_token_age_seconds,
-                    audiences=policy.audiences,
-                    required_claims=settings.required_claims,
-                    accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
-                )
-            )
+            policy: tuple((check.claim, check.rule) for check in issuer_checks(settings, policy))
             for policy in policies
         }
         self._custom = custom_check(check_claims) if check_claims is not None else None

@@ -189,6 +189,21 @@ def test_a_bound_answer_passes_with_accept_bound_tokens_as_bearer() -> None:
         assert client.get("/private", headers=bearer(OPAQUE)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("allow_nonce", "status"),
+    [pytest.param(False, 401, id="nonce-refused"), pytest.param(True, 200, id="nonce-allowed")],
+)
+def test_an_answer_with_a_nonce_follows_the_setting_a_jwt_follows(
+    allow_nonce: bool, status: int
+) -> None:
+    """One set of claim checks for both kinds: JWT_ALLOW_NONCE_IN_ACCESS_TOKENS applies to
+    an introspection answer as to a JWT's payload."""
+    settings = introspection_settings(allow_nonce_in_access_tokens=allow_nonce)
+    app, _ = introspected_app(FakeEndpoint({OPAQUE: active(nonce="n-1")}), settings)
+    with TestClient(app) as client:
+        assert client.get("/private", headers=bearer(OPAQUE)).status_code == status
+
+
 # --- the endpoint down ------------------------------------------------------------------
 
 
