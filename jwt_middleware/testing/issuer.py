@@ -6,24 +6,33 @@ and JWKS fetching are what a test exercises:
 
 * ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server``:
   the metadata, whose ``jwks_uri`` names
-* ``/jwks``: the public keys, one each for RS256, ES256 and EdDSA, each with its ``kid``.
+* ``/jwks``: the public keys, one each for RS256, ES256 and EdDSA, each with its ``kid``;
+* ``/introspect``: RFC 7662 introspection of the tokens it minted, opaque ones
+  (:meth:`FakeIssuer.mint_opaque`) and JWTs alike, for the one client it knows
+  (``client_secret_basic`` or ``client_secret_post``).
 
 Tokens are signed with PyJWT. The controls are what a test of an app needs and a real
-provider will not do on demand: rotate its keys, go down (503, no answer, or a closed
-connection) and answer slowly; it counts the requests it was sent.
+provider will not do on demand: rotate its keys, revoke a token, go down (503, no answer,
+or a closed connection) and answer slowly; it counts the requests it was sent.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypeVar
+from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -46,6 +55,14 @@ _DISCOVERY_PATHS: Final = frozenset(
     {"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}
 )
 _JWKS_PATH: Final = "/jwks"
+_INTROSPECTION_PATH: Final = "/introspect"
+#: The largest introspection request read: a token and a client's credentials.
+_MAX_FORM_BYTES: Final = 64 * 1024
+#: The client that may introspect, unless told otherwise (its secret is made per provider).
+_INTROSPECTION_CLIENT_ID: Final = "resource-server"
+#: The table of minted tokens drops the expired ones when it reaches this size (then twice
+#: the size it kept), so a long session's table holds the live tokens and few more.
+_PRUNE_AT_LEAST: Final = 1024
 #: The least time between two fetches of the key set in :meth:`FakeIssuer.settings`, instead
 #: of 5 s: a test that rotates the keys sees the new ones without waiting.
 _TEST_MIN_REFETCH_SECONDS: Final = 0.01
@@ -55,10 +72,27 @@ _PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pr
 
 class RequestCounts(NamedTuple):
     """The requests the provider was sent since it started or was last reset, each counted
-    when it arrives (answered or not)."""
+    when it arrives (answered or not, authenticated or not)."""
 
     discovery: int
     jwks: int
+    introspection: int
+
+
+class _Answer(NamedTuple):
+    status: int
+    document: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _error(status: int, error: str, *headers: tuple[str, str]) -> _Answer:
+    return _Answer(status, {"error": error}, headers)
+
+
+#: RFC 6749 section 5.2: a client that failed to authenticate is told how to.
+_INVALID_CLIENT: Final = _error(401, "invalid_client", ("WWW-Authenticate", 'Basic realm="fake"'))
+_INVALID_REQUEST: Final = _error(400, "invalid_request")
+_INACTIVE: Final = _Answer(200, {"active": False})
 
 
 class _HasHeaders(Protocol):
@@ -83,6 +117,25 @@ def _new_key(algorithm: SigningAlgorithm, generation: int) -> _SigningKey:
     else:
         key = ed25519.Ed25519PrivateKey.generate()
     return _SigningKey(f"{algorithm.lower()}-{generation}", key)
+
+
+def _fingerprint(token: str) -> str:
+    """What the provider files a minted token under: its SHA-256, not the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """The client id and secret of a ``Basic`` header, each form-decoded (RFC 6749 section
+    2.3.1); ``None`` when it is not one."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        pair = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = pair.partition(":")
+    return (unquote_plus(client_id), unquote_plus(secret)) if colon else None
 
 
 def _public_jwk(algorithm: SigningAlgorithm, signing: _SigningKey) -> dict[str, Any]:
@@ -117,12 +170,23 @@ class FakeIssuer:
     :meth:`close` (or the end of its ``with`` block).
 
     ``audience`` is the ``aud`` of minted tokens and of :meth:`settings` unless told
-    otherwise. Safe to use from the test's thread while the server answers in its own.
+    otherwise; ``introspection_client_id`` is the one client its introspection endpoint
+    answers, whose secret it makes (``introspection_client_secret``). Safe to use from the
+    test's thread while the server answers in its own.
     """
 
-    def __init__(self, *, audience: str = "api") -> None:
+    def __init__(
+        self, *, audience: str = "api", introspection_client_id: str = _INTROSPECTION_CLIENT_ID
+    ) -> None:
         self.audience = audience
+        #: The client its introspection endpoint answers, and that client's secret.
+        self.introspection_client_id = introspection_client_id
+        self.introspection_client_secret = secrets.token_urlsafe(32)
         self._lock = threading.Lock()
+        #: What each token it minted says (by :func:`_fingerprint`), for introspection;
+        #: a revoked token leaves.
+        self._issued: dict[str, dict[str, Any]] = {}
+        self._prune_at = _PRUNE_AT_LEAST
         self._generation = 1
         self._keys = {algorithm: _new_key(algorithm, 1) for algorithm in ALGORITHMS}
         self._published: list[dict[str, Any]] = self._jwks_of(self._keys)
@@ -132,11 +196,13 @@ class FakeIssuer:
         self._delay_seconds = 0.0
         self._discovery_requests = 0
         self._jwks_requests = 0
+        self._introspection_requests = 0
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         port = self._server.server_address[1]
         #: The issuer identifier (``iss``), and the base of every URL the provider serves.
         self.url = f"http://127.0.0.1:{port}"
         self.jwks_url = self.url + _JWKS_PATH
+        self.introspection_url = self.url + _INTROSPECTION_PATH
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="FakeIssuer", daemon=True
         )
@@ -162,7 +228,59 @@ class FakeIssuer:
         ``expires_in`` seconds from now is ``exp`` (negative: already expired); ``claims``
         are added last, so they may replace any of the others (``iss=...``), and one given
         as ``None`` is left out (``iss=None``: a token without ``iss``).
+
+        Its introspection answers these claims too until it expires or is revoked.
         """
+        payload = self._claims(sub, scopes, audience, expires_in, acr, claims)
+        with self._lock:
+            signing = self._keys[algorithm]
+        token = jwt.encode(
+            payload, signing.key, algorithm=algorithm, headers={"kid": signing.kid, "typ": "at+jwt"}
+        )
+        self._file(token, payload)
+        return token
+
+    def mint_opaque(
+        self,
+        sub: str,
+        *,
+        scopes: Sequence[str] = (),
+        audience: str | Sequence[str] | None = None,
+        expires_in: float = 300,
+        acr: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """An opaque token for ``sub``: a random string that says nothing itself, which the
+        middleware checks at the provider's introspection endpoint (RFC 7662); see
+        ``settings(introspection=True)``.
+
+        The arguments are :meth:`mint`'s, and become the members of the endpoint's answer
+        (``{"active": true, "token_type": "Bearer", ...claims}``, the claims last) until
+        ``exp`` passes or the token is revoked; then, or for a token it never minted, the
+        answer is ``{"active": false}``.
+        """
+        token = secrets.token_urlsafe(32)
+        self._file(token, self._claims(sub, scopes, audience, expires_in, acr, claims))
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token it minted (opaque or JWT): its introspection says inactive from
+        now on. A token the middleware has already accepted is remembered there for
+        ``JWT_INTROSPECTION_CACHE_SECONDS``, as with a real provider. A JWT is verified
+        locally, so this affects it only with ``introspect_all_tokens=True``."""
+        with self._lock:
+            self._issued.pop(_fingerprint(token), None)
+
+    def _claims(
+        self,
+        sub: str,
+        scopes: Sequence[str],
+        audience: str | Sequence[str] | None,
+        expires_in: float,
+        acr: str | None,
+        claims: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The payload :meth:`mint` signs and :meth:`mint_opaque` files."""
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": self.url,
@@ -181,26 +299,44 @@ class FakeIssuer:
         if acr is not None:
             payload["acr"] = acr
         payload.update(claims)
-        payload = {name: value for name, value in payload.items() if value is not None}
+        return {name: value for name, value in payload.items() if value is not None}
+
+    def _file(self, token: str, claims: dict[str, Any]) -> None:
+        """Remember what ``token`` says, for introspection; past :data:`_PRUNE_AT_LEAST`
+        tokens, the expired ones are dropped first (each now and then, not at every mint)."""
         with self._lock:
-            signing = self._keys[algorithm]
-        return jwt.encode(
-            payload, signing.key, algorithm=algorithm, headers={"kid": signing.kid, "typ": "at+jwt"}
-        )
+            if len(self._issued) >= self._prune_at:
+                now = time.time()
+                self._issued = {
+                    key: kept for key, kept in self._issued.items() if not _expired(kept, now)
+                }
+                self._prune_at = max(_PRUNE_AT_LEAST, 2 * len(self._issued))
+            self._issued[_fingerprint(token)] = claims
 
     def as_user(
-        self, client: _Client, sub: str, *, scopes: Sequence[str] = (), **mint: Any
+        self,
+        client: _Client,
+        sub: str,
+        *,
+        scopes: Sequence[str] = (),
+        opaque: bool = False,
+        **mint: Any,
     ) -> _Client:
         """Send ``client``'s further requests with a token for ``sub`` (its ``Authorization``
-        header); ``scopes`` and ``mint`` are as for :meth:`mint`. Works for Starlette's
-        ``TestClient`` and ``httpx.Client``/``httpx.AsyncClient`` alike; returns the client."""
-        client.headers["Authorization"] = "Bearer " + self.mint(sub, scopes=scopes, **mint)
+        header): a JWT, or with ``opaque`` an opaque token (:meth:`mint_opaque`); ``scopes``
+        and ``mint`` are as for :meth:`mint`. Works for Starlette's ``TestClient`` and
+        ``httpx.Client``/``httpx.AsyncClient`` alike; returns the client."""
+        minter = self.mint_opaque if opaque else self.mint
+        client.headers["Authorization"] = "Bearer " + minter(sub, scopes=scopes, **mint)
         return client
 
-    def settings(self, **values: Any) -> JWTSettings:
+    def settings(self, *, introspection: bool = False, **values: Any) -> JWTSettings:
         """JWT settings that verify this provider's tokens: its ``url`` as the issuer (keys
         found by discovery), its audience and its three algorithms; ``values`` replace or
-        add to them (``audience=...``, ``scope_claims=...``).
+        add to them (``audience=...``, ``scope_claims=...``). With ``introspection``, opaque
+        tokens are checked at its introspection endpoint (found by discovery) as its client
+        (``introspection_client_id`` and ``_secret``, by ``client_secret_basic`` unless
+        ``introspection_auth_method=...`` says otherwise).
 
         Only the values given count: no ``JWT_*`` variable and no ``.env`` file is read, and
         the environment is left alone. The key set may be refetched every 0.01 s rather
@@ -211,9 +347,11 @@ class FakeIssuer:
             "audience": self.audience,
             "algorithms": list(ALGORITHMS),
             "jwks_min_refetch_seconds": _TEST_MIN_REFETCH_SECONDS,
-            **values,
         }
-        return _GivenValuesOnly(**given)
+        if introspection:
+            given["introspection_client_id"] = self.introspection_client_id
+            given["introspection_client_secret"] = self.introspection_client_secret
+        return _GivenValuesOnly(**{**given, **values})
 
     def rotate_keys(self, *, keep_previous: bool = False) -> None:
         """Make a new key for every algorithm (with a new ``kid``) and sign with them from
@@ -255,9 +393,12 @@ class FakeIssuer:
 
     @property
     def requests(self) -> RequestCounts:
-        """The metadata and key-set requests it was sent since it started or was reset."""
+        """The metadata, key-set and introspection requests it was sent since it started or
+        was reset."""
         with self._lock:
-            return RequestCounts(self._discovery_requests, self._jwks_requests)
+            return RequestCounts(
+                self._discovery_requests, self._jwks_requests, self._introspection_requests
+            )
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -265,6 +406,11 @@ class FakeIssuer:
         return {
             "issuer": self.url,
             "jwks_uri": self.jwks_url,
+            "introspection_endpoint": self.introspection_url,
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "id_token_signing_alg_values_supported": list(ALGORITHMS),
             "subject_types_supported": ["public"],
             "response_types_supported": ["code"],
@@ -279,12 +425,13 @@ class FakeIssuer:
     def reset(self) -> None:
         """Answer normally again, count from zero, and publish the current keys alone (the
         ones kept by ``rotate_keys(keep_previous=True)`` leave); the keys stay what they
-        are, so tokens minted before still verify."""
+        are, and so do the tokens it minted and revoked, so tokens minted before still
+        verify (and introspect) as they did."""
         with self._lock:
             self._published = self._jwks_of(self._keys)
             self._outage = None
             self._delay_seconds = 0.0
-            self._discovery_requests = self._jwks_requests = 0
+            self._discovery_requests = self._jwks_requests = self._introspection_requests = 0
             self._outage_over.set()
 
     def close(self) -> None:
@@ -311,20 +458,84 @@ class FakeIssuer:
     def _jwks_of(keys: dict[SigningAlgorithm, _SigningKey]) -> list[dict[str, Any]]:
         return [_public_jwk(algorithm, signing) for algorithm, signing in keys.items()]
 
-    def _document(self, path: str) -> dict[str, Any] | None:
-        """The document at ``path``, counting the request; ``None``: not one it serves."""
+    def _get(self, path: str) -> _Answer:
+        """The answer to a GET of ``path``, counting the request."""
         with self._lock:
             if path in _DISCOVERY_PATHS:
                 self._discovery_requests += 1
-                return self.metadata
+                return _Answer(200, self.metadata)
             if path == _JWKS_PATH:
                 self._jwks_requests += 1
-                return {"keys": list(self._published)}
-        return None
+                return _Answer(200, {"keys": list(self._published)})
+            if path == _INTROSPECTION_PATH:
+                self._introspection_requests += 1
+                return _error(405, "method_not_allowed", ("Allow", "POST"))
+        return _error(404, "not_found")
+
+    def _post(self, path: str, authorization: str | None, form: bytes | None) -> _Answer:
+        """The answer to a POST of ``form`` (``None``: too large to read) to ``path``,
+        counting the request."""
+        if path != _INTROSPECTION_PATH:
+            if path in _DISCOVERY_PATHS or path == _JWKS_PATH:
+                return _error(405, "method_not_allowed", ("Allow", "GET"))
+            return _error(404, "not_found")
+        with self._lock:
+            self._introspection_requests += 1
+        if form is None:
+            return _error(413, "invalid_request")
+        try:
+            fields = parse_qs(form.decode(), keep_blank_values=True, strict_parsing=bool(form))
+        except (UnicodeDecodeError, ValueError):
+            return _INVALID_REQUEST
+        if any(len(values) > 1 for values in fields.values()):
+            return _INVALID_REQUEST  # RFC 6749 section 3.2: no parameter twice
+        given = {name: values[0] for name, values in fields.items()}
+        posted = "client_id" in given or "client_secret" in given
+        if authorization is not None and posted:
+            return _INVALID_REQUEST  # RFC 6749 section 2.3: one method at a time
+        if authorization is not None:
+            credentials = _basic_credentials(authorization)
+        elif posted:
+            credentials = (given.get("client_id", ""), given.get("client_secret", ""))
+        else:
+            credentials = None
+        if credentials is None or not self._is_the_client(*credentials):
+            return _INVALID_CLIENT
+        token = given.get("token")
+        if not token:
+            return _INVALID_REQUEST
+        return self._introspection(token)
+
+    def _is_the_client(self, client_id: str, secret: str) -> bool:
+        # Both compared, in constant time: a test of timing is not this fake's job, but a
+        # copied pattern should be the right one.
+        right_id = hmac.compare_digest(client_id.encode(), self.introspection_client_id.encode())
+        right_secret = hmac.compare_digest(
+            secret.encode(), self.introspection_client_secret.encode()
+        )
+        return right_id and right_secret
+
+    def _introspection(self, token: str) -> _Answer:
+        """RFC 7662's answer for ``token``: its claims while it is live, else inactive."""
+        with self._lock:
+            claims = self._issued.get(_fingerprint(token))
+        if claims is None or _expired(claims, time.time()) or _not_yet(claims, time.time()):
+            return _INACTIVE
+        return _Answer(200, {"active": True, "token_type": "Bearer", **claims})
 
     def _conditions(self) -> tuple[OutageKind | None, float]:
         with self._lock:
             return self._outage, self._delay_seconds
+
+
+def _expired(claims: Mapping[str, Any], now: float) -> bool:
+    exp = claims.get("exp")
+    return isinstance(exp, int | float) and exp <= now
+
+
+def _not_yet(claims: Mapping[str, Any], now: float) -> bool:
+    nbf = claims.get("nbf")
+    return isinstance(nbf, int | float) and nbf > now
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -340,7 +551,27 @@ def _handler_for(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            document = issuer._document(self.path.partition("?")[0])
+            self._send(issuer._get(self.path.partition("?")[0]))
+
+        def do_POST(self) -> None:
+            form = self._read_body()
+            path = self.path.partition("?")[0]
+            self._send(issuer._post(path, self.headers.get("Authorization"), form))
+
+        def _read_body(self) -> bytes | None:
+            """The request's body; ``None`` when it is larger than a form should be, left
+            unread (the connection is closed after the answer)."""
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = _MAX_FORM_BYTES + 1
+            if not 0 <= length <= _MAX_FORM_BYTES:
+                self.close_connection = True
+                return None
+            return self.rfile.read(length)
+
+        def _send(self, answer: _Answer) -> None:
+            """Send ``answer``, late or not at all as the provider's conditions say."""
             outage, delay_seconds = issuer._conditions()
             if delay_seconds:
                 time.sleep(delay_seconds)
@@ -352,18 +583,14 @@ def _handler_for(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if outage == "503":
-                self._answer(503, {"error": "temporarily_unavailable"})
-            elif document is None:
-                self._answer(404, {"error": "not_found"})
-            else:
-                self._answer(200, document)
-
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
-            body = json.dumps(document).encode()
-            self.send_response(status)
+                answer = _error(503, "temporarily_unavailable")
+            body = json.dumps(answer.document).encode()
+            self.send_response(answer.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            for name, value in answer.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
