@@ -11,28 +11,22 @@ and JWKS fetching are what a test exercises:
   (:meth:`FakeIssuer.mint_opaque`) and JWTs alike, for the one client it knows
   (``client_secret_basic`` or ``client_secret_post``).
 
-Tokens are signed with PyJWT. The controls are what a test of an app needs and a real
+Tokens are signed with PyJWT. The HTTP side is :mod:`.server`'s, the introspection
+endpoint :mod:`.introspection`'s. The controls are what a test of an app needs and a real
 provider will not do on demand: rotate its keys, revoke a token, go down (503, no answer,
 or a closed connection) and answer slowly; it counts the requests it was sent.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypeVar
-from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -40,6 +34,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..settings import JWTSettings
+from .introspection import IntrospectionEndpoint
+from .server import Answer, QuietServer, error, handler_for
 
 __all__ = ["FakeIssuer", "OutageKind", "RequestCounts"]
 
@@ -56,13 +52,8 @@ _DISCOVERY_PATHS: Final = frozenset(
 )
 _JWKS_PATH: Final = "/jwks"
 _INTROSPECTION_PATH: Final = "/introspect"
-#: The largest introspection request read: a token and a client's credentials.
-_MAX_FORM_BYTES: Final = 64 * 1024
 #: The client that may introspect, unless told otherwise (its secret is made per provider).
 _INTROSPECTION_CLIENT_ID: Final = "resource-server"
-#: The table of minted tokens drops the expired ones when it reaches this size (then twice
-#: the size it kept), so a long session's table holds the live tokens and few more.
-_PRUNE_AT_LEAST: Final = 1024
 #: The least time between two fetches of the key set in :meth:`FakeIssuer.settings`, instead
 #: of 5 s: a test that rotates the keys sees the new ones without waiting.
 _TEST_MIN_REFETCH_SECONDS: Final = 0.01
@@ -77,22 +68,6 @@ class RequestCounts(NamedTuple):
     discovery: int
     jwks: int
     introspection: int
-
-
-class _Answer(NamedTuple):
-    status: int
-    document: dict[str, Any]
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def _error(status: int, error: str, *headers: tuple[str, str]) -> _Answer:
-    return _Answer(status, {"error": error}, headers)
-
-
-#: RFC 6749 section 5.2: a client that failed to authenticate is told how to.
-_INVALID_CLIENT: Final = _error(401, "invalid_client", ("WWW-Authenticate", 'Basic realm="fake"'))
-_INVALID_REQUEST: Final = _error(400, "invalid_request")
-_INACTIVE: Final = _Answer(200, {"active": False})
 
 
 class _HasHeaders(Protocol):
@@ -117,25 +92,6 @@ def _new_key(algorithm: SigningAlgorithm, generation: int) -> _SigningKey:
     else:
         key = ed25519.Ed25519PrivateKey.generate()
     return _SigningKey(f"{algorithm.lower()}-{generation}", key)
-
-
-def _fingerprint(token: str) -> str:
-    """What the provider files a minted token under: its SHA-256, not the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _basic_credentials(authorization: str) -> tuple[str, str] | None:
-    """The client id and secret of a ``Basic`` header, each form-decoded (RFC 6749 section
-    2.3.1); ``None`` when it is not one."""
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        pair = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, colon, secret = pair.partition(":")
-    return (unquote_plus(client_id), unquote_plus(secret)) if colon else None
 
 
 def _public_jwk(algorithm: SigningAlgorithm, signing: _SigningKey) -> dict[str, Any]:
@@ -180,13 +136,10 @@ class FakeIssuer:
     ) -> None:
         self.audience = audience
         #: The client its introspection endpoint answers, and that client's secret.
+        self._introspection = IntrospectionEndpoint(introspection_client_id)
         self.introspection_client_id = introspection_client_id
-        self.introspection_client_secret = secrets.token_urlsafe(32)
+        self.introspection_client_secret = self._introspection.client_secret
         self._lock = threading.Lock()
-        #: What each token it minted says (by :func:`_fingerprint`), for introspection;
-        #: a revoked token leaves.
-        self._issued: dict[str, dict[str, Any]] = {}
-        self._prune_at = _PRUNE_AT_LEAST
         self._generation = 1
         self._keys = {algorithm: _new_key(algorithm, 1) for algorithm in ALGORITHMS}
         self._published: list[dict[str, Any]] = self._jwks_of(self._keys)
@@ -197,7 +150,7 @@ class FakeIssuer:
         self._discovery_requests = 0
         self._jwks_requests = 0
         self._introspection_requests = 0
-        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = QuietServer(("127.0.0.1", 0), handler_for(self))
         port = self._server.server_address[1]
         #: The issuer identifier (``iss``), and the base of every URL the provider serves.
         self.url = f"http://127.0.0.1:{port}"
@@ -237,7 +190,7 @@ class FakeIssuer:
         token = jwt.encode(
             payload, signing.key, algorithm=algorithm, headers={"kid": signing.kid, "typ": "at+jwt"}
         )
-        self._file(token, payload)
+        self._introspection.file(token, payload)
         return token
 
     def mint_opaque(
@@ -260,7 +213,9 @@ class FakeIssuer:
         answer is ``{"active": false}``.
         """
         token = secrets.token_urlsafe(32)
-        self._file(token, self._claims(sub, scopes, audience, expires_in, acr, claims))
+        self._introspection.file(
+            token, self._claims(sub, scopes, audience, expires_in, acr, claims)
+        )
         return token
 
     def revoke(self, token: str) -> None:
@@ -268,8 +223,7 @@ class FakeIssuer:
         now on. A token the middleware has already accepted is remembered there for
         ``JWT_INTROSPECTION_CACHE_SECONDS``, as with a real provider. A JWT is verified
         locally, so this affects it only with ``introspect_all_tokens=True``."""
-        with self._lock:
-            self._issued.pop(_fingerprint(token), None)
+        self._introspection.revoke(token)
 
     def _claims(
         self,
@@ -300,18 +254,6 @@ class FakeIssuer:
             payload["acr"] = acr
         payload.update(claims)
         return {name: value for name, value in payload.items() if value is not None}
-
-    def _file(self, token: str, claims: dict[str, Any]) -> None:
-        """Remember what ``token`` says, for introspection; past :data:`_PRUNE_AT_LEAST`
-        tokens, the expired ones are dropped first (each now and then, not at every mint)."""
-        with self._lock:
-            if len(self._issued) >= self._prune_at:
-                now = time.time()
-                self._issued = {
-                    key: kept for key, kept in self._issued.items() if not _expired(kept, now)
-                }
-                self._prune_at = max(_PRUNE_AT_LEAST, 2 * len(self._issued))
-            self._issued[_fingerprint(token)] = claims
 
     def as_user(
         self,
@@ -458,143 +400,34 @@ class FakeIssuer:
     def _jwks_of(keys: dict[SigningAlgorithm, _SigningKey]) -> list[dict[str, Any]]:
         return [_public_jwk(algorithm, signing) for algorithm, signing in keys.items()]
 
-    def _get(self, path: str) -> _Answer:
+    def answer_get(self, path: str) -> Answer:
         """The answer to a GET of ``path``, counting the request."""
         with self._lock:
             if path in _DISCOVERY_PATHS:
                 self._discovery_requests += 1
-                return _Answer(200, self.metadata)
+                return Answer(200, self.metadata)
             if path == _JWKS_PATH:
                 self._jwks_requests += 1
-                return _Answer(200, {"keys": list(self._published)})
+                return Answer(200, {"keys": list(self._published)})
             if path == _INTROSPECTION_PATH:
                 self._introspection_requests += 1
-                return _error(405, "method_not_allowed", ("Allow", "POST"))
-        return _error(404, "not_found")
+                return error(405, "method_not_allowed", ("Allow", "POST"))
+        return error(404, "not_found")
 
-    def _post(self, path: str, authorization: str | None, form: bytes | None) -> _Answer:
+    def answer_post(self, path: str, authorization: str | None, form: bytes | None) -> Answer:
         """The answer to a POST of ``form`` (``None``: too large to read) to ``path``,
         counting the request."""
         if path != _INTROSPECTION_PATH:
             if path in _DISCOVERY_PATHS or path == _JWKS_PATH:
-                return _error(405, "method_not_allowed", ("Allow", "GET"))
-            return _error(404, "not_found")
+                return error(405, "method_not_allowed", ("Allow", "GET"))
+            return error(404, "not_found")
         with self._lock:
             self._introspection_requests += 1
-        if form is None:
-            return _error(413, "invalid_request")
-        try:
-            fields = parse_qs(form.decode(), keep_blank_values=True, strict_parsing=bool(form))
-        except (UnicodeDecodeError, ValueError):
-            return _INVALID_REQUEST
-        if any(len(values) > 1 for values in fields.values()):
-            return _INVALID_REQUEST  # RFC 6749 section 3.2: no parameter twice
-        given = {name: values[0] for name, values in fields.items()}
-        posted = "client_id" in given or "client_secret" in given
-        if authorization is not None and posted:
-            return _INVALID_REQUEST  # RFC 6749 section 2.3: one method at a time
-        if authorization is not None:
-            credentials = _basic_credentials(authorization)
-        elif posted:
-            credentials = (given.get("client_id", ""), given.get("client_secret", ""))
-        else:
-            credentials = None
-        if credentials is None or not self._is_the_client(*credentials):
-            return _INVALID_CLIENT
-        token = given.get("token")
-        if not token:
-            return _INVALID_REQUEST
-        return self._introspection(token)
+        return self._introspection.answer(authorization, form)
 
-    def _is_the_client(self, client_id: str, secret: str) -> bool:
-        # Both compared, in constant time: a test of timing is not this fake's job, but a
-        # copied pattern should be the right one.
-        right_id = hmac.compare_digest(client_id.encode(), self.introspection_client_id.encode())
-        right_secret = hmac.compare_digest(
-            secret.encode(), self.introspection_client_secret.encode()
-        )
-        return right_id and right_secret
-
-    def _introspection(self, token: str) -> _Answer:
-        """RFC 7662's answer for ``token``: its claims while it is live, else inactive."""
-        with self._lock:
-            claims = self._issued.get(_fingerprint(token))
-        if claims is None or _expired(claims, time.time()) or _not_yet(claims, time.time()):
-            return _INACTIVE
-        return _Answer(200, {"active": True, "token_type": "Bearer", **claims})
-
-    def _conditions(self) -> tuple[OutageKind | None, float]:
+    def conditions(self) -> tuple[OutageKind | None, float]:
         with self._lock:
             return self._outage, self._delay_seconds
 
-
-def _expired(claims: Mapping[str, Any], now: float) -> bool:
-    exp = claims.get("exp")
-    return isinstance(exp, int | float) and exp <= now
-
-
-def _not_yet(claims: Mapping[str, Any], now: float) -> bool:
-    nbf = claims.get("nbf")
-    return isinstance(nbf, int | float) and nbf > now
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that stopped waiting (a timeout in a slow or silent outage)
-        breaks the connection on purpose, and the test's output is not the place for it."""
-
-
-def _handler_for(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self._send(issuer._get(self.path.partition("?")[0]))
-
-        def do_POST(self) -> None:
-            form = self._read_body()
-            path = self.path.partition("?")[0]
-            self._send(issuer._post(path, self.headers.get("Authorization"), form))
-
-        def _read_body(self) -> bytes | None:
-            """The request's body; ``None`` when it is larger than a form should be, left
-            unread (the connection is closed after the answer)."""
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = _MAX_FORM_BYTES + 1
-            if not 0 <= length <= _MAX_FORM_BYTES:
-                self.close_connection = True
-                return None
-            return self.rfile.read(length)
-
-        def _send(self, answer: _Answer) -> None:
-            """Send ``answer``, late or not at all as the provider's conditions say."""
-            outage, delay_seconds = issuer._conditions()
-            if delay_seconds:
-                time.sleep(delay_seconds)
-            if outage == "no-answer":
-                issuer._outage_over.wait()
-                self.close_connection = True
-                return
-            if outage == "closed":
-                self.close_connection = True
-                return
-            if outage == "503":
-                answer = _error(503, "temporarily_unavailable")
-            body = json.dumps(answer.document).encode()
-            self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            for name, value in answer.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a test's output is not the place for the provider's access log."""
-
-    return Handler
+    def wait_for_outage_end(self) -> None:
+        self._outage_over.wait()

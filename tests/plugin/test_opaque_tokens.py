@@ -165,7 +165,7 @@ def test_its_tokens_outlive_a_reset_and_the_expired_are_dropped() -> None:
         expired = [issuer.mint_opaque("u", expires_in=-1) for _ in range(1100)]
         assert introspect(issuer, live).json()["active"] is True
         assert introspect(issuer, expired[-1]).json() == {"active": False}
-        assert len(issuer._issued) < 1000  # the table does not grow with them
+        assert len(issuer._introspection) < 1000  # the table does not grow with them
 
 
 # --- at the endpoint ------------------------------------------------------------------------
