@@ -84,7 +84,7 @@ class KeyURLTemplate:
             raise ValueError(
                 f"{variable} must be an https URL (http only on loopback) whose {_PLACEHOLDER} "
                 "starts a path segment after the host, without query or escapes, e.g. "
-                "https://keys.example/{kid}"
+                "https://HOST/PATH/{kid}"
             )
         return cls(prefix=prefix, suffix=suffix)
 
