@@ -65,7 +65,7 @@ from ..settings.alb import ALB_KEY_ALGORITHM, KeyURLTemplate
 from ..types import BoundKey
 from .http import FetchError, UnexpectedStatusError, fetch_capped
 from .jwks import JWKSOptions
-from .refetch import TokenBucket
+from .refetch import TokenBucket, join
 
 __all__ = ["MAX_MISSES", "MISSING_KID_SECONDS", "KidURLKeys"]
 
@@ -227,7 +227,7 @@ class KidURLKeys:
                 logger.debug("no key for this token; key fetches for new kids used up")
                 return ()
             flight = self._start(kid)
-        await _wait(flight)
+        await join(flight)
         answer = self.keys_now(algorithm, kid)
         if answer is not None and (answer or not self._may_be_fetched(kid)):
             return answer
@@ -251,7 +251,7 @@ class KidURLKeys:
         token names one. Never raises: a failure is logged."""
         kid = self._retry_kid
         if self._failing and kid is not None:
-            await _wait(self._flights.get(kid) or self._start(kid))
+            await join(self._flights.get(kid) or self._start(kid))
 
     async def aclose(self) -> None:
         """Cancel the fetches in flight and close the HTTP client this instance created."""
@@ -376,14 +376,3 @@ def _public_key(body: bytes, algorithm: str) -> object:
     if not key_fits(key, algorithm):
         raise FetchError(f"key does not fit {algorithm}")
     return key
-
-
-async def _wait(flight: asyncio.Task[None]) -> None:
-    """Wait for a shared fetch; a caller that gives up does not cancel it for the others."""
-    try:
-        await asyncio.shield(flight)
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-        # The fetch itself was cancelled (shutdown): answer with what is held.

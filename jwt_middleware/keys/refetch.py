@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-__all__ = ["SingleFlight", "TokenBucket"]
+__all__ = ["SingleFlight", "TokenBucket", "join"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,7 @@ class SingleFlight:
 
     async def wait(self) -> None:
         """Start a fetch (or join the one in flight) and wait for it to end."""
-        task = self.start()
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            # The fetch itself was cancelled (shutdown): answer with what is held.
+        await join(self.start())
 
     async def cancel(self) -> None:
         """Cancel the fetch in flight, if any, and wait until it is gone."""
@@ -87,6 +80,18 @@ class SingleFlight:
         if not task.cancelled() and (error := task.exception()) is not None:
             # A bug, not a bad endpoint: those are handled inside the fetch itself.
             logger.error("fetch of %s crashed", self._name, exc_info=error)
+
+
+async def join(fetch: asyncio.Task[None]) -> None:
+    """Wait for a shared fetch to end. A caller that gives up (is cancelled) does not cancel
+    it for the others; a fetch cancelled itself (at shutdown) just ends the wait, and the
+    caller answers with what is held."""
+    try:
+        await asyncio.shield(fetch)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
 
 
 class TokenBucket:

@@ -173,24 +173,7 @@ class ALBSettings(KeySettings):
                 "shared by every ALB in the region, so only the token's signer says it "
                 "came from yours"
             )
-        others = [
-            name
-            for name, value in [
-                ("JWT_JWKS_URL", self.jwks_url),
-                ("JWT_PUBLIC_KEY", self.public_key),
-                ("JWT_PUBLIC_KEYS", self.public_keys),
-                ("JWT_PRIVATE_KEY", self.private_key),
-                (self._local_keys_variable(), True),
-            ]
-            if value and name is not None
-        ]
-        if any(issuer.jwks_url for issuer in self.issuer_settings):
-            others.append("a jwks_url in JWT_ISSUER")
-        if others:
-            raise ValueError(
-                f"{variable} and {', '.join(others)} are both set: verification keys come "
-                "from one place"
-            )
+        self._check_sole_key_source(variable)
         if self.algorithms != (ALB_KEY_ALGORITHM,):
             raise ValueError(
                 f"{variable} serves {ALB_KEY_ALGORITHM} keys only: leave JWT_ALGORITHMS and "

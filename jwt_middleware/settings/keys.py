@@ -5,6 +5,7 @@ name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -270,6 +271,34 @@ class KeySettings(SettingsBase):
                     "JWT_ISSUER must be an http(s) URL for its keys to be discovered "
                     "(or set JWT_JWKS_URL or JWT_PUBLIC_KEY)"
                 )
+
+    def _check_sole_key_source(
+        self, variable: str, also: Iterable[tuple[str, object]] = ()
+    ) -> None:
+        """Refuse every other key setting beside ``variable``, a source that stands for all
+        the keys (a local key set, keys fetched per ``kid``): keys come from one place.
+        ``also`` are settings of its own group to name first, when set."""
+        candidates: list[tuple[str | None, object]] = [
+            *also,
+            ("JWT_JWKS_URL", self.jwks_url),
+            ("JWT_PUBLIC_KEY", self.public_key),
+            ("JWT_PUBLIC_KEYS", self.public_keys),
+            ("JWT_PRIVATE_KEY", self.private_key),
+            (self._local_keys_variable(), True),
+            (self._key_url_variable(), True),
+        ]
+        others = list(
+            dict.fromkeys(
+                name for name, value in candidates if value and name not in (None, variable)
+            )
+        )
+        if any(issuer.jwks_url for issuer in self.issuer_settings):
+            others.append("a jwks_url in JWT_ISSUER")
+        if others:
+            raise ValueError(
+                f"{variable} and {', '.join(str(name) for name in others)} are both set: "
+                "verification keys come from one place"
+            )
 
     def _load_keys(self) -> None:
         """Load every key now, so a bad one stops the app at start-up with its variable's

@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwt_middleware import JWTSettings
@@ -31,6 +32,35 @@ KID = "7d3c2e55-1f0a-4d8c-9a3e-2b1f6c0d9e41"
 #: A second key, for a rotation.
 NEXT_KEY = ec.generate_private_key(ec.SECP256R1())
 NEXT_KID = "c0a8e9f2-6b7d-4e1a-8f3c-5d2e9b4a7c10"
+
+
+#: ``kid`` values a token may carry that must never reach the key host: they could name
+#: another resource, or are not ``kid`` values at all.
+KIDS_UNFIT_FOR_A_URL = [
+    pytest.param("../x", id="dot-dot-slash"),
+    pytest.param("..", id="dot-dot"),
+    pytest.param(".", id="dot-alone"),
+    pytest.param("a.pem", id="dot"),
+    pytest.param("%2e%2e", id="percent-encoded-dots"),
+    pytest.param("%2f..%2fx", id="percent-encoded-slash"),
+    pytest.param("a/b", id="slash"),
+    pytest.param("a\\b", id="backslash"),
+    pytest.param("a?b=c", id="query"),
+    pytest.param("a#b", id="fragment"),
+    pytest.param("a@b", id="at"),
+    pytest.param("a:b", id="colon"),
+    pytest.param("k" * 65, id="too-long"),
+    pytest.param("k" * 5000, id="very-long"),
+    pytest.param("cl\u00e9", id="non-ascii"),
+    pytest.param("\uff4b\uff49\uff44", id="fullwidth"),
+    pytest.param("a\x00b", id="nul"),
+    pytest.param("a b", id="space"),
+    pytest.param("a\r\nHost: evil", id="crlf"),
+    pytest.param("", id="empty"),
+    pytest.param(None, id="none"),
+    pytest.param(7, id="number"),
+    pytest.param(["a"], id="list"),
+]
 
 
 def alb_token(
