@@ -205,6 +205,7 @@ class KidURLKeys:
         ):
             assert isinstance(kid, str)
             self._start(kid)  # in the background: the key keeps answering
+        self._held.move_to_end(kid)  # used: the last to be forgotten
         return held.keys
 
     async def keys(self, algorithm: str | None, kid: str | None) -> Sequence[BoundKey]:

@@ -123,10 +123,12 @@ def test_keys_held_are_bounded(endpoint: Endpoint, clock: FakeClock) -> None:
     endpoint.pems = {kid: pem_of(EC_P256) for kid in kids}
 
     async def scenario(source: KidURLKeys) -> None:
-        for kid in kids:
+        for kid in kids[:4]:
             assert await kids_of(source, kid) == [kid]
+            assert source.keys_now("ES256", kids[0]), "used each time: kept"
+        assert await kids_of(source, kids[4]) == [kids[4]]
         held = [kid for kid in kids if source.keys_now("ES256", kid)]
-        assert held == kids[-2:], "the least recently used are forgotten"
+        assert held == [kids[0], kids[4]], "the least recently used are forgotten"
 
     run(endpoint, clock, scenario, max_keys=2)
 
