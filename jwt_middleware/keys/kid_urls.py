@@ -193,6 +193,7 @@ class KidURLKeys:
         held = self._held.get(kid) if isinstance(kid, str) else None
         if held is None:
             return None if self._may_be_fetched(kid) else ()
+        assert isinstance(kid, str)  # held: a kid we put into a URL
         now = self._clock()
         age = now - held.fetched_at
         max_stale = self._options.max_stale_seconds
@@ -203,7 +204,6 @@ class KidURLKeys:
             and kid not in self._flights
             and now - held.attempted_at >= self._options.min_refetch_seconds
         ):
-            assert isinstance(kid, str)
             self._start(kid)  # in the background: the key keeps answering
         self._held.move_to_end(kid)  # used: the last to be forgotten
         return held.keys
