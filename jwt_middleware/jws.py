@@ -43,6 +43,7 @@ __all__ = [
     "MalformedTokenError",
     "Token",
     "decode_segment",
+    "header_member",
     "load_json",
     "parse",
     "remember_header",
@@ -173,6 +174,17 @@ def remember_header(token: Token) -> None:
         if len(_KNOWN_HEADERS) >= _MAX_KNOWN_HEADERS:
             _KNOWN_HEADERS.clear()
         _KNOWN_HEADERS[token.header_segment] = (token.algorithm, token.kid, token.typ)
+
+
+def header_member(token: Token, name: str) -> Any:
+    """The member ``name`` of the token's header (``None`` if absent), decoded again from
+    :attr:`Token.header_segment`: for a header member only some configurations read (ALB's
+    ``signer``), so that :func:`parse` reads ``alg``, ``kid`` and ``typ`` and no more."""
+    try:
+        header = _JSON.decode(_decode(token.header_segment.encode()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # parse() read it already
+        raise MalformedTokenError("header is not JSON") from None
+    return header.get(name) if isinstance(header, dict) else None
 
 
 def decode_segment(segment: str) -> bytes:
