@@ -3,9 +3,10 @@ cluster of three primaries with one replica each, and a primary with one replica
 three sentinels.
 
 Each is a :class:`Deployment`: a test asks it for a new client of the kind an application
-would pass to the store, which primary holds a key, to kill that primary with ``SIGKILL``,
-and to wait (with a deadline, never a fixed sleep) until the failover is over. Timeouts are
-small (a node or master is given up after half a second), so a failover takes a few seconds.
+would pass to the store and which primary holds a key, kills that primary with ``SIGKILL``
+(:meth:`Server.kill`), and asks the deployment to wait (with a deadline, never a fixed
+sleep) until the failover is over. Timeouts are small (a node or master is given up after
+a second), so a failover takes a few seconds.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.services import require_service
 __all__ = ["Deployment", "LocalCluster", "LocalSentinels", "local_cluster", "local_sentinels"]
 
 #: How long a node (or a master, for the sentinels) may be silent before it counts as down.
-NODE_TIMEOUT_MILLISECONDS = 500
+NODE_TIMEOUT_MILLISECONDS = 1000
 #: A bound on starting a deployment or finishing a failover on a loaded machine.
 SETUP_SECONDS = 30.0
 FAILOVER_SECONDS = 20.0
@@ -70,10 +71,6 @@ class Deployment(Protocol):
         """Until every replica has everything its primary was sent."""
         ...
 
-    def kill(self, server: Server) -> None:
-        """``SIGKILL`` the server: no goodbye to its clients, replicas or peers."""
-        ...
-
     def wait_failover(self, dead: Server, key: str) -> Server:
         """Until another server holds ``key`` and takes writes; that server."""
         ...
@@ -88,7 +85,9 @@ class Server:
     folder: Path
 
     def sync_client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=2, socket_connect_timeout=2
+        )
 
     def answers(self) -> bool:
         client = self.sync_client()
@@ -123,6 +122,7 @@ class Server:
         return fields.get("cluster_state", "")
 
     def kill(self) -> None:
+        """``SIGKILL``: no goodbye to its clients, replicas or peers."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
@@ -175,6 +175,14 @@ def start_server(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     return Server(port=port, process=process, folder=folder)
+
+
+def stop(servers: list[Server], inspectors: list[SyncClient]) -> None:
+    """Close the inspecting clients, then stop every server."""
+    for inspector in inspectors:
+        inspector.close()
+    for server in servers:
+        server.stop()
 
 
 # --- a cluster ------------------------------------------------------------------------------
@@ -247,9 +255,6 @@ class LocalCluster:
 
         wait_until(caught_up, SETUP_SECONDS, "replicas caught up with their primaries")
 
-    def kill(self, server: Server) -> None:
-        server.kill()
-
     def wait_failover(self, dead: Server, key: str) -> Server:
         def promoted() -> bool:
             try:
@@ -269,6 +274,7 @@ def local_cluster(folder: Path) -> Iterator[LocalCluster]:
     server_binary, cli = redis_binaries()
     ports = free_ports(12)
     servers: list[Server] = []
+    cluster = LocalCluster(servers)
     try:
         for index, (port, bus) in enumerate(zip(ports[:6], ports[6:], strict=True)):
             options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
@@ -285,7 +291,6 @@ def local_cluster(folder: Path) -> Iterator[LocalCluster]:
             stderr=subprocess.DEVNULL,
             timeout=SETUP_SECONDS,
         )
-        cluster = LocalCluster(servers)
 
         def formed() -> bool:
             for server in servers:
@@ -298,11 +303,8 @@ def local_cluster(folder: Path) -> Iterator[LocalCluster]:
 
         wait_until(formed, SETUP_SECONDS, "the cluster is formed and replicated")
         yield cluster
-        for inspector in cluster.inspectors:
-            inspector.close()
     finally:
-        for server in servers:
-            server.stop()
+        stop(servers, cluster.inspectors)
 
 
 # --- sentinels ------------------------------------------------------------------------------
@@ -365,9 +367,6 @@ class LocalSentinels:
 
         wait_until(caught_up, SETUP_SECONDS, "the replica caught up with the primary")
 
-    def kill(self, server: Server) -> None:
-        server.kill()
-
     def wait_failover(self, dead: Server, key: str) -> Server:
         def promoted() -> bool:
             port = self._master_port()
@@ -387,6 +386,7 @@ def local_sentinels(folder: Path) -> Iterator[LocalSentinels]:
     primary_port, replica_port, *sentinel_ports = free_ports(5)
     servers: list[Server] = []
     sentinels: list[Server] = []
+    deployment = LocalSentinels(servers, sentinels)
     try:
         servers.append(start_server(server_binary, folder / "primary", primary_port))
         servers.append(
@@ -422,7 +422,6 @@ def local_sentinels(folder: Path) -> Iterator[LocalSentinels]:
             sentinels.append(
                 start_server(server_binary, home, port, "--sentinel", configuration=configuration)
             )
-        deployment = LocalSentinels(servers, sentinels)
 
         def watching() -> bool:
             if servers[1].info("replication").get("master_link_status") != "up":
@@ -439,8 +438,5 @@ def local_sentinels(folder: Path) -> Iterator[LocalSentinels]:
 
         wait_until(watching, SETUP_SECONDS, "the sentinels know the replica and each other")
         yield deployment
-        for inspector in deployment.inspectors:
-            inspector.close()
     finally:
-        for server in [*sentinels, *servers]:
-            server.stop()
+        stop([*sentinels, *servers], deployment.inspectors)

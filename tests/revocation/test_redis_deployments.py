@@ -109,7 +109,7 @@ def test_a_killed_primary_fails_as_configured_until_the_failover_and_loses_nothi
             await asyncio.to_thread(deployment.wait_replicated)
             asked = jti_held_by(deployment, dead, "asked-during-outage")
 
-            deployment.kill(dead)
+            dead.kill()
             outcome["noticed after"] = await until(
                 lambda: not there.store.view_is_current, NOTICE_SECONDS, "the view is lost"
             )
@@ -174,7 +174,7 @@ def test_in_a_cluster_another_primary_dying_leaves_the_views_answering(
             revoked = jti_held_by(cluster, dying, "held-by-the-dying-primary")
             await here.store.revoke(revoked, expires_at=later())
             await until(functools.partial(refused, there, revoked), 1.0, "refused there")
-            cluster.kill(dying)
+            dying.kill()
             failover = asyncio.create_task(
                 asyncio.to_thread(cluster.wait_failover, dying, KEY_PREFIX + revoked)
             )
