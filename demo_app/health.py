@@ -34,7 +34,7 @@ from .dependencies import ContextDep
 from .schemas import DatabaseState, Health, HealthStatus, RedisState
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
     from .context import DemoContext
 
@@ -118,7 +118,7 @@ async def warn_if_redis_unreachable(context: DemoContext) -> None:
 
 
 async def redis_problem(
-    client: Redis, *, timeout_seconds: float = REDIS_PING_TIMEOUT_SECONDS
+    client: Redis | RedisCluster, *, timeout_seconds: float = REDIS_PING_TIMEOUT_SECONDS
 ) -> str | None:
     """``None`` if Redis answers a PING in time, else the class name of what went wrong.
 

@@ -36,7 +36,7 @@ from jwt_middleware.revocation import RevocationStore, SingleUseStore
 from .revocation_sql import SQLRevocationStore
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
     from sqlalchemy import Engine
 
     from jwt_middleware import JWTSettings
@@ -74,7 +74,7 @@ class Sessions:
         families: RevocationStore,
         used_refresh_tokens: SingleUseStore,
         family_lifetime_seconds: int,
-        redis: Redis | None = None,
+        redis: Redis | RedisCluster | None = None,
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._tokens = tokens
@@ -144,7 +144,7 @@ class Sessions:
         )
 
     @property
-    def redis(self) -> Redis | None:
+    def redis(self) -> Redis | RedisCluster | None:
         """The Redis client the sessions live in, or ``None`` when they are in the database."""
         return self._redis
 

@@ -26,13 +26,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from . import Clock
+from .cluster import channel_subscriber, keys_on_every_primary
 from .view import RevocationView
 
 __all__ = ["RevocationFollower"]
@@ -43,6 +45,15 @@ logger = logging.getLogger("jwt_middleware")
 _FORGET_EVERY_SECONDS = 30.0
 #: asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
 _ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
+#: A subscription confirmed (again): what redis-py sends when it reconnected on its own.
+_SUBSCRIBED = frozenset({"subscribe", "ssubscribe"})
+#: How many keys the snapshot of a cluster asks the TTL of in one pipeline.
+_SNAPSHOT_BATCH = 1000
+
+
+class SubscriptionRenewedError(Exception):
+    """The client reconnected and subscribed again by itself: messages published while it
+    was away are lost, so the session ends and the view is read again."""
 
 
 class RevocationFollower:
@@ -51,12 +62,20 @@ class RevocationFollower:
     after any failure, mark the view lost and start over. The store starts it (on the
     first lookup) and stops it (:meth:`aclose`); every Redis call is bounded by
     ``timeout_seconds``, and the whole key set is read again every ``resync_seconds``.
+
+    ``client`` is a ``Redis`` (a single server, or a Sentinel-managed one from
+    ``Sentinel.master_for``: its connections follow the primary) or a ``RedisCluster``, for
+    which the follower subscribes with ``SSUBSCRIBE`` on the channel's primary and reads
+    the snapshot from every primary (:mod:`.cluster`). A subscription confirmed again in
+    the middle of a session (redis-py reconnected on its own, after a failover for one)
+    ends the session like any failure: what was published meanwhile is read again.
     """
 
     __slots__ = (
         "_client",
         "_clock",
         "_closed",
+        "_failures",
         "_heartbeat",
         "_key_prefix",
         "_resync",
@@ -68,7 +87,7 @@ class RevocationFollower:
 
     def __init__(
         self,
-        client: Redis,
+        client: Redis | RedisCluster,
         view: RevocationView,
         *,
         key_prefix: str,
@@ -85,6 +104,7 @@ class RevocationFollower:
         self._resync = resync_seconds
         self._clock = clock
         self._view_lost = False
+        self._failures = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -113,7 +133,6 @@ class RevocationFollower:
     async def _follow(self) -> None:
         """Keep the view current until closed: subscribe, read the snapshot, then apply
         messages and heartbeats; after any failure, start over."""
-        failures = 0
         while not self._closed:
             try:
                 await self._session()
@@ -128,17 +147,24 @@ class RevocationFollower:
                         "is current again",
                         type(exc).__name__,
                     )
-            failures += 1
-            await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+            self._failures += 1
+            await asyncio.sleep(min(2.0, 0.05 * 2 ** min(self._failures, 6)))
 
     async def _session(self) -> None:
-        pubsub = self._client.pubsub()
+        subscriber: Redis | None = None
+        pubsub: Any = None
         try:
             async with asyncio.timeout(self._timeout):
-                await pubsub.subscribe(self._key_prefix)
+                if isinstance(self._client, RedisCluster):
+                    subscriber = await channel_subscriber(self._client, self._key_prefix)
+                    pubsub = subscriber.pubsub()
+                    await pubsub.ssubscribe(self._key_prefix)
+                else:
+                    pubsub = self._client.pubsub()
+                    await pubsub.subscribe(self._key_prefix)
                 while True:  # Redis confirms the subscription before any message
                     message = await pubsub.get_message(timeout=self._timeout)
-                    if message is not None and message["type"] == "subscribe":
+                    if message is not None and message["type"] in _SUBSCRIBED:
                         break
             # Subscribed first, so a revocation made during the snapshot is in one or both.
             await self._snapshot()
@@ -146,6 +172,7 @@ class RevocationFollower:
             forget_at = time.monotonic() + _FORGET_EVERY_SECONDS
             while not self._closed:
                 await self._beat(pubsub)
+                self._failures = 0  # reconnect quickly after the next failure too
                 if self._view_lost:
                     self._view_lost = False
                     logger.warning("revocation view (Redis) is current again")
@@ -159,7 +186,10 @@ class RevocationFollower:
         finally:
             self._view.lose()
             with contextlib.suppress(*_ERRORS):
-                await pubsub.aclose()
+                if pubsub is not None:
+                    await pubsub.aclose()
+                if subscriber is not None:
+                    await subscriber.aclose()
 
     async def _beat(self, pubsub: Any) -> None:
         """PING on the subscribed connection; its PONG comes after every message Redis
@@ -184,6 +214,8 @@ class RevocationFollower:
 
     def _apply(self, message: Mapping[str, Any]) -> None:
         """Hand a message to the view; a malformed one is logged, never with its text."""
+        if message["type"] in _SUBSCRIBED:
+            raise SubscriptionRenewedError
         if not self._view.apply(message):
             logger.warning("revocation view (Redis): a malformed message was ignored")
 
@@ -192,6 +224,9 @@ class RevocationFollower:
         pattern = self._key_prefix.replace("\\", "\\\\")
         for special in "*?[]":
             pattern = pattern.replace(special, "\\" + special)
+        if isinstance(self._client, RedisCluster):
+            await self._snapshot_cluster(self._client, pattern + "*")
+            return
         cursor: int = 0
         while True:
             async with asyncio.timeout(self._timeout):
@@ -205,6 +240,31 @@ class RevocationFollower:
                     self._view.apply_snapshot(self._jtis(keys, remaining), now=now)
             if cursor == 0:
                 return
+
+    async def _snapshot_cluster(self, client: RedisCluster, pattern: str) -> None:
+        """The snapshot of a cluster: the keys of every primary, their TTLs read in batches
+        (a pipeline sends each key's ``PTTL`` to the primary that holds it)."""
+        async with contextlib.aclosing(keys_on_every_primary(client, pattern)) as keys:
+            await self._read_ttls(client, keys)
+
+    async def _read_ttls(self, client: RedisCluster, keys: AsyncIterator[Any]) -> None:
+        """Each key's remaining time into the view, each step bounded by the timeout."""
+        batch: list[Any] = []
+        done = False
+        while not done:
+            async with asyncio.timeout(self._timeout):
+                try:
+                    batch.append(await anext(keys))
+                except StopAsyncIteration:
+                    done = True
+                if batch and (done or len(batch) >= _SNAPSHOT_BATCH):
+                    now = self._clock()
+                    async with client.pipeline(transaction=False) as pipe:
+                        for key in batch:
+                            pipe.pttl(key)
+                        remaining = await pipe.execute()
+                    self._view.apply_snapshot(self._jtis(batch, remaining), now=now)
+                    batch = []
 
     def _jtis(self, keys: list[Any], remaining: list[int]) -> Iterator[tuple[str, int]]:
         """``(jti, PTTL)`` for each key read: the key's name without the prefix."""

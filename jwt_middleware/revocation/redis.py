@@ -23,10 +23,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
 from . import Clock, bounded_expiry, check_jti, jti_of
+from .cluster import check_cluster_support
 from .follow import RevocationFollower
 from .view import RevocationView
 
@@ -70,8 +72,15 @@ class RedisRevocationStore:
       :class:`RevocationStoreUnavailableError`: a logout that was not recorded must not look
       as if it succeeded, nor a single-use token be used without having been recorded.
 
-    ``client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL, or a
-    ``redis.asyncio.Redis`` the caller owns. A client built from a URL is closed by
+    ``client`` is a ``redis://``, ``rediss://`` or ``unix://`` URL, or a client the caller
+    owns: a ``redis.asyncio.Redis`` (a single server, or one managed by Sentinel,
+    ``Sentinel(...).master_for(name)``, whose connections follow the primary through a
+    failover) or a ``redis.asyncio.RedisCluster``. In a cluster the key and its message go
+    to two primaries, so :meth:`revoke` writes the key, then announces it with
+    ``SPUBLISH``, and raises if the announcement fails (the key may be written: calling it
+    again is harmless); :meth:`revoke_once` answers as soon as the key is written, since
+    ``SET NX`` alone decides the first use. The local view subscribes with ``SSUBSCRIBE``
+    and reads every primary (:mod:`.cluster`). A client built from a URL is closed by
     :meth:`aclose`; one passed in is left to its owner, and its own timeouts apply inside
     ``timeout_seconds``. Like any ``redis.asyncio`` client, the store belongs to one event
     loop: the one that serves the application.
@@ -92,7 +101,7 @@ class RedisRevocationStore:
 
     def __init__(
         self,
-        client: str | Redis,
+        client: str | Redis | RedisCluster,
         *,
         key_prefix: str = "jwt:revoked:",
         on_error: Literal["deny", "allow"] = "deny",
@@ -114,8 +123,10 @@ class RedisRevocationStore:
         view = RevocationView(max_staleness_seconds=max_staleness_seconds)
         if not (math.isfinite(resync_seconds) and resync_seconds > 0):
             raise ValueError("resync_seconds must be a positive number")
+        if isinstance(client, RedisCluster):
+            check_cluster_support()
         if isinstance(client, str):
-            self._client: Redis = Redis.from_url(
+            self._client: Redis | RedisCluster = Redis.from_url(
                 client, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
             )
             self._owns_client = True
@@ -172,7 +183,7 @@ class RedisRevocationStore:
         cls,
         settings: JWTSettings,
         *,
-        client: str | Redis,
+        client: str | Redis | RedisCluster,
         key_prefix: str = "jwt:revoked:",
         on_error: Literal["deny", "allow"] = "deny",
         timeout_seconds: float = 0.5,
@@ -182,8 +193,9 @@ class RedisRevocationStore:
         resync_seconds: float = 300.0,
     ) -> RedisRevocationStore:
         """A store that keeps entries as long as ``settings``' verifier accepts a token
-        (``JWT_LEEWAY_SECONDS`` past its ``exp``), talking to ``client`` (a URL or a
-        ``redis.asyncio.Redis``, as for the constructor: the settings name no Redis)."""
+        (``JWT_LEEWAY_SECONDS`` past its ``exp``), talking to ``client`` (a URL, a
+        ``redis.asyncio.Redis`` or a ``RedisCluster``, as for the constructor: the settings
+        name no Redis)."""
         return cls(
             client,
             key_prefix=key_prefix,
@@ -197,7 +209,7 @@ class RedisRevocationStore:
         )
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> Redis | RedisCluster:
         """The Redis client the store talks through."""
         return self._client
 
@@ -288,6 +300,10 @@ class RedisRevocationStore:
         # A whole second, rounded up likewise: the message carries an integer, which every
         # instance reads (one made before floats were read would ignore "1700000000.5").
         deadline = math.ceil(expires_at + self._leeway)
+        if isinstance(self._client, RedisCluster):
+            return await self._record_in_cluster(
+                self._client, jti, ttl, deadline, only_if_new=only_if_new
+            )
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._client.pipeline(transaction=True) as pipe:
@@ -301,6 +317,40 @@ class RedisRevocationStore:
             )
             raise RevocationStoreUnavailableError from None
         # This instance refuses the token at once, without waiting for its own message.
+        self._view.remember(jti, deadline)
+        return bool(stored)
+
+    async def _record_in_cluster(
+        self, client: RedisCluster, jti: str, ttl: int, deadline: int, *, only_if_new: bool
+    ) -> bool:
+        """:meth:`_record` on a cluster: the key, then its announcement (see :mod:`.cluster`
+        for why this order loses nothing)."""
+        answered = False
+        try:
+            async with asyncio.timeout(self._timeout):
+                stored = await client.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
+            answered = True
+            async with asyncio.timeout(self._timeout):
+                await client.spublish(self._key_prefix, f"{deadline} {jti}")
+        except _ERRORS as exc:
+            if not answered:
+                logger.warning(
+                    "revocation store (Redis) unreachable (%s); revocation not recorded",
+                    type(exc).__name__,
+                )
+                raise RevocationStoreUnavailableError from None
+            self._view.remember(jti, deadline)  # the key is there: this instance refuses it
+            logger.warning(
+                "revocation store (Redis): recorded, not announced (%s); other instances "
+                "see it at their next full read",
+                type(exc).__name__,
+            )
+            if not only_if_new:
+                # A logout is reported done only once every instance will refuse the token
+                # soon; calling revoke again writes and announces it again.
+                raise RevocationStoreUnavailableError from None
+            # A single use is decided by SET NX alone, announced or not.
+            return bool(stored)
         self._view.remember(jti, deadline)
         return bool(stored)
 

@@ -22,6 +22,9 @@ from . import Clock
 
 __all__ = ["RevocationView", "message_deadline"]
 
+#: The pub/sub message types that carry a revocation: PUBLISH's, and SPUBLISH's in a cluster.
+_REVOCATION_MESSAGES = frozenset({"message", "smessage"})
+
 
 def message_deadline(text: str) -> tuple[float, str] | None:
     """The deadline and ``jti`` of a ``"<deadline> <jti>"`` message, or ``None`` if malformed.
@@ -101,11 +104,13 @@ class RevocationView:
     def apply(self, message: Mapping[str, Any]) -> bool:
         """Apply one pub/sub message; ``False`` only for a malformed revocation message.
 
-        Messages of other types (subscribe confirmations, pongs) are no revocation and are
-        left alone, as is a well-formed one with an empty ``jti``. The caller may log a
-        malformed one, but never its text: anyone who can publish on the channel wrote it.
+        A revocation is a ``message`` (``PUBLISH``, one Redis) or an ``smessage``
+        (``SPUBLISH``, a cluster's sharded channel). Messages of other types (subscribe
+        confirmations, pongs) are no revocation and are left alone, as is a well-formed one
+        with an empty ``jti``. The caller may log a malformed one, but never its text:
+        anyone who can publish on the channel wrote it.
         """
-        if message.get("type") != "message":
+        if message.get("type") not in _REVOCATION_MESSAGES:
             return True
         data = message.get("data")
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)

@@ -1,10 +1,15 @@
-"""``make_store``: each store the library ships, built the way a test asks for it.
+"""``make_store``: each store the library ships, built the way a test asks for it; and
+``deployment``: a Redis Cluster or a Sentinel setup of the test's own.
 
-In memory, Redis from a URL, and Redis through a client the caller owns; the Redis kinds
-talk to the real server on loopback, each test under its own key prefix.
+In memory, Redis from a URL, and Redis through a client the caller owns: of the server on
+loopback, of a cluster or behind sentinels (one of each for the whole run); each test
+under its own key prefix.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,7 +17,19 @@ import redis.asyncio
 
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
 from jwt_middleware.revocation.redis import RedisRevocationStore
-from tests.revocation.stores import STORE_KINDS, SettingsStoreFactory, StoreFactory
+from tests.revocation.deployments import (
+    AsyncClient,
+    Deployment,
+    LocalCluster,
+    local_cluster,
+    local_sentinels,
+)
+from tests.revocation.stores import (
+    DEPLOYMENT_FIXTURES,
+    STORE_KINDS,
+    SettingsStoreFactory,
+    StoreFactory,
+)
 from tests.services import REDIS_URL
 
 
@@ -27,9 +44,8 @@ def make_store(request: pytest.FixtureRequest) -> StoreFactory:
         return lambda **options: RedisRevocationStore.from_url(
             REDIS_URL, key_prefix=prefix, **options
         )
-    return lambda **options: RedisRevocationStore(
-        redis.asyncio.Redis.from_url(REDIS_URL), key_prefix=prefix, **options
-    )
+    client = client_factory(request, kind)
+    return lambda **options: RedisRevocationStore(client(), key_prefix=prefix, **options)
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -46,6 +62,46 @@ def make_store_from_settings(request: pytest.FixtureRequest) -> SettingsStoreFac
         return lambda settings, **options: RedisRevocationStore.from_settings(
             settings, client=REDIS_URL, key_prefix=prefix, **options
         )
+    client = client_factory(request, kind)
     return lambda settings, **options: RedisRevocationStore.from_settings(
-        settings, client=redis.asyncio.Redis.from_url(REDIS_URL), key_prefix=prefix, **options
+        settings, client=client(), key_prefix=prefix, **options
     )
+
+
+def client_factory(request: pytest.FixtureRequest, kind: str) -> Callable[[], AsyncClient]:
+    """New clients of the Redis a store ``kind`` talks to, for the caller to own."""
+    if kind in DEPLOYMENT_FIXTURES:
+        shared: Deployment = request.getfixturevalue(DEPLOYMENT_FIXTURES[kind])
+        return shared.client
+    return lambda: redis.asyncio.Redis.from_url(REDIS_URL)
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One cluster for the contract tests, each under a key prefix of its own."""
+    with local_cluster(tmp_path_factory.mktemp("shared-cluster")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def shared_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One Sentinel setup for the contract tests, each under a key prefix of its own."""
+    with local_sentinels(tmp_path_factory.mktemp("shared-sentinels")) as started:
+        yield started
+
+
+@pytest.fixture(
+    params=[pytest.param(local_cluster, id="cluster"), pytest.param(local_sentinels, id="sentinel")]
+)
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """A new cluster (three primaries, three replicas) or Sentinel setup (a primary, a
+    replica, three sentinels) on free loopback ports, stopped after the test."""
+    with request.param(tmp_path / "redis") as started:
+        yield started
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A new cluster of the test's own, for a test about what only a cluster does."""
+    with local_cluster(tmp_path / "redis") as started:
+        yield started

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
 from jwt_middleware.revocation.redis import RedisRevocationStore
+from tests.revocation.deployments import Deployment, SyncClient
 
 REVOKED = (
     'Bearer realm="api", error="invalid_token", error_description="The access token was revoked."'
@@ -27,18 +28,25 @@ Store = InMemoryRevocationStore | RedisRevocationStore
 StoreFactory = Callable[..., Store]
 #: ``from_settings(settings, **options)`` of the store under test.
 SettingsStoreFactory = Callable[..., Store]
-STORE_KINDS = ["memory", "redis-url", "redis-client"]
+STORE_KINDS = ["memory", "redis-url", "redis-client", "redis-cluster", "redis-sentinel"]
+#: The kinds whose Redis is a deployment shared by the run, by the fixture that starts it.
+DEPLOYMENT_FIXTURES = {"redis-cluster": "shared_cluster", "redis-sentinel": "shared_sentinels"}
 #: The two ways to record a jti; they share one code path in each store.
 RECORDING_METHODS = ["revoke", "revoke_once"]
 
 
 async def close(store: Store) -> None:
-    """Close the store, and a client the test handed it (the store leaves that to its owner)."""
+    """Close the store, and a client the test handed it (the store leaves that to its owner),
+    with the sentinels' own clients when it is managed by Sentinel."""
     if isinstance(store, RedisRevocationStore):
         owned = store._owns_client
         await store.aclose()
         if not owned:
             await store.client.aclose()
+            pool = getattr(store.client, "connection_pool", None)
+            manager = getattr(pool, "sentinel_manager", None)
+            for sentinel in manager.sentinels if manager is not None else []:
+                await sentinel.aclose()
 
 
 def run(store: Store, scenario: Callable[[Store], Awaitable[Any]]) -> Any:
@@ -53,7 +61,7 @@ def run(store: Store, scenario: Callable[[Store], Awaitable[Any]]) -> Any:
     return asyncio.run(main())
 
 
-def holds(store: Store, jti: str, sync_redis: redis.Redis | None = None) -> bool:
+def holds(store: Store, jti: str, sync_redis: SyncClient | None = None) -> bool:
     """Whether the store still keeps an entry for ``jti`` (expired or not)."""
     if isinstance(store, InMemoryRevocationStore):
         return jti in store._by_jti
@@ -67,7 +75,12 @@ def in_app(client: TestClient, function: Callable[..., Awaitable[Any]], *args: A
     return client.portal.call(function, *args)
 
 
-def sync_redis_for(request: pytest.FixtureRequest) -> redis.Redis:
-    """The session's plain Redis client, for a test that needs it only for some stores."""
+def sync_redis_for(request: pytest.FixtureRequest) -> SyncClient:
+    """A plain client on the Redis of the store under test (the session's on loopback, or
+    the shared deployment's), for a test that needs it only for some stores."""
+    kind = request.node.callspec.params.get("make_store")
+    if kind in DEPLOYMENT_FIXTURES:
+        shared: Deployment = request.getfixturevalue(DEPLOYMENT_FIXTURES[kind])
+        return shared.inspector()
     client: redis.Redis = request.getfixturevalue("sync_redis")
     return client

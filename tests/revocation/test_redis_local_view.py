@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from jwt_middleware.errors import RevocationStoreUnavailableError
 from jwt_middleware.revocation.redis import RedisRevocationStore
@@ -323,6 +326,43 @@ def test_a_cut_connection_is_resynchronised_before_the_view_answers(redis_prefix
                 await elsewhere.aclose()
 
     assert run(scenario) == (True, False)
+
+
+def test_a_subscription_the_client_renewed_by_itself_is_resynchronised(
+    redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that retries (``redis.asyncio.Redis(...)`` does by default) reconnects a
+    pub/sub connection and subscribes again on its own, after a cut or a Sentinel
+    failover: a message sent while it was away is lost, so the renewed subscription ends
+    the session and the view is read again. Here the message is held by the frozen relay,
+    then dropped with the connection; the timeouts are long enough that only the cut ends
+    the old connection."""
+
+    async def scenario() -> tuple[bool, bool]:
+        with relay_to(REDIS_URL) as relay:
+            retrying = redis.asyncio.Redis.from_url(relay.url, retry=Retry(NoBackoff(), 3))
+            store = RedisRevocationStore(
+                retrying, key_prefix=redis_prefix, timeout_seconds=2, max_staleness_seconds=4
+            )
+            elsewhere = RedisRevocationStore(REDIS_URL, key_prefix=redis_prefix)
+            try:
+                await current(store)
+                relay.freeze()
+                await elsewhere.revoke("sent-while-away", expires_at=later())
+                relay.cut()
+                relay.thaw()
+                await until(lambda: "revocation view (Redis) lost" in caplog.text, WAIT_SECONDS)
+                await until(lambda: store.view_is_current, WAIT_SECONDS)
+                seen = await store.is_revoked({"jti": "sent-while-away"})
+                return seen, await store.is_revoked({"jti": "never"})
+            finally:
+                await store.aclose()
+                await retrying.aclose()
+                await elsewhere.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="jwt_middleware"):
+        assert run(scenario) == (True, False)
+    assert "revocation view (Redis) lost (SubscriptionRenewedError)" in caplog.text
 
 
 def test_malformed_messages_are_ignored_without_their_text(

@@ -55,7 +55,25 @@ def test_a_message_adds_what_it_names(data: Any, well_formed: bool, held: dict[s
     assert dict(view.entries) == held
 
 
-@pytest.mark.parametrize("kind", ["subscribe", "unsubscribe", "pong", "pmessage", None], ids=str)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("message", id="publish"),
+        pytest.param("smessage", id="sharded-publish-in-a-cluster"),
+    ],
+)
+def test_both_kinds_of_published_message_are_revocations(kind: str) -> None:
+    view = RevocationView()
+    assert view.apply(message(f"{LATER} abc", kind=kind)) is True
+    assert view.apply(message("junk", kind=kind)) is False
+    assert dict(view.entries) == {"abc": LATER}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "pong", "pmessage", None],
+    ids=str,
+)
 def test_other_message_types_are_no_revocation(kind: str | None) -> None:
     view = RevocationView()
     assert view.apply(message(f"{LATER} abc", kind=kind)) is True  # type: ignore[arg-type]
