@@ -43,6 +43,7 @@ from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
+from .verification.dpop_authenticator import FRESH_NONCE_SCOPE_KEY
 from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
@@ -211,6 +212,10 @@ class JWTAuthMiddleware:
                 policy=self.policy,
                 bearer_methods=[a.bearer_methods for a in self.authenticators],
                 resource_name=self.settings.resource_name,
+                dpop_algorithms=(
+                    self.settings.dpop_accepted_algorithms if self.settings.dpop_enabled else None
+                ),
+                dpop_required=self.settings.dpop_required,
             )
         if self._metadata is not None:
             self._served[self._metadata.path] = self._metadata
@@ -286,6 +291,9 @@ class JWTAuthMiddleware:
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
         else:
+            nonce = scope.pop(FRESH_NONCE_SCOPE_KEY, None)
+            if nonce is not None:  # a DPoP proof with the previous step's nonce
+                send = _offering_nonce(send, nonce)
             await self._call_app(scope, receive, send)
 
     def _check(self, verified: VerifiedToken, decision: Decision) -> None:
@@ -395,3 +403,16 @@ class JWTAuthMiddleware:
         if self._metadata is not None and not self._metadata.server_checked:
             self._metadata.check_server(scope)
         await self._answers.send(exc, scope, send, scopes=scopes)
+
+
+def _offering_nonce(send: Send, nonce: str) -> Send:
+    """``send``, with a ``DPoP-Nonce`` header on the response: the next nonce, offered
+    before the one the client used stops being accepted (RFC 9449 section 9)."""
+    header = (b"dpop-nonce", nonce.encode("ascii"))
+
+    def offering(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        return send(message)
+
+    return offering

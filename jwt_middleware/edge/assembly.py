@@ -19,6 +19,7 @@ from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
 from ..verification.cookie import CookieAuthenticator, CsrfGuard
+from ..verification.dpop_authenticator import DPoPAuthenticator
 from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
@@ -71,7 +72,7 @@ def assemble(
     if settings is None:
         settings = _settings_of(credentials.verifier, authenticators)
     if authenticators is None:
-        authenticators = [_default_authenticator(settings, credentials)]
+        authenticators = _default_authenticators(settings, credentials)
     return Assembly(
         settings=settings, authenticators=tuple(authenticators), policy=_policy(policy, rules)
     )
@@ -90,6 +91,46 @@ def _check_credential_options(
             "resolve_issuer= is for the verifier the middleware builds; give it to your "
             "TokenVerifier instead"
         )
+
+
+def _default_authenticators(
+    settings: JWTSettings, credentials: CredentialOptions
+) -> list[Authenticator]:
+    """The bearer authenticator (with introspection when configured), behind the cookie
+    one when a cookie is named; with ``JWT_DPOP_ENABLED``, the DPoP authenticator first
+    (so that a request with ``Authorization: DPoP`` is its to decide, whatever cookie it
+    carries), with a verifier and cache of its own; with ``JWT_DPOP_REQUIRED``, that one
+    alone."""
+    if not settings.dpop_enabled:
+        return [_default_authenticator(settings, credentials)]
+    if credentials.verifier is not None:
+        raise ConfigurationError(
+            "JWT_DPOP_ENABLED builds its own verifier; with verifier=, give "
+            "authenticators=[DPoPAuthenticator(...), BearerAuthenticator(verifier)] instead"
+        )
+    dpop = DPoPAuthenticator.from_settings(
+        settings,
+        TokenVerifier(
+            settings,
+            check_claims=credentials.check_claims,
+            resolve_issuer=credentials.resolve_issuer,
+            dpop=True,
+        ),
+    )
+    if not settings.dpop_required:
+        return [dpop, _default_authenticator(settings, credentials)]
+    bearer_ways = {
+        "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
+        "token_query_param=": credentials.token_query_param,
+        "JWT_TOKEN_HEADER": credentials.token_header or settings.token_header,
+        "JWT_INTROSPECTION_CLIENT_ID": settings.introspection_client_id,
+    }
+    for name, value in bearer_ways.items():
+        if value is not None:
+            raise ConfigurationError(
+                f"JWT_DPOP_REQUIRED refuses bearer tokens: unset {name}, which reads them"
+            )
+    return [dpop]
 
 
 def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions) -> Authenticator:
@@ -140,12 +181,12 @@ def _introspector(
 def _settings_of(
     verifier: TokenVerifier | None, authenticators: Sequence[Authenticator] | None
 ) -> JWTSettings:
-    """The settings of the verifier (or of the first bearer authenticator), so that a
-    middleware given one needs no environment; else read from ``JWT_*`` now."""
+    """The settings of the verifier (or of the first bearer or DPoP authenticator), so that
+    a middleware given one needs no environment; else read from ``JWT_*`` now."""
     if verifier is not None:
         return verifier.settings
     for authenticator in authenticators or ():
-        if isinstance(authenticator, BearerAuthenticator):
+        if isinstance(authenticator, BearerAuthenticator | DPoPAuthenticator):
             return authenticator.verifier.settings
     return JWTSettings()
 

@@ -4,7 +4,8 @@ The settings come in groups, one module each: :mod:`.keys` (where verification k
 from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
 makes a token an access token), :mod:`.header` (a proxy's token header),
 :mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
-request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), and here the
+request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), :mod:`.dpop`
+(DPoP proofs, their replay memory and nonces), and here the
 claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
 :mod:`.base` where values are read from and how a problem is reported.
 """
@@ -18,6 +19,7 @@ from typing import Any, Final, Self
 from pydantic import Field, field_validator, model_validator
 
 from .cookies import CookieSettings
+from .dpop import DPoPSettings
 from .header import HeaderSettings
 from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
@@ -53,6 +55,7 @@ class JWTSettings(
     IntrospectionSettings,
     TenantSettings,
     CookieSettings,
+    DPoPSettings,
 ):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 
