@@ -4,6 +4,7 @@ key and its RFC 7638 thumbprint, against a real client's and the tests' own), an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwt_middleware.keys.jwk import jwk_thumbprint, key_from_public_jwk
-from jwt_middleware.verification.dpop import normalized_url
+from jwt_middleware.verification.dpop import ProofChecker, ProofRefused, normalized_url
 from tests.dpop.client import DPoPClient
-from tests.dpop.proofs import PyJWTKey, thumbprint
+from tests.dpop.proofs import PyJWTKey, b64url, thumbprint
+from tests.helpers import b64url_json
 
 EC = PyJWTKey()
 
@@ -95,3 +97,51 @@ def test_a_normalized_url_names_the_same_resource(path: str) -> None:
     assert normal is not None
     assert normal.startswith("https://api.example.com/")
     assert normalized_url(normal) == normal
+
+
+CHECKER = ProofChecker(
+    algorithms=("ES256", "EdDSA", "Ed25519", "PS256", "RS256"),
+    base_url="https://api.example.com",
+    proof_seconds=60,
+    leeway_seconds=30,
+)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_JWKS = st.fixed_dictionaries(
+    {"kty": st.sampled_from(["EC", "RSA", "OKP", "oct", "x"])},
+    optional={
+        "crv": st.sampled_from(["P-256", "P-384", "Ed25519", "Ed448", "X25519"]),
+        "x": st.sampled_from([EC.jwk["x"], "", "AAAA", "a" * 2000]),
+        "y": st.sampled_from([EC.jwk["y"], EC.jwk["x"], "!!"]),
+        "n": st.text(max_size=10),
+        "e": st.sampled_from(["AQAB", ""]),
+        "d": st.just("AAAA"),
+    },
+)
+
+
+@given(st.text(max_size=600))
+def test_any_text_as_a_proof_is_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(ProofRefused):
+        CHECKER.check(text, method="GET", raw_path="/private", access_token="t", now=time.time())
+
+
+@given(
+    st.sampled_from(["ES256", "EdDSA", "Ed25519", "RS256", "HS256", "none"]),
+    st.one_of(_JWKS, _JSON_VALUES),
+    st.dictionaries(st.sampled_from(["jti", "htm", "htu", "iat", "ath"]), _JSON_VALUES),
+    st.binary(max_size=80),
+)
+def test_any_proof_with_a_signature_not_of_its_key_is_refused_with_a_reason(
+    alg: str, jwk: Any, claims: dict[str, Any], signature: bytes
+) -> None:
+    header = b64url_json({"alg": alg, "typ": "dpop+jwt", "jwk": jwk})
+    proof = f"{header}.{b64url_json(claims)}.{b64url(signature)}"
+    with pytest.raises(ProofRefused) as refused:
+        CHECKER.check(proof, method="GET", raw_path="/private", access_token="t", now=time.time())
+    assert refused.value.reason.value.startswith("dpop_")
