@@ -408,11 +408,16 @@ class JWTAuthMiddleware:
 def _offering_nonce(send: Send, nonce: str) -> Send:
     """``send``, with a ``DPoP-Nonce`` header on the response: the next nonce, offered
     before the one the client used stops being accepted (RFC 9449 section 9)."""
-    header = (b"dpop-nonce", nonce.encode("ascii"))
+    headers = [
+        (b"dpop-nonce", nonce.encode("ascii")),
+        # A browser client on another origin may read it (the app's CORS layer still
+        # decides which origins may read the response at all).
+        (b"access-control-expose-headers", b"DPoP-Nonce"),
+    ]
 
     def offering(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), header]}
+            message = {**message, "headers": [*message.get("headers", ()), *headers]}
         return send(message)
 
     return offering

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from jwt_middleware import JWTSettings
 from tests.asgi import Answer, call, http_scope
@@ -98,3 +100,18 @@ def test_with_nonces_the_client_is_told_one_and_gets_through_with_it(client: DPo
     assert (second.status, second.json()["user_id"]) == (200, "user-1")
     wrong = _send(app, key, token, key.proof("GET", PRIVATE_URL, token=token, nonce="x" * 32))
     assert (wrong.status, wrong.headers["dpop-nonce"]) == (401, nonce)
+
+
+def test_a_websocket_handshake_is_proved_as_a_get(client: DPoPClient) -> None:
+    """A WebSocket handshake is an HTTP GET: its proof names ``GET`` and the https URL
+    under ``JWT_DPOP_BASE_URL``."""
+    app = build_app(JWTSettings(**DPOP_SETTINGS))
+    key = client.key()
+    token = bound_token(key.jkt)
+    test_client = TestClient(app, base_url=BASE_URL)
+    proof = key.proof("GET", BASE_URL + "/ws", token=token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+    with test_client.websocket_connect("/ws", headers=headers) as socket:
+        assert socket.receive_json() == {"user_id": "user-1"}
+    with pytest.raises(WebSocketDisconnect), test_client.websocket_connect("/ws", headers=headers):
+        pass  # the same proof again: a replay

@@ -81,6 +81,7 @@ def test_a_previous_nonce_is_accepted_and_the_answer_offers_the_current_one() ->
     previous = send(old)
     assert previous.status == 200
     fresh = previous.headers["dpop-nonce"]
+    assert previous.headers["access-control-expose-headers"] == "DPoP-Nonce"
     assert fresh != old
     assert _nonces().check(fresh, clock.now) is NonceState.CURRENT
     clock.advance(STEP)
