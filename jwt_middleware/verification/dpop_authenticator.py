@@ -28,6 +28,7 @@ from starlette.types import Scope
 from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
+    DPoPError,
     DPoPTokenError,
     InvalidDPoPProofError,
     InvalidRequestError,
@@ -249,32 +250,28 @@ class DPoPAuthenticator:
 
     # --- refusals ------------------------------------------------------------------------
 
-    def _refuse_proof(self, reason: Reason, description: str | None = None) -> NoReturn:
-        log_refusal(reason)
-        raise InvalidDPoPProofError(
+    def _error(
+        self, kind: type[DPoPError], reason: Reason, description: str | None = None
+    ) -> DPoPError:
+        """A refusal of ``kind``, with this authenticator's challenge parameters."""
+        return kind(
             description,
             reason=reason,
             algorithms=self._algorithms,
             bearer_realm=self._bearer_realm,
         )
+
+    def _refuse_proof(self, reason: Reason, description: str | None = None) -> NoReturn:
+        log_refusal(reason)
+        raise self._error(InvalidDPoPProofError, reason, description)
 
     def _refuse_token(self, reason: Reason, description: str | None = None) -> NoReturn:
         log_refusal(reason)
-        raise DPoPTokenError(
-            description,
-            reason=reason,
-            algorithms=self._algorithms,
-            bearer_realm=self._bearer_realm,
-        )
+        raise self._error(DPoPTokenError, reason, description)
 
-    def _token_error(self, error: InvalidTokenError) -> DPoPTokenError:
+    def _token_error(self, error: InvalidTokenError) -> DPoPError:
         """The verifier's refusal (logged by it already) in a DPoP challenge."""
-        return DPoPTokenError(
-            error.description,
-            reason=error.reason,
-            algorithms=self._algorithms,
-            bearer_realm=self._bearer_realm,
-        )
+        return self._error(DPoPTokenError, error.reason, error.description)
 
     # --- the rest of the seam ------------------------------------------------------------
 
