@@ -20,6 +20,7 @@ __all__ = [
     "ConfigurationError",
     "CrossSiteRequestError",
     "DPoPError",
+    "DPoPRequiredError",
     "DPoPTokenError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
@@ -363,6 +364,14 @@ class DPoPTokenError(DPoPError, InvalidTokenError):
     error = "invalid_token"
     default_description = "The access token is invalid."
     default_reason = Reason.INVALID
+
+
+class DPoPRequiredError(DPoPTokenError):
+    """A bearer token where only a DPoP-bound token with its proof is accepted
+    (``JWT_DPOP_REQUIRED``, or a requirement with ``dpop``)."""
+
+    default_description = "This resource accepts DPoP-bound access tokens only."
+    default_reason = Reason.DPOP_REQUIRED
 
 
 class UseDPoPNonceError(DPoPError):

@@ -119,6 +119,7 @@ REQUEST_REASONS: Final = frozenset(
         Reason.REVOKED,
         Reason.INSUFFICIENT_SCOPE,
         Reason.STEP_UP,
+        Reason.DPOP_REQUIRED,
     }
 )
 

@@ -26,7 +26,10 @@ from ..verification.verifier import TokenVerifier
 if TYPE_CHECKING:
     from ..verification.introspection import TokenIntrospector
 
-__all__ = ["Assembly", "CredentialOptions", "assemble"]
+__all__ = ["Assembly", "CredentialOptions", "Rules", "assemble"]
+
+#: The middleware's rules: ``public``, ``optional``, ``scopes`` and ``dpop``.
+Rules = tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None, Iterable[RuleSpec]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +65,24 @@ def assemble(
     *,
     settings: JWTSettings | None,
     policy: AccessPolicy | None,
-    rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
+    rules: Rules,
     authenticators: Sequence[Authenticator] | None,
     credentials: CredentialOptions,
 ) -> Assembly:
-    """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
-    ``authenticators`` replaces the ones ``credentials`` describe."""
+    """The parts for these options: ``rules`` are ``public``, ``optional``, ``scopes`` and
+    ``dpop``; ``authenticators`` replaces the ones ``credentials`` describe."""
     _check_credential_options(authenticators, credentials)
     if settings is None:
         settings = _settings_of(credentials.verifier, authenticators)
     if authenticators is None:
         authenticators = _default_authenticators(settings, credentials)
-    return Assembly(
-        settings=settings, authenticators=tuple(authenticators), policy=_policy(policy, rules)
-    )
+    access = _policy(policy, rules)
+    if access.asks_for_dpop and not any(isinstance(a, DPoPAuthenticator) for a in authenticators):
+        raise ConfigurationError(
+            "a dpop= rule (or Requirement(dpop=True)) needs JWT_DPOP_ENABLED=true, or a "
+            "DPoPAuthenticator among authenticators=: no request could pass it"
+        )
+    return Assembly(settings=settings, authenticators=tuple(authenticators), policy=access)
 
 
 def _check_credential_options(
@@ -153,15 +160,12 @@ def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions
     return _with_cookie(settings, bearer, credentials.cookie_name)
 
 
-def _policy(
-    policy: AccessPolicy | None,
-    rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
-) -> AccessPolicy:
-    public, optional, scopes = rules
-    if policy is not None and (public or optional or scopes):
-        raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
+def _policy(policy: AccessPolicy | None, rules: Rules) -> AccessPolicy:
+    public, optional, scopes, dpop = rules
+    if policy is not None and (public or optional or scopes or dpop):
+        raise ConfigurationError("give policy= or public=/optional=/scopes=/dpop=, not both")
     try:
-        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes)
+        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes, dpop=dpop)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
 

@@ -45,6 +45,7 @@ from ..keys.jwk import jwk_thumbprint, key_from_public_jwk
 from ..refusals import Reason
 
 __all__ = [
+    "DPOP_PROVED_SCOPE_KEY",
     "MAX_JTI_CHARACTERS",
     "MAX_PROOF_CHARACTERS",
     "PROOF_TYPE",
@@ -55,6 +56,10 @@ __all__ = [
     "token_hash",
 ]
 
+#: Where a request's scope says that its token came with a valid DPoP proof of the key it is
+#: bound to: set by the DPoP authenticator when it accepts a request, and read by a
+#: requirement that asks for DPoP (``Requirement(dpop=True)``, ``dpop=`` rules).
+DPOP_PROVED_SCOPE_KEY: Final = "jwt_middleware.dpop_proved"
 #: The ``typ`` of a DPoP proof (RFC 9449 section 4.2).
 PROOF_TYPE: Final = "dpop+jwt"
 #: A longer proof is refused unread: one with an RSA key of 4096 bits is about 1500.

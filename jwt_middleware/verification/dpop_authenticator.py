@@ -29,6 +29,7 @@ from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
     DPoPError,
+    DPoPRequiredError,
     DPoPTokenError,
     InvalidDPoPProofError,
     InvalidRequestError,
@@ -39,7 +40,7 @@ from ..errors import (
 from ..refusals import Reason, log_refusal
 from ..settings import JWTSettings
 from ..types import VerifiedToken
-from .dpop import Proof, ProofChecker, ProofRefused
+from .dpop import DPOP_PROVED_SCOPE_KEY, Proof, ProofChecker, ProofRefused
 from .dpop_nonce import DPoPNonces, NonceState
 from .dpop_replay import InMemoryProofReplayCache, ProofReplayCache, replay_key
 from .verifier import TokenVerifier
@@ -50,7 +51,6 @@ __all__ = ["FRESH_NONCE_SCOPE_KEY", "DPoPAuthenticator"]
 #: (``DPoP-Nonce``), when its proof had the previous step's: the middleware adds it.
 FRESH_NONCE_SCOPE_KEY: Final = "jwt_middleware.dpop_nonce"
 _ONE_PROOF: Final = "Send exactly one DPoP proof."
-_BEARER_REFUSED: Final = "This resource accepts DPoP-bound access tokens only."
 
 
 class DPoPAuthenticator:
@@ -161,7 +161,8 @@ class DPoPAuthenticator:
         scheme = scheme.lower()
         if scheme != b"dpop":
             if scheme == b"bearer" and self.refuse_bearer:
-                self._refuse_token(Reason.DPOP_REQUIRED, _BEARER_REFUSED)
+                # Logged by the middleware, as a requirement's dpop_required is.
+                raise self._error(DPoPRequiredError, Reason.DPOP_REQUIRED)
             raise MissingDPoPTokenError(algorithms=self._algorithms)
         try:
             token = credentials.strip(b" ").decode("ascii")
@@ -232,6 +233,7 @@ class DPoPAuthenticator:
             return None  # a remote store: authenticate() asks it
         if not first:
             self._refuse_proof(Reason.DPOP_REPLAY)
+        scope[DPOP_PROVED_SCOPE_KEY] = True
         return verified
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
@@ -246,6 +248,7 @@ class DPoPAuthenticator:
         key = replay_key(proof.thumbprint, proof.jti)
         if not await self.replay.first_use(key, expires_at=proof.expires_at):
             self._refuse_proof(Reason.DPOP_REPLAY)
+        scope[DPOP_PROVED_SCOPE_KEY] = True
         return verified
 
     # --- refusals ------------------------------------------------------------------------
