@@ -81,9 +81,10 @@ class AuthenticationError(Exception):
 
     def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """Challenges of other schemes the answer offers after this error's own, as
-        ``(scheme, parameters)``: a request refused by one scheme may be told that another
-        is accepted too (a DPoP refusal where bearer tokens still pass, RFC 9449 section
-        7.1). None by default."""
+        ``(scheme, parameters)`` (the answer adds its ``realm`` and ``resource_metadata``
+        to each): a request refused by one scheme may be told that another is accepted too
+        (a DPoP refusal where bearer tokens still pass, RFC 9449 section 7.1). None by
+        default."""
         return ()
 
     def response_headers(self) -> tuple[tuple[str, str], ...]:
@@ -308,7 +309,8 @@ class TenantLimitError(KeysUnavailableError):
 class DPoPError(AuthenticationError):
     """A refusal of a DPoP request (RFC 9449): answered with a ``DPoP`` challenge naming the
     accepted proof algorithms (``algs``, section 7.1), and a plain ``Bearer`` challenge as
-    well where bearer tokens are still accepted (``bearer_realm``, the realm to name).
+    well where bearer tokens are still accepted (``bearer_accepted``; the answer names its
+    realm)
     ``algorithms`` is the configured list, never the proof's."""
 
     scheme = "DPoP"
@@ -323,19 +325,17 @@ class DPoPError(AuthenticationError):
         *,
         reason: Reason | None = None,
         algorithms: str = "",
-        bearer_realm: str | None = None,
+        bearer_accepted: bool = False,
     ) -> None:
         super().__init__(description, reason=reason)
         self.algorithms = algorithms
-        self.bearer_realm = bearer_realm
+        self.bearer_accepted = bearer_accepted
 
     def challenge_parameters(self) -> list[tuple[str, str]]:
         return [("algs", self.algorithms)] if self.algorithms else []
 
     def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-        if self.bearer_realm is None:
-            return ()
-        return (("Bearer", (("realm", self.bearer_realm),)),)
+        return (("Bearer", ()),) if self.bearer_accepted else ()
 
 
 class MissingDPoPTokenError(MissingTokenError):
@@ -388,9 +388,9 @@ class UseDPoPNonceError(DPoPError):
         nonce: str,
         reason: Reason | None = None,
         algorithms: str = "",
-        bearer_realm: str | None = None,
+        bearer_accepted: bool = False,
     ) -> None:
-        super().__init__(reason=reason, algorithms=algorithms, bearer_realm=bearer_realm)
+        super().__init__(reason=reason, algorithms=algorithms, bearer_accepted=bearer_accepted)
         self.nonce = nonce
 
     def response_headers(self) -> tuple[tuple[str, str], ...]:

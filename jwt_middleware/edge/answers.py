@@ -257,7 +257,7 @@ def challenge_response(
             parameters.append(("resource_metadata", resource_metadata))
         challenges = [_challenge(error.scheme, parameters)]
         for scheme, others in error.other_challenges():
-            extra = [("realm", realm), *(p for p in others if p[0] != "realm")]
+            extra = [("realm", realm), *others]
             if scopes and error.error is None:
                 extra.append(("scope", " ".join(sorted(scopes))))
             if resource_metadata is not None:

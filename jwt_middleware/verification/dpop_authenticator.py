@@ -60,13 +60,14 @@ class DPoPAuthenticator:
     bearer path's. ``checker`` holds the proof checks; ``replay`` remembers proofs (by
     default in this process: :class:`InMemoryProofReplayCache`); ``nonces`` demands server
     nonces. ``refuse_bearer`` (``JWT_DPOP_REQUIRED``) answers a bearer token with
-    ``invalid_token`` instead of leaving it to another authenticator; ``bearer_realm``,
-    when bearer tokens are accepted, adds their challenge to every DPoP refusal.
+    ``invalid_token`` instead of leaving it to another authenticator; ``bearer_accepted``
+    (bearer tokens pass through another authenticator) adds their challenge to every DPoP
+    refusal.
     """
 
     __slots__ = (
         "_algorithms",
-        "_bearer_realm",
+        "_bearer_accepted",
         "_clock",
         "bearer_methods",
         "checker",
@@ -85,7 +86,7 @@ class DPoPAuthenticator:
         replay: ProofReplayCache | None = None,
         nonces: DPoPNonces | None = None,
         refuse_bearer: bool = False,
-        bearer_realm: str | None = None,
+        bearer_accepted: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not verifier.dpop:
@@ -98,7 +99,7 @@ class DPoPAuthenticator:
         self.nonces = nonces
         self.refuse_bearer = refuse_bearer
         self._algorithms = " ".join(algorithms)
-        self._bearer_realm = None if refuse_bearer else bearer_realm
+        self._bearer_accepted = bearer_accepted and not refuse_bearer
         self._clock = clock
         #: DPoP is no RFC 9728 bearer method: the metadata says so in its own members.
         self.bearer_methods: tuple[str, ...] = ()
@@ -136,7 +137,6 @@ class DPoPAuthenticator:
             replay=InMemoryProofReplayCache(max_entries=settings.dpop_max_proofs, clock=clock),
             nonces=nonces,
             refuse_bearer=settings.dpop_required,
-            bearer_realm=settings.realm,
             clock=clock,
         )
 
@@ -200,7 +200,7 @@ class DPoPAuthenticator:
                 raise UseDPoPNonceError(
                     nonce=nonces.current(now),
                     algorithms=self._algorithms,
-                    bearer_realm=self._bearer_realm,
+                    bearer_accepted=self._bearer_accepted,
                 )
             if state is NonceState.PREVIOUS:
                 scope[FRESH_NONCE_SCOPE_KEY] = nonces.current(now)
@@ -261,7 +261,7 @@ class DPoPAuthenticator:
             description,
             reason=reason,
             algorithms=self._algorithms,
-            bearer_realm=self._bearer_realm,
+            bearer_accepted=self._bearer_accepted,
         )
 
     def _refuse_proof(self, reason: Reason, description: str | None = None) -> NoReturn:
