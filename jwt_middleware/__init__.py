@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .verification.authenticator import Authenticator
     from .verification.bearer import BearerAuthenticator
     from .verification.chain import AuthenticatorChain
+    from .verification.dpop_authenticator import DPoPAuthenticator
     from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "BearerAuthenticator",
     "Claims",
     "ConfigurationError",
+    "DPoPAuthenticator",
     "InMemoryRevocationStore",
     "InsufficientScopeError",
     "InvalidRequestError",
@@ -120,6 +122,7 @@ _MODULES = {
     "Authenticator": ".verification.authenticator",
     "BearerAuthenticator": ".verification.bearer",
     "AuthenticatorChain": ".verification.chain",
+    "DPoPAuthenticator": ".verification.dpop_authenticator",
     "TokenVerifier": ".verification.verifier",
 }
 

@@ -19,18 +19,25 @@ __all__ = [
     "AuthenticationUnavailableError",
     "ConfigurationError",
     "CrossSiteRequestError",
+    "DPoPError",
+    "DPoPRequiredError",
+    "DPoPTokenError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
     "IntrospectionUnavailableError",
+    "InvalidDPoPProofError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeysUnavailableError",
+    "MissingCredentialsError",
+    "MissingDPoPTokenError",
     "MissingTokenError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
     "TenantLimitError",
     "TokenExpiredError",
     "TokenRevokedError",
+    "UseDPoPNonceError",
     "invalid_token",
 ]
 
@@ -72,12 +79,50 @@ class AuthenticationError(Exception):
         and ``error_description`` (RFC 6750 ``scope``, RFC 9470 ``acr_values``...)."""
         return []
 
+    def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """Challenges of other schemes the answer offers after this error's own, as
+        ``(scheme, parameters)`` (the answer adds its ``realm`` and ``resource_metadata``
+        to each): a request refused by one scheme may be told that another is accepted too
+        (a DPoP refusal where bearer tokens still pass, RFC 9449 section 7.1). None by
+        default."""
+        return ()
+
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        """Headers the answer carries besides the challenge (a ``DPoP-Nonce``): fixed
+        names, values made by the server, never taken from the request. None by default."""
+        return ()
+
 
 class MissingTokenError(AuthenticationError):
     """No bearer credentials: no header, or another scheme such as Basic."""
 
     default_description = "Authentication required."
     default_reason = Reason.MISSING
+
+
+class MissingCredentialsError(MissingTokenError):
+    """No credentials of any kind accepted, where several schemes are (``Bearer`` and
+    ``DPoP``): answered with one challenge per scheme, in the order of the authenticators,
+    so that a client learns every way in (RFC 9110 section 11.6.1 allows several). Still a
+    :class:`MissingTokenError`, so an optional path lets the request through."""
+
+    def __init__(self, missing: Iterable[MissingTokenError]) -> None:
+        each = tuple(missing)
+        if not each:
+            raise ValueError("MissingCredentialsError needs at least one error")
+        super().__init__(each[0].description)
+        self.first = each[0]
+        self.others = each[1:]
+
+    @property
+    def scheme(self) -> str:  # type: ignore[override]
+        return self.first.scheme
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        return self.first.challenge_parameters()
+
+    def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        return tuple((e.scheme, tuple(e.challenge_parameters())) for e in self.others)
 
 
 class InvalidRequestError(AuthenticationError):
@@ -259,6 +304,97 @@ class TenantLimitError(KeysUnavailableError):
 
     default_description = "The token's signing keys are temporarily unavailable."
     default_reason = Reason.TENANT_LIMIT
+
+
+class DPoPError(AuthenticationError):
+    """A refusal of a DPoP request (RFC 9449): answered with a ``DPoP`` challenge naming the
+    accepted proof algorithms (``algs``, section 7.1), and a plain ``Bearer`` challenge as
+    well where bearer tokens are still accepted (``bearer_accepted``; the answer names its
+    realm)
+    ``algorithms`` is the configured list, never the proof's."""
+
+    scheme = "DPoP"
+    status_code = 401
+    error = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid."
+    default_reason = Reason.DPOP_PROOF
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: Reason | None = None,
+        algorithms: str = "",
+        bearer_accepted: bool = False,
+    ) -> None:
+        super().__init__(description, reason=reason)
+        self.algorithms = algorithms
+        self.bearer_accepted = bearer_accepted
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        return [("algs", self.algorithms)] if self.algorithms else []
+
+    def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        return (("Bearer", ()),) if self.bearer_accepted else ()
+
+
+class MissingDPoPTokenError(MissingTokenError):
+    """No ``Authorization: DPoP`` credentials: a ``DPoP`` challenge without an error,
+    naming the accepted proof algorithms (RFC 9449 section 7.1)."""
+
+    scheme = "DPoP"
+
+    def __init__(self, *, algorithms: str) -> None:
+        super().__init__()
+        self.algorithms = algorithms
+
+    def challenge_parameters(self) -> list[tuple[str, str]]:
+        return [("algs", self.algorithms)]
+
+
+class InvalidDPoPProofError(DPoPError):
+    """The ``DPoP`` header is missing, doubled, or its proof fails a check of RFC 9449
+    section 4.3 (``invalid_dpop_proof``); :attr:`reason` says which, in the log only."""
+
+
+class DPoPTokenError(DPoPError, InvalidTokenError):
+    """The access token of a DPoP request failed verification, or is not bound to the
+    proof's key: ``invalid_token`` in a ``DPoP`` challenge."""
+
+    error = "invalid_token"
+    default_description = "The access token is invalid."
+    default_reason = Reason.INVALID
+
+
+class DPoPRequiredError(DPoPTokenError):
+    """A bearer token where only a DPoP-bound token with its proof is accepted
+    (``JWT_DPOP_REQUIRED``, or a requirement with ``dpop``)."""
+
+    default_description = "This resource accepts DPoP-bound access tokens only."
+    default_reason = Reason.DPOP_REQUIRED
+
+
+class UseDPoPNonceError(DPoPError):
+    """The proof carries no nonce, or one the server no longer accepts (RFC 9449 section
+    9): ``use_dpop_nonce``, with a fresh nonce in the ``DPoP-Nonce`` header to retry with."""
+
+    error = "use_dpop_nonce"
+    default_description = "Resend the request with a DPoP proof that carries this nonce."
+    default_reason = Reason.DPOP_NONCE
+
+    def __init__(
+        self,
+        *,
+        nonce: str,
+        reason: Reason | None = None,
+        algorithms: str = "",
+        bearer_accepted: bool = False,
+    ) -> None:
+        super().__init__(reason=reason, algorithms=algorithms, bearer_accepted=bearer_accepted)
+        self.nonce = nonce
+
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        return (("DPoP-Nonce", self.nonce),)
 
 
 class CrossSiteRequestError(AuthenticationError):

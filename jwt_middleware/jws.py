@@ -44,6 +44,7 @@ __all__ = [
     "Token",
     "decode_segment",
     "header_member",
+    "header_object",
     "load_json",
     "parse",
     "remember_header",
@@ -180,11 +181,7 @@ def header_member(token: Token, name: str) -> Any:
     """The member ``name`` of the token's header (``None`` if absent), decoded again from
     :attr:`Token.header_segment`: for a header member only some configurations read (ALB's
     ``signer``), so that :func:`parse` reads ``alg``, ``kid`` and ``typ`` and no more."""
-    try:
-        header = _JSON.decode(_decode(token.header_segment.encode()).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # parse() read it already
-        raise MalformedTokenError("header is not JSON") from None
-    return header.get(name) if isinstance(header, dict) else None
+    return _header_json(token.header_segment).get(name)
 
 
 def decode_segment(segment: str) -> bytes:
@@ -216,13 +213,34 @@ def _decode(segment: bytes) -> bytes:
     return decoded
 
 
+def header_object(segment: str) -> dict[str, Any]:
+    """The whole header of a token whose :func:`parse` succeeded (its
+    :attr:`Token.header_segment`), for a header with members beyond ``alg``, ``kid`` and
+    ``typ``: a DPoP proof carries its public key in ``jwk``. The same decoding and the same
+    checks as :func:`parse`, so the two can never disagree about what a header says; not
+    remembered, since such a header is one client's."""
+    if not segment.isascii() or len(segment) > MAX_HEADER_CHARACTERS:
+        raise MalformedTokenError("header too long")
+    header = _header_json(segment)
+    _header_fields(header)
+    return header
+
+
 def _read_header(segment: str) -> tuple[str, str | None, str | None]:
+    return _header_fields(_header_json(segment))
+
+
+def _header_json(segment: str) -> dict[str, Any]:
     try:
         header = _JSON.decode(_decode(segment.encode()).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedTokenError("header is not JSON") from None
     if not isinstance(header, dict):
         raise MalformedTokenError("header is not an object")
+    return header
+
+
+def _header_fields(header: dict[str, Any]) -> tuple[str, str | None, str | None]:
     algorithm = header.get("alg")
     if not isinstance(algorithm, str):
         raise MalformedTokenError("no algorithm")

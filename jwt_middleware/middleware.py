@@ -43,6 +43,8 @@ from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
 from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
+from .verification.dpop import DPOP_PROVED_SCOPE_KEY
+from .verification.dpop_authenticator import FRESH_NONCE_SCOPE_KEY
 from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
@@ -80,7 +82,10 @@ class JWTAuthMiddleware:
         scopes: rule to the scopes a token must all have (or a
             :class:`~jwt_middleware.access.policy.Requirement`), answered with 403
             ``insufficient_scope`` (see :mod:`jwt_middleware.access.policy` for the order of rules).
-        policy: an :class:`~jwt_middleware.access.policy.AccessPolicy`, instead of the three above.
+        dpop: rules for requests that must come with a DPoP proof of their token's key
+            (RFC 9449; needs ``JWT_DPOP_ENABLED``): a bearer token is refused there with
+            ``dpop_required``. The same as ``scopes={rule: Requirement(dpop=True)}``.
+        policy: an :class:`~jwt_middleware.access.policy.AccessPolicy`, instead of the four above.
         settings: configuration; ``None`` takes the ``verifier``'s settings, or without a
             verifier reads ``JWT_*`` from the environment now.
         authenticators: the :class:`~jwt_middleware.verification.authenticator.Authenticator`
@@ -137,6 +142,7 @@ class JWTAuthMiddleware:
         public: Iterable[RuleSpec] = (),
         optional: Iterable[RuleSpec] = (),
         scopes: ScopeRules | None = None,
+        dpop: Iterable[RuleSpec] = (),
         policy: AccessPolicy | None = None,
         settings: JWTSettings | None = None,
         authenticators: Sequence[Authenticator] | None = None,
@@ -163,7 +169,7 @@ class JWTAuthMiddleware:
             parts = assemble(
                 settings=settings,
                 policy=policy,
-                rules=(public, optional, scopes),
+                rules=(public, optional, scopes, dpop),
                 authenticators=authenticators,
                 credentials=CredentialOptions(
                     verifier=verifier,
@@ -211,6 +217,10 @@ class JWTAuthMiddleware:
                 policy=self.policy,
                 bearer_methods=[a.bearer_methods for a in self.authenticators],
                 resource_name=self.settings.resource_name,
+                dpop_algorithms=(
+                    self.settings.dpop_accepted_algorithms if self.settings.dpop_enabled else None
+                ),
+                dpop_required=self.settings.dpop_required,
             )
         if self._metadata is not None:
             self._served[self._metadata.path] = self._metadata
@@ -276,7 +286,7 @@ class JWTAuthMiddleware:
             verified = self._authenticate_now(scope)
             if verified is None:
                 verified = await self._authenticator.authenticate(scope)
-            self._check(verified, decision)
+            self._check(verified, decision, scope)
             if self._check_revocation is not None:
                 await self._check_revocation(verified.claims)
         except AuthenticationError as exc:
@@ -286,14 +296,20 @@ class JWTAuthMiddleware:
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
         else:
+            nonce = scope.pop(FRESH_NONCE_SCOPE_KEY, None)
+            if nonce is not None:  # a DPoP proof with the previous step's nonce
+                send = _offering_nonce(send, nonce)
             await self._call_app(scope, receive, send)
 
-    def _check(self, verified: VerifiedToken, decision: Decision) -> None:
-        """What the policy asks of an identity beyond its verification."""
+    def _check(self, verified: VerifiedToken, decision: Decision, scope: Scope) -> None:
+        """What the policy asks of an identity beyond its verification (a DPoP proof
+        included, where a requirement asks for one)."""
         if self._jti_rule is not None:
             self._jti_rule(verified.claims, 0.0)  # JTI_PRESENT: it could never be revoked
         if decision.requirement is not NO_REQUIREMENT:
-            decision.requirement.check(verified.scopes, verified.claims)
+            decision.requirement.check(
+                verified.scopes, verified.claims, proved=DPOP_PROVED_SCOPE_KEY in scope
+            )
 
     def _decide(self, scope: Scope) -> Decision:
         method = scope.get("method") if scope["type"] == "http" else None
@@ -395,3 +411,21 @@ class JWTAuthMiddleware:
         if self._metadata is not None and not self._metadata.server_checked:
             self._metadata.check_server(scope)
         await self._answers.send(exc, scope, send, scopes=scopes)
+
+
+def _offering_nonce(send: Send, nonce: str) -> Send:
+    """``send``, with a ``DPoP-Nonce`` header on the response: the next nonce, offered
+    before the one the client used stops being accepted (RFC 9449 section 9)."""
+    headers = [
+        (b"dpop-nonce", nonce.encode("ascii")),
+        # A browser client on another origin may read it (the app's CORS layer still
+        # decides which origins may read the response at all).
+        (b"access-control-expose-headers", b"DPoP-Nonce"),
+    ]
+
+    def offering(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *headers]}
+        return send(message)
+
+    return offering

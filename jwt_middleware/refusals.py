@@ -80,6 +80,17 @@ class Reason(StrEnum):
     ID_TOKEN = "id_token"  # noqa: S105 - a reason, not a secret
     CHECK_CLAIMS = "check_claims"
     NO_FAMILY = "no_family"
+    # A DPoP request (RFC 9449): the proof, then how it binds to the request and the token.
+    DPOP_PROOF = "dpop_proof"
+    DPOP_ALGORITHM = "dpop_algorithm"
+    DPOP_SIGNATURE = "dpop_signature"
+    DPOP_REQUEST = "dpop_request"  # htm or htu is not this request's
+    DPOP_TIME = "dpop_time"
+    DPOP_NONCE = "dpop_nonce"
+    DPOP_REPLAY = "dpop_replay"
+    DPOP_TOKEN_HASH = "dpop_token_hash"  # noqa: S105 - a reason, not a secret
+    DPOP_BINDING = "dpop_binding"
+    DPOP_REQUIRED = "dpop_required"
     # An opaque token, by the issuer's introspection endpoint (RFC 7662).
     INACTIVE = "inactive"
     INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
@@ -109,6 +120,7 @@ REQUEST_REASONS: Final = frozenset(
         Reason.REVOKED,
         Reason.INSUFFICIENT_SCOPE,
         Reason.STEP_UP,
+        Reason.DPOP_REQUIRED,
     }
 )
 

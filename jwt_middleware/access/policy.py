@@ -41,9 +41,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Final, TypeVar
 
-from ..errors import InsufficientScopeError
+from ..errors import DPoPRequiredError, InsufficientScopeError
 from ..types import Claims
 from ..verification.claims import check_acr, check_auth_time
+from ..verification.dpop import DPOP_PROVED_SCOPE_KEY
 from .index import RuleIndex
 from .paths import is_safe_path
 from .rules import PathRule, PublicPaths, RuleSpec
@@ -73,11 +74,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Requirement:
     """What a token must have for a request: ``scopes`` (all of them); optionally an
     ``acr`` among ``acr_values`` and an ``auth_time`` at most ``max_age`` seconds ago
-    (RFC 9470 step-up authentication)."""
+    (RFC 9470 step-up authentication); with ``dpop``, a DPoP proof of the key the token is
+    bound to (RFC 9449: a bearer token is refused there, ``dpop_required``)."""
 
     scopes: frozenset[str] = frozenset()
     acr_values: tuple[str, ...] | None = None
     max_age: int | None = None
+    dpop: bool = False
 
     @classmethod
     def of(cls, value: Requirement | Iterable[str]) -> Requirement:
@@ -98,10 +101,25 @@ class Requirement:
                 else tuple(v for v in acr_values if v in other.acr_values)
             )
         ages = [age for age in (self.max_age, other.max_age) if age is not None]
-        return Requirement(self.scopes | other.scopes, acr_values, min(ages) if ages else None)
+        return Requirement(
+            self.scopes | other.scopes,
+            acr_values,
+            min(ages) if ages else None,
+            self.dpop or other.dpop,
+        )
 
-    def check(self, scopes: Iterable[str], claims: Claims, *, now: float | None = None) -> None:
-        """Raise the error a token with these scopes and claims deserves, or nothing."""
+    def check(
+        self,
+        scopes: Iterable[str],
+        claims: Claims,
+        *,
+        now: float | None = None,
+        proved: bool = False,
+    ) -> None:
+        """Raise the error a token with these scopes and claims deserves, or nothing;
+        ``proved``: whether it came with a DPoP proof (asked only with :attr:`dpop`)."""
+        if self.dpop and not proved:
+            raise DPoPRequiredError
         granted = set(scopes)
         if not self.scopes <= granted:
             raise InsufficientScopeError(scopes=sorted(self.scopes))
@@ -120,11 +138,15 @@ class Requirement:
             parts.append("acr: " + " ".join(self.acr_values))
         if self.max_age is not None:
             parts.append(f"max_age: {self.max_age}s")
+        if self.dpop:
+            parts.append("dpop")
         return ", ".join(parts)
 
 
 #: A request that needs a token and nothing more.
 NO_REQUIREMENT: Final = Requirement()
+#: A ``dpop=`` rule: a DPoP proof, and nothing more.
+_DPOP: Final = Requirement(dpop=True)
 
 
 class Access(enum.Enum):
@@ -169,8 +191,10 @@ class AccessPolicy:
         optional: rules for requests that may come with or without a token; a token that
             comes must be valid.
         scopes: rule to the scopes a token must all have (a list), or a
-            :class:`Requirement` (scopes, ``acr_values``, ``max_age``). Rules here also
-            take path templates: ``"GET /todos/{id}"``.
+            :class:`Requirement` (scopes, ``acr_values``, ``max_age``, ``dpop``). Rules
+            here also take path templates: ``"GET /todos/{id}"``.
+        dpop: rules (the same syntax) for requests that must prove their token's key with
+            DPoP: ``Requirement(dpop=True)`` for each.
     """
 
     __slots__ = ("_decisions", "_requirements", "optional", "public", "route_rules", "rules")
@@ -181,6 +205,7 @@ class AccessPolicy:
         public: Iterable[RuleSpec] = (),
         optional: Iterable[RuleSpec] = (),
         scopes: ScopeRules | None = None,
+        dpop: Iterable[RuleSpec] = (),
     ) -> None:
         self.public = PublicPaths(public)
         self.optional = PublicPaths(optional, kind="optional")
@@ -194,6 +219,8 @@ class AccessPolicy:
         self._decisions: dict[tuple[str | None, str, bytes | None], Decision] = {}
         for spec, value in (scopes or {}).items():
             self.require(spec, Requirement.of(value))
+        for spec in dpop:
+            self.require(spec, _DPOP)
 
     def require(self, spec: RuleSpec, requirement: Requirement) -> None:
         """Add a requirement rule."""
@@ -213,6 +240,11 @@ class AccessPolicy:
             self._requirements.add(rule, requirement)
             self.route_rules.append((rule, requirement))
         self._decisions.clear()
+
+    @property
+    def asks_for_dpop(self) -> bool:
+        """Whether a rule of the configuration requires DPoP (see ``dpop``)."""
+        return any(requirement.dpop for _, requirement in self.rules)
 
     @property
     def scopes_supported(self) -> tuple[str, ...]:
@@ -334,4 +366,4 @@ def check_connection(connection: Any, requirement: Requirement) -> None:
         raise MissingTokenError
     auth = connection.scope.get("auth")
     scopes = getattr(auth, "scopes", ())
-    requirement.check(scopes, claims)
+    requirement.check(scopes, claims, proved=DPOP_PROVED_SCOPE_KEY in connection.scope)

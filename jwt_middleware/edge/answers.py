@@ -1,9 +1,11 @@
 """How the middleware answers a request it refuses: status, ``WWW-Authenticate``, body.
 
 The status and the challenge follow RFC 6750 (and RFC 9470 for step-up, RFC 9728 for the
-``resource_metadata`` parameter) and never depend on anything but the error, whose
-``scheme`` the challenge names (``Bearer``, unless an authenticator of another kind raised
-it); the body is
+``resource_metadata`` parameter, RFC 9449 for DPoP) and never depend on anything but the
+error, whose ``scheme`` the challenge names (``Bearer``, unless an authenticator of another
+kind raised it), followed by the challenges of the other schemes it says are accepted too
+(:meth:`~jwt_middleware.errors.AuthenticationError.other_challenges`), and whose own
+headers (a ``DPoP-Nonce``) go with it; the body is
 ``{"detail": "<fixed text>"}`` by default, or whatever an ``error_body`` hook makes of the
 error (RFC 9457 problem details, say: :func:`problem_details`). One :class:`Answers` per
 middleware is put in ``scope["jwt_middleware"]``, so that errors raised inside the app are
@@ -127,7 +129,7 @@ class _GuardedBody:
 _Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 #: What an answer depends on: the error's class, description and challenge parameters,
 #: and the scopes of the resource.
-_AnswerKey = tuple[type[AuthenticationError], str, tuple[tuple[str, str], ...], frozenset[str]]
+_AnswerKey = tuple[type[AuthenticationError], str, tuple[object, ...], frozenset[str]]
 #: Answers remembered at most; past that (an app raising errors with ever new
 #: descriptions) they are built for each refusal.
 _MAX_BUILT_ANSWERS: Final = 256
@@ -186,10 +188,19 @@ class Answers:
         await send({"type": prefix + "http.response.body", "body": body})
 
     def _answer(self, error: AuthenticationError, scopes: frozenset[str]) -> _Answer:
-        built = self._built
+        # An answer with headers of its own (a nonce that changes with time) is not kept.
+        built = self._built if not error.response_headers() else None
         key: _AnswerKey | None = None
         if built is not None:
-            key = (type(error), error.description, tuple(error.challenge_parameters()), scopes)
+            key = (
+                type(error),
+                error.description,
+                (
+                    tuple(error.challenge_parameters()),
+                    error.other_challenges(),
+                ),
+                scopes,
+            )
             known = built.get(key)
             if known is not None:
                 return known
@@ -244,14 +255,31 @@ def challenge_response(
             parameters.append(("scope", " ".join(sorted(scopes))))
         if resource_metadata is not None:
             parameters.append(("resource_metadata", resource_metadata))
-        headers["WWW-Authenticate"] = (
-            error.scheme + " " + ", ".join(f'{name}="{value}"' for name, value in parameters)
-        )
+        challenges = [_challenge(error.scheme, parameters)]
+        for scheme, others in error.other_challenges():
+            extra = [("realm", realm), *others]
+            if scopes and error.error is None:
+                extra.append(("scope", " ".join(sorted(scopes))))
+            if resource_metadata is not None:
+                extra.append(("resource_metadata", resource_metadata))
+            challenges.append(_challenge(scheme, extra))
+        headers["WWW-Authenticate"] = ", ".join(challenges)
         # A browser hides every response header but a few from a client on another origin;
         # this lets it read the challenge (the app's CORS layer still decides the origin).
         headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+    own_headers = error.response_headers()
+    if own_headers:
+        headers.update(own_headers)
+        exposed = headers.get("Access-Control-Expose-Headers")
+        names = ", ".join(name for name, _ in own_headers)
+        headers["Access-Control-Expose-Headers"] = f"{exposed}, {names}" if exposed else names
     media_type, content = _guarded(body)(error)
     return Response(content, status_code=error.status_code, headers=headers, media_type=media_type)
+
+
+def _challenge(scheme: str, parameters: list[tuple[str, str]]) -> str:
+    """One challenge (RFC 9110 section 11.3): the scheme and its quoted parameters."""
+    return scheme + " " + ", ".join(f'{name}="{value}"' for name, value in parameters)
 
 
 async def authentication_error_handler(request: Request, exc: Exception) -> Response:

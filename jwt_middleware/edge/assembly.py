@@ -19,13 +19,17 @@ from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
 from ..verification.cookie import CookieAuthenticator, CsrfGuard
+from ..verification.dpop_authenticator import DPoPAuthenticator
 from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
     from ..verification.introspection import TokenIntrospector
 
-__all__ = ["Assembly", "CredentialOptions", "assemble"]
+__all__ = ["Assembly", "CredentialOptions", "Rules", "assemble"]
+
+#: The middleware's rules: ``public``, ``optional``, ``scopes`` and ``dpop``.
+Rules = tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None, Iterable[RuleSpec]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +65,24 @@ def assemble(
     *,
     settings: JWTSettings | None,
     policy: AccessPolicy | None,
-    rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
+    rules: Rules,
     authenticators: Sequence[Authenticator] | None,
     credentials: CredentialOptions,
 ) -> Assembly:
-    """The parts for these options: ``rules`` are ``public``, ``optional`` and ``scopes``;
-    ``authenticators`` replaces the ones ``credentials`` describe."""
+    """The parts for these options: ``rules`` are ``public``, ``optional``, ``scopes`` and
+    ``dpop``; ``authenticators`` replaces the ones ``credentials`` describe."""
     _check_credential_options(authenticators, credentials)
     if settings is None:
         settings = _settings_of(credentials.verifier, authenticators)
     if authenticators is None:
-        authenticators = [_default_authenticator(settings, credentials)]
-    return Assembly(
-        settings=settings, authenticators=tuple(authenticators), policy=_policy(policy, rules)
-    )
+        authenticators = _default_authenticators(settings, credentials)
+    access = _policy(policy, rules)
+    if access.asks_for_dpop and not any(isinstance(a, DPoPAuthenticator) for a in authenticators):
+        raise ConfigurationError(
+            "a dpop= rule (or Requirement(dpop=True)) needs JWT_DPOP_ENABLED=true, or a "
+            "DPoPAuthenticator among authenticators=: no request could pass it"
+        )
+    return Assembly(settings=settings, authenticators=tuple(authenticators), policy=access)
 
 
 def _check_credential_options(
@@ -90,6 +98,46 @@ def _check_credential_options(
             "resolve_issuer= is for the verifier the middleware builds; give it to your "
             "TokenVerifier instead"
         )
+
+
+def _default_authenticators(
+    settings: JWTSettings, credentials: CredentialOptions
+) -> list[Authenticator]:
+    """The bearer authenticator (with introspection when configured), behind the cookie
+    one when a cookie is named; with ``JWT_DPOP_ENABLED``, the DPoP authenticator first
+    (so that a request with ``Authorization: DPoP`` is its to decide, whatever cookie it
+    carries), with a verifier and cache of its own; with ``JWT_DPOP_REQUIRED``, that one
+    alone."""
+    if not settings.dpop_enabled:
+        return [_default_authenticator(settings, credentials)]
+    if credentials.verifier is not None:
+        raise ConfigurationError(
+            "JWT_DPOP_ENABLED builds its own verifier; with verifier=, give "
+            "authenticators=[DPoPAuthenticator(...), BearerAuthenticator(verifier)] instead"
+        )
+    dpop = DPoPAuthenticator.from_settings(
+        settings,
+        TokenVerifier(
+            settings,
+            check_claims=credentials.check_claims,
+            resolve_issuer=credentials.resolve_issuer,
+            dpop=True,
+        ),
+    )
+    if not settings.dpop_required:
+        return [dpop, _default_authenticator(settings, credentials)]
+    bearer_ways = {
+        "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
+        "token_query_param=": credentials.token_query_param,
+        "JWT_TOKEN_HEADER": credentials.token_header or settings.token_header,
+        "JWT_INTROSPECTION_CLIENT_ID": settings.introspection_client_id,
+    }
+    for name, value in bearer_ways.items():
+        if value is not None:
+            raise ConfigurationError(
+                f"JWT_DPOP_REQUIRED refuses bearer tokens: unset {name}, which reads them"
+            )
+    return [dpop]
 
 
 def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions) -> Authenticator:
@@ -112,15 +160,12 @@ def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions
     return _with_cookie(settings, bearer, credentials.cookie_name)
 
 
-def _policy(
-    policy: AccessPolicy | None,
-    rules: tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None],
-) -> AccessPolicy:
-    public, optional, scopes = rules
-    if policy is not None and (public or optional or scopes):
-        raise ConfigurationError("give policy= or public=/optional=/scopes=, not both")
+def _policy(policy: AccessPolicy | None, rules: Rules) -> AccessPolicy:
+    public, optional, scopes, dpop = rules
+    if policy is not None and (public or optional or scopes or dpop):
+        raise ConfigurationError("give policy= or public=/optional=/scopes=/dpop=, not both")
     try:
-        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes)
+        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes, dpop=dpop)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
 
@@ -140,12 +185,12 @@ def _introspector(
 def _settings_of(
     verifier: TokenVerifier | None, authenticators: Sequence[Authenticator] | None
 ) -> JWTSettings:
-    """The settings of the verifier (or of the first bearer authenticator), so that a
-    middleware given one needs no environment; else read from ``JWT_*`` now."""
+    """The settings of the verifier (or of the first bearer or DPoP authenticator), so that
+    a middleware given one needs no environment; else read from ``JWT_*`` now."""
     if verifier is not None:
         return verifier.settings
     for authenticator in authenticators or ():
-        if isinstance(authenticator, BearerAuthenticator):
+        if isinstance(authenticator, BearerAuthenticator | DPoPAuthenticator):
             return authenticator.verifier.settings
     return JWTSettings()
 

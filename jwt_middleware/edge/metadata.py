@@ -77,8 +77,13 @@ def metadata_document(
     scopes_supported: Sequence[str],
     bearer_methods: Sequence[str] = ("header",),
     resource_name: str | None = None,
+    dpop_algorithms: Sequence[str] | None = None,
+    dpop_required: bool = False,
 ) -> bytes:
-    """The JSON document (RFC 9728 section 2), encoded once."""
+    """The JSON document (RFC 9728 section 2), encoded once. ``dpop_algorithms``, when
+    DPoP is on, are the proof algorithms accepted (``dpop_signing_alg_values_supported``),
+    and ``dpop_required`` says whether bearer tokens are refused
+    (``dpop_bound_access_tokens_required``)."""
     document: dict[str, object] = {"resource": resource}
     if authorization_servers:
         document["authorization_servers"] = list(authorization_servers)
@@ -87,6 +92,9 @@ def metadata_document(
     document["bearer_methods_supported"] = list(bearer_methods)
     if resource_name is not None:
         document["resource_name"] = resource_name
+    if dpop_algorithms is not None:
+        document["dpop_signing_alg_values_supported"] = list(dpop_algorithms)
+        document["dpop_bound_access_tokens_required"] = dpop_required
     return json.dumps(document).encode()
 
 
@@ -162,6 +170,8 @@ class MetadataEndpoint:
         "_document",
         "authorization_servers",
         "bearer_methods",
+        "dpop_algorithms",
+        "dpop_required",
         "path",
         "policy",
         "resource",
@@ -177,8 +187,12 @@ class MetadataEndpoint:
         policy: AccessPolicy,
         bearer_methods: Iterable[Sequence[str]],
         resource_name: str | None = None,
+        dpop_algorithms: Sequence[str] | None = None,
+        dpop_required: bool = False,
     ) -> None:
         self.resource = resource
+        self.dpop_algorithms = dpop_algorithms
+        self.dpop_required = dpop_required
         self.path = metadata_path(resource)
         self.authorization_servers = list(authorization_servers)
         self.policy = policy
@@ -197,6 +211,8 @@ class MetadataEndpoint:
             scopes_supported=self.policy.scopes_supported,
             bearer_methods=self.bearer_methods,
             resource_name=self.resource_name,
+            dpop_algorithms=self.dpop_algorithms,
+            dpop_required=self.dpop_required,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

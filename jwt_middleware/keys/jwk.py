@@ -34,6 +34,8 @@ __all__ = [
     "JWKSetError",
     "KeySet",
     "SkippedKey",
+    "jwk_thumbprint",
+    "key_from_public_jwk",
     "key_thumbprint",
     "parse_jwk_set",
     "public_jwk",
@@ -44,6 +46,21 @@ MAX_KEYS_WITHOUT_KID: Final = 4
 
 #: The members of each key type that its RFC 7638 thumbprint covers.
 _THUMBPRINT_MEMBERS: Final = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
+#: Members that only a private (or symmetric) JWK has (RFC 7518 section 6): ``d`` of EC
+#: and OKP keys, RSA's ``d``, primes and CRT values, ``oth``, and the ``k`` of ``oct`` keys.
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: The key type and curve a JWK must have for each asymmetric algorithm; ``None``: no curve.
+_JWK_FITS: Final = {
+    **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), ("RSA", None)),
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    # RFC 9864's fully-specified name: Ed25519 keys only.
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+}
+#: The longest member value read from a client's JWK: a 8192-bit RSA modulus is 1366.
+_MAX_MEMBER_CHARACTERS: Final = 1400
 
 
 class JWKSetError(ValueError):
@@ -128,6 +145,45 @@ def key_thumbprint(key: PublicKey) -> str:
     jwk = get_default_algorithms()[algorithm].to_jwk(key, as_dict=True)
     members = _THUMBPRINT_MEMBERS.get(jwk["kty"], ("crv", "kty", "x"))
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def key_from_public_jwk(member: dict[str, Any], algorithm: str) -> PublicKey | None:
+    """The public key of a JWK a client sent (a DPoP proof's ``jwk`` header), for
+    ``algorithm``, or ``None`` when it must not be used: not an object of string members,
+    any private member (a client that sends its private key has leaked it), a ``kty`` or
+    ``crv`` that does not fit ``algorithm``, or a key :func:`~.algorithms.key_fits` refuses
+    (an RSA key under 2048 bits, a point not on its curve). Built by PyJWT's JWK code and
+    ``cryptography``; ``Ed25519`` (RFC 9864) is read as ``EdDSA`` with its one curve."""
+    fit = _JWK_FITS.get(algorithm)
+    if fit is None or not member.keys().isdisjoint(_PRIVATE_MEMBERS):
+        return None
+    kty, curves = fit
+    if member.get("kty") != kty or (curves is not None and member.get("crv") not in curves):
+        return None
+    members = _THUMBPRINT_MEMBERS.get(kty, ("crv", "kty", "x"))
+    for name in members:
+        value = member.get(name)
+        if not isinstance(value, str) or not 0 < len(value) <= _MAX_MEMBER_CHARACTERS:
+            return None
+    name = "EdDSA" if algorithm == "Ed25519" else algorithm
+    try:
+        key = get_default_algorithms()[name].from_jwk({m: member[m] for m in members})
+    except Exception:
+        return None
+    return key if key_fits(key, name) else None
+
+
+def jwk_thumbprint(member: dict[str, Any]) -> str:
+    """The RFC 7638 thumbprint of a public JWK, from its required members as they are
+    written (a DPoP proof's key, to compare with a token's ``cnf.jkt``): SHA-256 of their
+    JSON in lexicographic order without whitespace, base64url without padding. Asked only
+    of a JWK :func:`key_from_public_jwk` accepted, whose members are strings."""
+    members = _THUMBPRINT_MEMBERS.get(member["kty"], ("crv", "kty", "x"))
+    canonical = json.dumps(
+        {m: member[m] for m in members}, separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    )
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

@@ -5,7 +5,8 @@ from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.alb` (keys
 one per ``kid``, and the load balancers whose tokens are accepted), :mod:`.profile` (what
 makes a token an access token), :mod:`.header` (a proxy's token header),
 :mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
-request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), and here the
+request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), :mod:`.dpop`
+(DPoP proofs, their replay memory and nonces), and here the
 claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
 :mod:`.base` where values are read from and how a problem is reported.
 """
@@ -20,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .alb import ALBSettings
 from .cookies import CookieSettings
+from .dpop import DPoPSettings
 from .header import HeaderSettings
 from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
@@ -56,6 +58,7 @@ class JWTSettings(
     IntrospectionSettings,
     TenantSettings,
     CookieSettings,
+    DPoPSettings,
 ):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 

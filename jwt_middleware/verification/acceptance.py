@@ -52,11 +52,12 @@ class Acceptance:
         *,
         custom: ClaimCheck | None,
         cache: VerifiedTokenCache | None,
+        dpop: bool = False,
     ) -> None:
         self._leeway = settings.leeway_seconds
         self._max_age = settings.max_token_age_seconds
         #: For each issuer policy, the claim checks its tokens go through, in order.
-        self.checks = {policy: issuer_checks(settings, policy) for policy in policies}
+        self.checks = {policy: issuer_checks(settings, policy, dpop=dpop) for policy in policies}
         #: The same, as :meth:`accept` runs them: (the claim that triggers it or None, its rule).
         self._rules = {
             policy: tuple((check.claim, check.rule) for check in checks)
@@ -152,9 +153,12 @@ def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | N
     return None
 
 
-def issuer_checks(settings: JWTSettings, policy: IssuerPolicy) -> tuple[ClaimCheck, ...]:
+def issuer_checks(
+    settings: JWTSettings, policy: IssuerPolicy, *, dpop: bool = False
+) -> tuple[ClaimCheck, ...]:
     """The claim checks of one issuer's tokens, from the settings: what a JWT's payload
-    and an introspection answer alike go through, in order."""
+    and an introspection answer alike go through, in order; ``dpop``: those of a token
+    sent with a DPoP proof, which must be bound to a key (``cnf.jkt``)."""
     return payload_checks(
         leeway_seconds=settings.leeway_seconds,
         max_age_seconds=settings.max_token_age_seconds,
@@ -162,4 +166,5 @@ def issuer_checks(settings: JWTSettings, policy: IssuerPolicy) -> tuple[ClaimChe
         required_claims=settings.required_claims,
         accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
         allow_nonce=settings.allow_nonce_in_access_tokens,
+        dpop_bound=dpop,
     )

@@ -53,6 +53,10 @@ class BearerAuthenticator:
     ) -> None:
         if query_param is not None and not query_param:
             raise ConfigurationError("token_query_param must be a parameter name or None")
+        if verifier.dpop:
+            # Its tokens are bound to a key: accepted without a proof, they would be bearer
+            # tokens again, and its cache would hand them to anyone who holds one.
+            raise ConfigurationError("a BearerAuthenticator cannot use a DPoP verifier")
         self.verifier = verifier
         self.introspector = introspector
         self.query_param = query_param

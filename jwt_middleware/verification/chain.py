@@ -2,9 +2,11 @@
 
 The first that finds a credential of its kind decides, whatever it answers; one that finds
 none raises :class:`~jwt_middleware.errors.MissingTokenError` and the next is asked. When
-none finds one, the first one's :class:`~jwt_middleware.errors.MissingTokenError` is the
-answer, so the challenge is that of the authenticator listed first. The middleware holds
-one authenticator either way: a chain, or the only one given (no frame between).
+none finds one, the answer challenges once for each scheme they accept
+(:class:`~jwt_middleware.errors.MissingCredentialsError`: ``DPoP`` and ``Bearer``, say), in
+their order, so a client learns every way in; authenticators of one scheme (a cookie and a
+header) answer the first one's challenge. The middleware holds one authenticator either
+way: a chain, or the only one given (no frame between).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 from starlette.types import Scope
 
-from ..errors import MissingTokenError
+from ..errors import MissingCredentialsError, MissingTokenError
 from ..types import VerifiedToken
 from .authenticator import Authenticator
 
@@ -37,25 +39,23 @@ class AuthenticatorChain:
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         """The first authenticator that finds a credential decides (``None``: it has to
         wait, and :meth:`authenticate` asks again)."""
-        missing: MissingTokenError | None = None
+        missing: list[MissingTokenError] = []
         for authenticator in self.authenticators:
             try:
                 return authenticator.authenticate_now(scope)
             except MissingTokenError as exc:
-                missing = missing or exc
-        assert missing is not None  # there is at least one authenticator
-        raise missing
+                missing.append(exc)
+        raise _all_missing(missing)
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
         """As :meth:`authenticate_now`, waiting where an authenticator has to."""
-        missing: MissingTokenError | None = None
+        missing: list[MissingTokenError] = []
         for authenticator in self.authenticators:
             try:
                 return await authenticator.authenticate(scope)
             except MissingTokenError as exc:
-                missing = missing or exc
-        assert missing is not None
-        raise missing
+                missing.append(exc)
+        raise _all_missing(missing)
 
     async def prefetch(self) -> None:
         for authenticator in self.authenticators:
@@ -64,6 +64,17 @@ class AuthenticatorChain:
     async def aclose(self) -> None:
         for authenticator in self.authenticators:
             await authenticator.aclose()
+
+
+def _all_missing(missing: list[MissingTokenError]) -> MissingTokenError:
+    """What a request without any credential is answered: the first authenticator's error,
+    with one challenge more for each other scheme (see the module)."""
+    schemes: dict[str, MissingTokenError] = {}
+    for error in missing:
+        schemes.setdefault(error.scheme, error)
+    if len(schemes) == 1:
+        return missing[0]
+    return MissingCredentialsError(schemes.values())
 
 
 def one_authenticator(authenticators: Sequence[Authenticator]) -> Authenticator:

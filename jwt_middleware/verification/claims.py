@@ -31,6 +31,7 @@ from ..types import Claims
 __all__ = [
     "BOUND_ACCEPTED",
     "BOUND_REFUSED",
+    "DPOP_BOUND",
     "FAMILY",
     "ID_TOKEN",
     "ID_TOKEN_OR_NONCE",
@@ -88,10 +89,12 @@ def payload_checks(
     required_claims: Sequence[str],
     accept_bound_tokens: bool,
     allow_nonce: bool = False,
+    dpop_bound: bool = False,
 ) -> tuple[ClaimCheck, ...]:
     """The checks a token's payload goes through, in order, for these settings (one
     issuer's ``audiences``): only those the settings need. ``allow_nonce`` is
-    ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``."""
+    ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``; ``dpop_bound`` asks for a DPoP-bound token (the
+    DPoP verifier's, :data:`DPOP_BOUND`) instead of refusing or passing any ``cnf``."""
     checks = [
         expiry_check(leeway_seconds),
         not_before_check(leeway_seconds),
@@ -102,7 +105,10 @@ def payload_checks(
     checks += [audience_check(audiences), SUBJECT, JTI_FORM]
     if required_claims:
         checks.append(required_check(required_claims))
-    checks.append(BOUND_ACCEPTED if accept_bound_tokens else BOUND_REFUSED)
+    if dpop_bound:
+        checks.append(DPOP_BOUND)
+    else:
+        checks.append(BOUND_ACCEPTED if accept_bound_tokens else BOUND_REFUSED)
     checks.append(ID_TOKEN if allow_nonce else ID_TOKEN_OR_NONCE)
     return tuple(checks)
 
@@ -290,6 +296,24 @@ BOUND_REFUSED: Final = ClaimCheck("cnf", Reason.BOUND_TOKEN, _bound_refused, cla
 #: ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER``, for a migration: a ``cnf`` passes, but one that is
 #: not an object is malformed (RFC 7800 section 3.1) and refused even then.
 BOUND_ACCEPTED: Final = ClaimCheck("cnf", Reason.MALFORMED_CLAIM, _bound_accepted, claim="cnf")
+
+
+def _dpop_bound(claims: Mapping[str, Any], now: float) -> None:
+    confirmation = claims.get("cnf")
+    if confirmation is None:
+        raise InvalidTokenError(reason=Reason.DPOP_BINDING)
+    if type(confirmation) is not dict:
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
+    jkt = confirmation.get("jkt")
+    if type(jkt) is not str or not jkt:
+        raise InvalidTokenError(reason=Reason.DPOP_BINDING)
+
+
+#: A token accepted with a DPoP proof must be bound to a key: ``cnf.jkt`` (RFC 9449
+#: section 6.1), a string, which the proof's key thumbprint is then compared with. Without
+#: it the token is a bearer token, which the DPoP path never accepts (nor would a proof
+#: make it any safer): the bearer path and its cache are where those go.
+DPOP_BOUND: Final = ClaimCheck("cnf_jkt", Reason.DPOP_BINDING, _dpop_bound)
 
 
 def _id_token_marks(names: frozenset[str]) -> CheckRule:

@@ -79,6 +79,13 @@ class TokenVerifier:
     ``verified_cache_seconds`` and never past their ``exp``), so a client's repeated
     token is parsed once; see :mod:`jwt_middleware.verification.cache`.
     ``cache_verified=False`` skips that for a verifier used once.
+
+    ``dpop=True`` makes the verifier of tokens sent with a DPoP proof
+    (:class:`~jwt_middleware.verification.dpop_authenticator.DPoPAuthenticator`): it
+    accepts only tokens bound to a key (``cnf.jkt``), and its cache is its own, so a
+    DPoP-bound token it accepted is never found by the bearer path, whose verifier refuses
+    any ``cnf``. A :class:`~jwt_middleware.verification.bearer.BearerAuthenticator` refuses
+    such a verifier.
     """
 
     __slots__ = (
@@ -93,6 +100,7 @@ class TokenVerifier:
         "_tenants",
         "_types",
         "cached",
+        "dpop",
         "settings",
     )
 
@@ -106,12 +114,15 @@ class TokenVerifier:
         check_claims: Callable[[Claims], bool] | None = None,
         issuers: Issuers | None = None,
         resolve_issuer: ResolveIssuer | None = None,
+        dpop: bool = False,
     ) -> None:
         if issuers is not None and keys is not None:
             raise ValueError("give keys or issuers, not both")
         #: What it was built from; a middleware given this verifier and no settings uses
         #: these rather than reading the environment again.
         self.settings = settings
+        #: Whether this verifies DPoP-bound tokens only (see the class).
+        self.dpop = dpop
         self._issuers = (
             issuers
             if issuers is not None
@@ -142,7 +153,9 @@ class TokenVerifier:
             else None
         )
         custom = custom_check(check_claims) if check_claims is not None else None
-        self._acceptance = Acceptance(settings, policies, custom=custom, cache=self._cache)
+        self._acceptance = Acceptance(
+            settings, policies, custom=custom, cache=self._cache, dpop=dpop
+        )
         #: ``cached(token)``: the verification of ``token`` if it is in the verified-token
         #: cache, else ``None``: the middleware's fast path, without a coroutine. The cache's
         #: own lookup, bound here, so that a reused token costs one call.
@@ -160,7 +173,11 @@ class TokenVerifier:
         checks and verified-token cache, and ``check`` (a template's claim) after the
         others."""
         tenant = TokenVerifier(
-            self.settings, issuers=Issuers([policy]), token_types=self._types, cache_verified=False
+            self.settings,
+            issuers=Issuers([policy]),
+            token_types=self._types,
+            cache_verified=False,
+            dpop=self.dpop,
         )
         tenant._cache, tenant.cached = self._cache, self.cached
         acceptance = tenant._acceptance

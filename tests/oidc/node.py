@@ -35,18 +35,18 @@ def _lock_versions(lockfile: Path) -> dict[str, str] | None:
     return {name: info.get("version", "") for name, info in packages.items() if name}
 
 
-def _node_modules_current() -> bool:
+def _node_modules_current(folder: Path) -> bool:
     """Whether node_modules holds what the lockfile says (npm's own record of it)."""
-    wanted = _lock_versions(OIDC_DIR / "package-lock.json")
+    wanted = _lock_versions(folder / "package-lock.json")
     return wanted is not None and wanted == _lock_versions(
-        OIDC_DIR / "node_modules" / ".package-lock.json"
+        folder / "node_modules" / ".package-lock.json"
     )
 
 
 @contextmanager
-def _install_lock() -> Iterator[None]:
-    """One ``npm ci`` at a time for this checkout, whichever process gets there first."""
-    digest = hashlib.sha256(str(OIDC_DIR).encode()).hexdigest()[:16]
+def _install_lock(folder: Path) -> Iterator[None]:
+    """One ``npm ci`` at a time for this folder, whichever process gets there first."""
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"jwt-middleware-oidc-npm-{digest}.lock"
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -56,8 +56,9 @@ def _install_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_node() -> str:
-    """The path of ``node``, with the lockfile's packages installed in ``tests/oidc``.
+def ensure_node(folder: Path = OIDC_DIR) -> str:
+    """The path of ``node``, with the lockfile's packages installed in ``folder``
+    (``tests/oidc``; ``tests/dpop`` for the DPoP client).
 
     Runs ``npm ci`` when ``node_modules`` is missing or differs from the lockfile. Without
     Node.js (or npm, or a recent enough Node.js), or when ``npm ci`` fails, it goes through
@@ -77,13 +78,13 @@ def ensure_node() -> str:
     if (major, minor) < MINIMUM_NODE:
         wanted = ".".join(map(str, MINIMUM_NODE))
         require_service(f"Node.js {version or '?'} is older than {wanted}, oidc-provider's minimum")
-    if _node_modules_current():
+    if _node_modules_current(folder):
         return node
-    with _install_lock():
-        if not _node_modules_current():
+    with _install_lock(folder):
+        if not _node_modules_current(folder):
             result = subprocess.run(  # noqa: S603 - npm on PATH, fixed arguments
                 [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=OIDC_DIR,
+                cwd=folder,
                 capture_output=True,
                 text=True,
                 check=False,
@@ -91,5 +92,5 @@ def ensure_node() -> str:
             )
             if result.returncode != 0:
                 tail = (result.stderr or result.stdout)[-2000:]
-                require_service(f"npm ci in tests/oidc failed:\n{tail}")
+                require_service(f"npm ci in {folder.name} failed:\n{tail}")
     return node

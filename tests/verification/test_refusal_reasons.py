@@ -32,6 +32,8 @@ from jwt_middleware.errors import KeysUnavailableError
 from jwt_middleware.refusals import REQUEST_REASONS, Reason
 from jwt_middleware.types import BoundKey, Claims
 from tests.asgi import call, http_scope, scope_headers
+from tests.dpop.test_refusals import CASES as DPOP_CASES
+from tests.dpop.test_refusals import STATEFUL_CASES as DPOP_STATEFUL_CASES
 from tests.helpers import (
     OTHER_SECRET,
     SECRET,
@@ -500,6 +502,8 @@ def test_every_reason_is_tested_here() -> None:
     tested |= {Reason.CLAIMS_MODEL, Reason.USER_UNKNOWN}
     # Logged by introspection: test_introspection.py::test_a_refusal_is_logged_with_its_reason.
     tested |= {Reason.INACTIVE, Reason.INTROSPECTION_UNAVAILABLE}
+    # Logged by the DPoP authenticator: tests/dpop/test_refusals.py.
+    tested |= {p.values[1] for p in DPOP_CASES} | {p.values[2] for p in DPOP_STATEFUL_CASES}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).

@@ -1,0 +1,290 @@
+"""``DPoPAuthenticator``: an access token sent as ``Authorization: DPoP <token>`` with a
+proof of the key it is bound to (RFC 9449), through the
+:class:`~jwt_middleware.verification.authenticator.Authenticator` seam.
+
+A request is accepted when, in this order: it has one ``DPoP`` header, whose proof passes
+the checks of :mod:`.dpop` for this request and this token; its nonce is one of ours, when
+nonces are on (:mod:`.dpop_nonce`); the token verifies with the authenticator's own
+:class:`~jwt_middleware.verification.verifier.TokenVerifier` (``dpop=True``: a token
+without ``cnf.jkt`` is refused, and its verified-token cache is its own, never the bearer
+path's); the token's ``cnf.jkt`` is the thumbprint of the proof's key; and the proof was
+not used before (:mod:`.dpop_replay`). A token found in the cache still needs a fresh
+proof: the proof is never cached.
+
+Refusals are :class:`~jwt_middleware.errors.DPoPError` s: a ``DPoP`` challenge naming the
+accepted algorithms, and a ``Bearer`` one as well while bearer tokens are accepted. Each
+is logged once with its reason (:mod:`jwt_middleware.refusals`), here or by the verifier.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from typing import Final, NoReturn
+
+from starlette.types import Scope
+
+from ..edge.credentials import is_b64token
+from ..errors import (
+    ConfigurationError,
+    DPoPError,
+    DPoPRequiredError,
+    DPoPTokenError,
+    InvalidDPoPProofError,
+    InvalidRequestError,
+    InvalidTokenError,
+    MissingDPoPTokenError,
+    UseDPoPNonceError,
+)
+from ..refusals import Reason, log_refusal
+from ..settings import JWTSettings
+from ..types import VerifiedToken
+from .dpop import DPOP_PROVED_SCOPE_KEY, Proof, ProofChecker, ProofRefused
+from .dpop_nonce import DPoPNonces, NonceState
+from .dpop_replay import InMemoryProofReplayCache, ProofReplayCache, replay_key
+from .verifier import TokenVerifier
+
+__all__ = ["FRESH_NONCE_SCOPE_KEY", "DPoPAuthenticator"]
+
+#: Where an accepted request's scope carries the nonce to offer with its answer
+#: (``DPoP-Nonce``), when its proof had the previous step's: the middleware adds it.
+FRESH_NONCE_SCOPE_KEY: Final = "jwt_middleware.dpop_nonce"
+_ONE_PROOF: Final = "Send exactly one DPoP proof."
+
+
+class DPoPAuthenticator:
+    """Authenticate a request by its DPoP-bound token and proof (see the module).
+
+    ``verifier`` must be a DPoP verifier (``TokenVerifier(settings, dpop=True)``), never the
+    bearer path's. ``checker`` holds the proof checks; ``replay`` remembers proofs (by
+    default in this process: :class:`InMemoryProofReplayCache`); ``nonces`` demands server
+    nonces. ``refuse_bearer`` (``JWT_DPOP_REQUIRED``) answers a bearer token with
+    ``invalid_token`` instead of leaving it to another authenticator; ``bearer_accepted``
+    (bearer tokens pass through another authenticator) adds their challenge to every DPoP
+    refusal.
+    """
+
+    __slots__ = (
+        "_algorithms",
+        "_bearer_accepted",
+        "_clock",
+        "bearer_methods",
+        "checker",
+        "nonces",
+        "refuse_bearer",
+        "replay",
+        "verifier",
+    )
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        checker: ProofChecker,
+        algorithms: tuple[str, ...],
+        replay: ProofReplayCache | None = None,
+        nonces: DPoPNonces | None = None,
+        refuse_bearer: bool = False,
+        bearer_accepted: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not verifier.dpop:
+            raise ConfigurationError(
+                "a DPoPAuthenticator needs its own verifier: TokenVerifier(settings, dpop=True)"
+            )
+        self.verifier = verifier
+        self.checker = checker
+        self.replay: ProofReplayCache = replay if replay is not None else InMemoryProofReplayCache()
+        self.nonces = nonces
+        self.refuse_bearer = refuse_bearer
+        self._algorithms = " ".join(algorithms)
+        self._bearer_accepted = bearer_accepted and not refuse_bearer
+        self._clock = clock
+        #: DPoP is no RFC 9728 bearer method: the metadata says so in its own members.
+        self.bearer_methods: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: JWTSettings,
+        verifier: TokenVerifier | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> DPoPAuthenticator:
+        """The authenticator ``JWT_DPOP_*`` describe, with ``verifier`` (a DPoP verifier
+        built from ``settings`` when not given); ``clock`` is what proofs and nonces are
+        timed with (wall-clock seconds)."""
+        if settings.dpop_base_url is None:
+            raise ConfigurationError("JWT_DPOP_ENABLED needs JWT_DPOP_BASE_URL")
+        algorithms = settings.dpop_accepted_algorithms
+        nonces = None
+        if settings.dpop_nonce:
+            assert settings.dpop_nonce_secret is not None  # the settings checked it
+            nonces = DPoPNonces(
+                secret=settings.dpop_nonce_secret.get_secret_value().encode(),
+                step_seconds=settings.dpop_nonce_seconds,
+            )
+        return cls(
+            verifier if verifier is not None else TokenVerifier(settings, dpop=True),
+            checker=ProofChecker(
+                algorithms=algorithms,
+                base_url=settings.dpop_base_url,
+                proof_seconds=settings.dpop_proof_seconds,
+                leeway_seconds=settings.leeway_seconds,
+            ),
+            algorithms=algorithms,
+            replay=InMemoryProofReplayCache(max_entries=settings.dpop_max_proofs, clock=clock),
+            nonces=nonces,
+            refuse_bearer=settings.dpop_required,
+            clock=clock,
+        )
+
+    # --- the request ---------------------------------------------------------------------
+
+    def _credentials(self, scope: Scope) -> tuple[str, str]:
+        """The token of ``Authorization: DPoP`` and the one ``DPoP`` proof, or the refusal."""
+        authorization: bytes | None = None
+        proof: bytes | None = None
+        proofs = 0
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    raise InvalidRequestError("More than one Authorization header.")
+                authorization = value
+            elif name == b"dpop":
+                proof = value
+                proofs += 1
+        if authorization is None:
+            raise MissingDPoPTokenError(algorithms=self._algorithms)
+        scheme, _, credentials = authorization.partition(b" ")
+        scheme = scheme.lower()
+        if scheme != b"dpop":
+            if scheme == b"bearer" and self.refuse_bearer:
+                # Logged by the middleware, as a requirement's dpop_required is.
+                raise self._error(DPoPRequiredError, Reason.DPOP_REQUIRED)
+            raise MissingDPoPTokenError(algorithms=self._algorithms)
+        try:
+            token = credentials.strip(b" ").decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidRequestError from None
+        if not token or not is_b64token(token):
+            raise InvalidRequestError
+        if proofs != 1 or proof is None:
+            self._refuse_proof(Reason.DPOP_PROOF, _ONE_PROOF)
+        try:
+            return token, proof.decode("ascii")
+        except UnicodeDecodeError:
+            self._refuse_proof(Reason.DPOP_PROOF)
+
+    def _proof(self, scope: Scope, token: str, proof: str, now: float) -> Proof:
+        """The request's proof, checked (see the module), and its nonce when nonces are on."""
+        raw_path = scope.get("raw_path")
+        path = (
+            raw_path.decode("latin-1")
+            if isinstance(raw_path, bytes)
+            else scope.get("root_path", "") + scope["path"]
+        )
+        method = scope["method"] if scope["type"] == "http" else "GET"
+        try:
+            checked = self.checker.check(
+                proof, method=method, raw_path=path, access_token=token, now=now
+            )
+        except ProofRefused as refused:
+            self._refuse_proof(refused.reason)
+        nonces = self.nonces
+        if nonces is not None:
+            state = nonces.check(checked.nonce, now)
+            if state is NonceState.INVALID:
+                log_refusal(Reason.DPOP_NONCE)
+                raise UseDPoPNonceError(
+                    nonce=nonces.current(now),
+                    algorithms=self._algorithms,
+                    bearer_accepted=self._bearer_accepted,
+                )
+            if state is NonceState.PREVIOUS:
+                scope[FRESH_NONCE_SCOPE_KEY] = nonces.current(now)
+        return checked
+
+    def _bound(self, verified: VerifiedToken, proof: Proof) -> None:
+        """Refuse a token not bound to the proof's key (RFC 9449 section 7.1)."""
+        # The verifier's DPOP_BOUND check saw a string cnf.jkt.
+        jkt: str = verified.claims["cnf"]["jkt"]
+        if not hmac.compare_digest(
+            jkt.encode("utf-8", "replace"), proof.thumbprint.encode("ascii")
+        ):
+            self._refuse_token(Reason.DPOP_BINDING)
+
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
+        token, proof_text = self._credentials(scope)
+        now = self._clock()
+        proof = self._proof(scope, token, proof_text, now)
+        try:
+            verified = self.verifier.cached(token) or self.verifier.authenticate_now(token)
+        except InvalidTokenError as exc:
+            raise self._token_error(exc) from None
+        if verified is None:
+            return None  # its keys have to be fetched: authenticate() does it all again
+        self._bound(verified, proof)
+        first = self.replay.first_use_now(
+            replay_key(proof.thumbprint, proof.jti), expires_at=proof.expires_at
+        )
+        if first is None:
+            return None  # a remote store: authenticate() asks it
+        if not first:
+            self._refuse_proof(Reason.DPOP_REPLAY)
+        scope[DPOP_PROVED_SCOPE_KEY] = True
+        return verified
+
+    async def authenticate(self, scope: Scope) -> VerifiedToken:
+        token, proof_text = self._credentials(scope)
+        now = self._clock()
+        proof = self._proof(scope, token, proof_text, now)
+        try:
+            verified = await self.verifier.authenticate(token)
+        except InvalidTokenError as exc:
+            raise self._token_error(exc) from None
+        self._bound(verified, proof)
+        key = replay_key(proof.thumbprint, proof.jti)
+        if not await self.replay.first_use(key, expires_at=proof.expires_at):
+            self._refuse_proof(Reason.DPOP_REPLAY)
+        scope[DPOP_PROVED_SCOPE_KEY] = True
+        return verified
+
+    # --- refusals ------------------------------------------------------------------------
+
+    def _error(
+        self, kind: type[DPoPError], reason: Reason, description: str | None = None
+    ) -> DPoPError:
+        """A refusal of ``kind``, with this authenticator's challenge parameters."""
+        return kind(
+            description,
+            reason=reason,
+            algorithms=self._algorithms,
+            bearer_accepted=self._bearer_accepted,
+        )
+
+    def _refuse_proof(self, reason: Reason, description: str | None = None) -> NoReturn:
+        log_refusal(reason)
+        raise self._error(InvalidDPoPProofError, reason, description)
+
+    def _refuse_token(self, reason: Reason, description: str | None = None) -> NoReturn:
+        log_refusal(reason)
+        raise self._error(DPoPTokenError, reason, description)
+
+    def _token_error(self, error: InvalidTokenError) -> DPoPError:
+        """The verifier's refusal (logged by it already) in a DPoP challenge."""
+        return self._error(DPoPTokenError, error.reason, error.description)
+
+    # --- the rest of the seam ------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Whether the verifier's key sources hold usable keys."""
+        return self.verifier.ready
+
+    async def prefetch(self) -> None:
+        await self.verifier.prefetch()
+
+    async def aclose(self) -> None:
+        await self.verifier.aclose()
