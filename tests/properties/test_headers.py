@@ -193,6 +193,7 @@ def test_header_fields_of_odd_json_types_are_refused_cleanly(header: dict[str, A
 @given(headers=header_lists)
 @example(headers=[b"Bearer " + b"A" * 10_000])
 @example(headers=[b"Bearer \xff"])
+@example(headers=[b"Bearer error_de"])  # the answer's own text, as a credential
 def test_protected_path_admits_only_tokens_pyjwt_accepts(headers: list[bytes]) -> None:
     outcome = call(served(headers=[(b"authorization", value) for value in headers]))
 
