@@ -199,4 +199,4 @@ def _new_pool(settings: JWTSettings) -> JWKSPool:
             "JWT_JWKS_URL and JWT_ISSUER discovery need the jwks extra (httpx): "
             'pip install "jwt-middleware-asgi[jwks]"'
         ) from None
-    return JWKSPool(options=JWKSOptions.from_settings(settings))
+    return JWKSPool(options=JWKSOptions.from_settings(settings), telemetry=settings.telemetry)

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
+from ..telemetry import instruments
 from . import Clock, bounded_expiry, check_jti, jti_of
 from .follow import RevocationFollower
 from .view import RevocationView
@@ -78,6 +79,7 @@ class RedisRevocationStore:
     """
 
     __slots__ = (
+        "__weakref__",
         "_client",
         "_clock",
         "_follower",
@@ -143,6 +145,9 @@ class RedisRevocationStore:
             if local_view
             else None
         )
+        telemetry = instruments() if local_view else None
+        if telemetry is not None:  # the view's staleness, a gauge (jwt_middleware.telemetry)
+            telemetry.views[self] = key_prefix
 
     @classmethod
     def from_url(
@@ -221,6 +226,12 @@ class RedisRevocationStore:
     def _revoked(self) -> Mapping[str, float]:
         # The view's entries under the name the store's own tests knew before the split.
         return self._view.entries
+
+    def staleness_seconds(self) -> float | None:
+        """Seconds since the local view was last proved current (see
+        :attr:`~.view.RevocationView.confirmed_at`), or ``None`` before that."""
+        confirmed_at = self._view.confirmed_at
+        return None if confirmed_at is None else time.monotonic() - confirmed_at
 
     @property
     def view_is_current(self) -> bool:
