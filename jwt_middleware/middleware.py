@@ -160,8 +160,8 @@ class JWTAuthMiddleware:
         self._readiness: ReadinessEndpoint | None = None
         #: What the middleware answers itself, by path: the RFC 9728 document, the probe.
         self._served: dict[str, ASGIApp] = {}
-        #: ``accepted(issuer)``, and the refusals, counted (:mod:`.telemetry`); ``None``
-        #: without OpenTelemetry or with ``JWT_TELEMETRY=false``.
+        #: ``accepted(issuer)``, and the refusals, counted (:mod:`~jwt_middleware.telemetry`);
+        #: ``None`` without OpenTelemetry or with ``JWT_TELEMETRY=false``.
         self._outcomes: AuthOutcomes | None = None
         self._count_accepted: Callable[[str | None], None] | None = None
         try:

@@ -78,6 +78,8 @@ _DURATION_BUCKETS: Final = (
     2.5,
     5.0,
 )
+#: How often, at most, the API is asked whether a tracer provider was set.
+_TRACING_RECHECK_NS: Final = 1_000_000_000
 #: Attribute sets remembered per outcome counter (outcome, issuer): reasons times issuers,
 #: bounded in case an app resolves very many tenants.
 _MAX_REMEMBERED: Final = 1024
@@ -133,6 +135,8 @@ class Telemetry:
         self._tracer_provider = trace.get_tracer_provider
         self._proxy_provider = trace.ProxyTracerProvider
         self._observation = metrics.Observation
+        self._tracing = False
+        self._recheck_tracing_ns = 0
         self.outcomes = meter.create_counter(
             "jwt_middleware.auth.outcomes",
             unit="{request}",
@@ -177,11 +181,17 @@ class Telemetry:
             description="Seconds since the revocation view was last proved current.",
         )
 
-    @property
-    def tracing(self) -> bool:
-        """Whether a tracer provider is set: without one, no span is built at all (the
-        API's no-op span still costs its arguments' processing)."""
-        return not isinstance(self._tracer_provider(), self._proxy_provider)
+    def tracing(self, now_ns: int) -> bool:
+        """Whether a tracer provider is set, at ``time.perf_counter_ns()`` ``now_ns``:
+        without one, no span is built at all (the API's no-op span still costs its
+        arguments' processing). Asking the API costs more than a first sight's whole
+        report, so it is asked once per :data:`_TRACING_RECHECK_NS` until a provider is
+        set (which is for good): one set later is used within a second."""
+        if self._tracing or now_ns < self._recheck_tracing_ns:
+            return self._tracing
+        self._tracing = not isinstance(self._tracer_provider(), self._proxy_provider)
+        self._recheck_tracing_ns = now_ns + _TRACING_RECHECK_NS
+        return self._tracing
 
     # --- what the observable instruments read ------------------------------------------------
 
@@ -231,7 +241,7 @@ class Telemetry:
                     "jwt_middleware.document": document,
                 },
             )
-            if self.tracing
+            if self.tracing(time.perf_counter_ns())
             else None
         )
         attributes = {"source": source, "document": document}
@@ -363,7 +373,8 @@ class FirstSight:
     def done(self, started_ns: int, outcome: str, issuer: str) -> None:
         """A verification that began at ``time.perf_counter_ns()`` ``started_ns`` ended now
         with ``outcome`` (``accepted`` or a reason), for the issuer named ``issuer``."""
-        elapsed = time.perf_counter_ns() - started_ns
+        now = time.perf_counter_ns()
+        elapsed = now - started_ns
         attributes = self._sets.get((outcome, issuer))
         if attributes is None:
             attributes = {"outcome": outcome, "issuer": issuer}
@@ -371,7 +382,7 @@ class FirstSight:
                 self._sets[(outcome, issuer)] = attributes
         self._record(elapsed / 1e9, attributes)
         telemetry = self._telemetry
-        if telemetry.tracing:
+        if telemetry.tracing(now):
             end = time.time_ns()
             span = telemetry.tracer.start_span(
                 "jwt_middleware.verify",

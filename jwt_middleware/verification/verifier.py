@@ -153,8 +153,9 @@ class TokenVerifier:
     def _observed(
         self, settings: JWTSettings, policies: tuple[IssuerPolicy, ...]
     ) -> FirstSight | None:
-        """What reports first sights and the cache's lookups (:mod:`..telemetry`), unless
-        ``JWT_TELEMETRY`` is off or OpenTelemetry is not installed."""
+        """What reports first sights and the cache's lookups
+        (:mod:`~jwt_middleware.telemetry`), unless ``JWT_TELEMETRY`` is off or
+        OpenTelemetry is not installed."""
         telemetry = instruments() if settings.telemetry else None
         if telemetry is None:
             return None
@@ -209,7 +210,7 @@ class TokenVerifier:
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
         The middleware's path for a token :attr:`cached` did not know: no coroutine and
         no second look in the cache for a token that is refused, as a forged one is.
-        Reported as a first sight (:mod:`..telemetry`) unless it returns ``None``."""
+        Reported as a first sight (:mod:`~jwt_middleware.telemetry`) unless it returns ``None``."""
         first_sight = self._first_sight
         if first_sight is None:
             return self._verified_now(token)
