@@ -42,9 +42,9 @@ def endpoint() -> Iterator[Endpoint]:
         yield Endpoint(stack)
 
 
-def fetch_once(url: str, clock: FakeClock | None = None) -> None:
+def fetch_once(url: str, *, telemetry: bool = True) -> None:
     async def main() -> None:
-        keys = jwks_keys(url, timeout_seconds=0.5, **({"clock": clock} if clock else {}))
+        keys = jwks_keys(url, timeout_seconds=0.5, telemetry=telemetry)
         try:
             await keys.prefetch()
         finally:
@@ -138,3 +138,12 @@ def test_discovery_counts_its_metadata_fetches(sdk: Recorded, endpoint: Endpoint
     counted = added(before, sdk.reading(FETCHES))
     assert counted[attributes(source=issuer, document="metadata", outcome="success")] == 1
     assert counted[attributes(source=endpoint.url, document="jwks", outcome="success")] == 1
+
+
+def test_a_key_set_built_without_telemetry_reports_nothing(
+    sdk: Recorded, endpoint: Endpoint
+) -> None:
+    before = sdk.reading(FETCHES)
+    fetch_once(endpoint.url, telemetry=False)
+    assert with_attribute(added(before, sdk.reading(FETCHES)), "source", endpoint.url) == {}
+    assert sdk.finished_spans(FETCH) == []
