@@ -8,9 +8,9 @@ choice (``docs/observability.md`` lists every instrument and shows Prometheus).
 This module is the only one that imports ``opentelemetry``, and only when a part that
 reports is built (:func:`instruments`), never when the package is imported: without the
 package, or with ``JWT_TELEMETRY=false``, the parts are built without instruments and pay
-nothing at all. With the API and no SDK, a request with a reused token pays one counter
-``add`` on a no-op instrument; first sights and key fetches pay a few more calls, and build
-no span unless a tracer provider is set.
+nothing at all. With the API and no SDK, a request pays one counter ``add`` on a no-op
+instrument, and a first sight one look at a clock: it is neither timed nor made a span
+until an SDK's provider is set (:meth:`Telemetry.reporting`).
 
 What an attribute may hold, as for the refusal log (:mod:`.refusals`): an outcome is a
 fixed word (``accepted`` or a :class:`~.refusals.Reason`), an issuer is named as configured
@@ -78,8 +78,9 @@ _DURATION_BUCKETS: Final = (
     2.5,
     5.0,
 )
-#: How often, at most, the API is asked whether a tracer provider was set.
-_TRACING_RECHECK_NS: Final = 1_000_000_000
+#: How often, at most, the API is asked whether an SDK's providers were set.
+_RECHECK_NS: Final = 1_000_000_000
+_NEVER: Final = 2**63
 #: Attribute sets remembered per outcome counter (outcome, issuer): reasons times issuers,
 #: bounded in case an app resolves very many tenants.
 _MAX_REMEMBERED: Final = 1024
@@ -133,10 +134,10 @@ class Telemetry:
         meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__)
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__)
         self._tracer_provider = trace.get_tracer_provider
-        self._proxy_provider = trace.ProxyTracerProvider
+        self._meter_provider = metrics.get_meter_provider
         self._observation = metrics.Observation
-        self._tracing = False
-        self._recheck_tracing_ns = 0
+        self._metering = self._tracing = False
+        self._recheck_ns = 0
         self.outcomes = meter.create_counter(
             "jwt_middleware.auth.outcomes",
             unit="{request}",
@@ -182,16 +183,30 @@ class Telemetry:
         )
 
     def tracing(self, now_ns: int) -> bool:
-        """Whether a tracer provider is set, at ``time.perf_counter_ns()`` ``now_ns``:
-        without one, no span is built at all (the API's no-op span still costs its
-        arguments' processing). Asking the API costs more than a first sight's whole
-        report, so it is asked once per :data:`_TRACING_RECHECK_NS` until a provider is
-        set (which is for good): one set later is used within a second."""
-        if self._tracing or now_ns < self._recheck_tracing_ns:
-            return self._tracing
-        self._tracing = not isinstance(self._tracer_provider(), self._proxy_provider)
-        self._recheck_tracing_ns = now_ns + _TRACING_RECHECK_NS
+        """Whether a tracer provider of an SDK is set, at ``time.perf_counter_ns()``
+        ``now_ns``: without one, no span is built at all (the API's no-op span still costs
+        its arguments' processing)."""
+        if now_ns >= self._recheck_ns:
+            self._recheck(now_ns)
         return self._tracing
+
+    def reporting(self, now_ns: int) -> bool:
+        """Whether a meter or a tracer provider of an SDK is set: without either, a first
+        sight is not even timed, so that a flood of forged tokens pays next to nothing
+        for reports no one reads."""
+        if now_ns >= self._recheck_ns:
+            self._recheck(now_ns)
+        return self._metering or self._tracing
+
+    def _recheck(self, now_ns: int) -> None:
+        """Ask the API which providers are set. It costs more than a first sight's whole
+        report, so it is asked once per :data:`_RECHECK_NS` until both are (which is for
+        good): a provider set after the middleware was built is used within a second. A
+        provider the API defines itself (its proxy, its no-op) is no SDK's."""
+        self._metering = self._metering or not _from_api(self._meter_provider())
+        self._tracing = self._tracing or not _from_api(self._tracer_provider())
+        done = self._metering and self._tracing
+        self._recheck_ns = now_ns + _RECHECK_NS if not done else _NEVER
 
     # --- what the observable instruments read ------------------------------------------------
 
@@ -264,6 +279,15 @@ class Telemetry:
             span, end_on_exit=True, record_exception=False, set_status_on_exception=False
         ):
             yield outcome
+
+
+def _from_api(provider: object) -> bool:
+    """Whether ``provider`` is one the API defines (``opentelemetry.metrics`` or
+    ``opentelemetry.trace``: a proxy while none is set, or a no-op), not an SDK's."""
+    return type(provider).__module__.split(".")[:2] in (
+        ["opentelemetry", "metrics"],
+        ["opentelemetry", "trace"],
+    )
 
 
 def _set_error(span: Span, description: str) -> None:
@@ -362,13 +386,16 @@ class FirstSight:
     tracer provider is set, a span that starts when it started: one per token verified
     or refused, none for an attempt that found its keys had to be fetched first."""
 
-    __slots__ = ("_labels", "_record", "_sets", "_telemetry")
+    __slots__ = ("_labels", "_record", "_sets", "_telemetry", "reporting")
 
     def __init__(self, telemetry: Telemetry, labels: IssuerLabels) -> None:
         self._telemetry = telemetry
         self._record = telemetry.duration.record
         self._labels = labels
         self._sets: dict[tuple[str, str], Mapping[str, str]] = {}
+        #: ``reporting(time.perf_counter_ns())``: whether to time a first sight at all
+        #: (:meth:`Telemetry.reporting`).
+        self.reporting = telemetry.reporting
 
     def done(self, started_ns: int, outcome: str, issuer: str) -> None:
         """A verification that began at ``time.perf_counter_ns()`` ``started_ns`` ended now

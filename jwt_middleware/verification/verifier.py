@@ -215,6 +215,8 @@ class TokenVerifier:
         if first_sight is None:
             return self._verified_now(token)
         started = perf_counter_ns()
+        if not first_sight.reporting(started):
+            return self._verified_now(token)
         try:
             verified = self._verified_now(token)
         except AuthenticationError as exc:
@@ -234,6 +236,8 @@ class TokenVerifier:
         if first_sight is None:
             return await self._verified(token)
         started = perf_counter_ns()
+        if not first_sight.reporting(started):
+            return await self._verified(token)
         try:
             verified = await self._verified(token)
         except AuthenticationError as exc:
