@@ -157,30 +157,23 @@ class Telemetry:
         self.key_sets: weakref.WeakSet[KeySetHealth] = weakref.WeakSet()
         self.caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
         self.views: weakref.WeakKeyDictionary[ViewHealth, str] = weakref.WeakKeyDictionary()
-        meter.create_observable_gauge(
-            "jwt_middleware.keys.age",
-            callbacks=[self._key_ages],
-            unit="s",
-            description="Seconds since a key set was last fetched successfully.",
-        )
-        meter.create_observable_gauge(
-            "jwt_middleware.keys.held",
-            callbacks=[self._keys_held],
-            unit="{key}",
-            description="Usable keys held from a key set.",
-        )
-        meter.create_observable_counter(
-            "jwt_middleware.verified_cache.lookups",
-            callbacks=[self._cache_lookups],
-            unit="{lookup}",
-            description="Lookups in the verified-token cache, hits and misses.",
-        )
-        meter.create_observable_gauge(
-            "jwt_middleware.revocation.view.staleness",
-            callbacks=[self._view_staleness],
-            unit="s",
-            description="Seconds since the revocation view was last proved current.",
-        )
+        observed = [
+            (meter.create_observable_gauge, "keys.age", self._key_ages, "s",
+             "Seconds since a key set was last fetched successfully."),
+            (meter.create_observable_gauge, "keys.held", self._keys_held, "{key}",
+             "Usable keys held from a key set."),
+            (meter.create_observable_counter, "verified_cache.lookups", self._cache_lookups,
+             "{lookup}", "Lookups in the verified-token cache, hits and misses."),
+            (meter.create_observable_gauge, "revocation.view.staleness", self._view_staleness,
+             "s", "Seconds since the revocation view was last proved current."),
+        ]  # fmt: skip
+        for create, name, callback, unit, description in observed:
+            create(
+                f"{INSTRUMENTATION_NAME}.{name}",
+                callbacks=[callback],
+                unit=unit,
+                description=description,
+            )
 
     def tracing(self, now_ns: int) -> bool:
         """Whether a tracer provider of an SDK is set, at ``time.perf_counter_ns()``

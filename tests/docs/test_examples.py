@@ -49,7 +49,7 @@ from jwt_middleware import JWTAuthMiddleware
 from jwt_middleware.report import routes_report
 
 from ..asgi import lifespan_startup
-from ..processes import child_environment
+from ..processes import run_python
 from .pages import PAGES, REPO_ROOT, Block, Page, env_from
 
 _RUNNABLE_SHELL: Final = frozenset({"export", "openssl", "chmod"})
@@ -129,15 +129,7 @@ def _own_process(page: Page) -> dict[str, str] | None:
 
 def _run_in_own_process(page: Page, blocks: list[Block], env: dict[str, str], cwd: Path) -> None:
     code = "\n\n".join(block.code for block in blocks if block.language == "python")
-    ran = subprocess.run(  # noqa: S603 - the documentation's own examples
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        env=child_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ran = run_python(code, cwd=cwd, environment=env)
     assert ran.returncode == 0, f"{page.where(blocks[-1])}: {ran.stderr[-3000:]}"
 
 

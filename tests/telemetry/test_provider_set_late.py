@@ -4,11 +4,7 @@ sets its provider once."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-from tests.processes import REPO_ROOT, child_environment
+from tests.processes import run_python
 
 SCENARIO = """
 import time
@@ -45,14 +41,6 @@ print("ok")
 
 
 def test_a_meter_provider_set_after_the_middleware_is_used() -> None:
-    result = subprocess.run(  # noqa: S603 - this interpreter, on the tests' own code
-        [sys.executable, "-c", textwrap.dedent(SCENARIO)],
-        cwd=REPO_ROOT,
-        env=child_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(SCENARIO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"

@@ -6,13 +6,9 @@ made (FastAPI, which the routes audit may import, imports the API itself)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
-from tests.processes import REPO_ROOT, child_environment
+from tests.processes import run_python
 
 #: Run first in the child: ``opentelemetry`` cannot be imported.
 BLOCKER = """
@@ -62,27 +58,13 @@ print("ok")
 
 
 def run_child(code: str, **environment: str) -> None:
-    result = subprocess.run(  # noqa: S603 - this interpreter, on the tests' own code
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=REPO_ROOT,
-        env=child_environment(**environment),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(code, environment=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
 
 
 def test_the_blocker_makes_opentelemetry_unimportable() -> None:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", BLOCKER + "\nimport opentelemetry\n"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(BLOCKER + "\nimport opentelemetry\n")
     assert result.returncode != 0
     assert "No module named 'opentelemetry'" in result.stderr
 
