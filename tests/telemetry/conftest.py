@@ -1,7 +1,10 @@
 """The SDK behind the API's global providers, set once for the session (see
-:mod:`.readings`); each test starts with no finished span."""
+:mod:`.readings`); each test starts with no finished span, and spans are kept only while
+a test that reads them runs."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +17,9 @@ def recorded() -> Recorded:
 
 
 @pytest.fixture
-def sdk(recorded: Recorded) -> Recorded:
+def sdk(recorded: Recorded) -> Iterator[Recorded]:
     recorded.spans.clear()
-    return recorded
+    recorded.processor.armed = True
+    yield recorded
+    recorded.processor.armed = False
+    recorded.spans.clear()

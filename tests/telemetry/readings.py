@@ -34,12 +34,25 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 Reading = dict[tuple[tuple[str, Any], ...], float]
 
 
+class ArmedSpanProcessor(SimpleSpanProcessor):
+    """Hands spans to the exporter only while armed (while a telemetry test runs): the
+    providers stay set for the rest of the session, and the tests after these must not
+    find memory held by spans of theirs that no one reads."""
+
+    armed = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.armed:
+            super().on_end(span)
+
+
 @dataclass(frozen=True)
 class Recorded:
     """The SDK's in-memory reader and span exporter behind the global providers."""
 
     reader: InMemoryMetricReader
     spans: InMemorySpanExporter
+    processor: ArmedSpanProcessor
 
     def reading(self, name: str) -> Reading:
         """What the instrument ``name`` holds now, by attribute set."""
@@ -56,14 +69,15 @@ def install() -> Recorded:
         pytest.fail("a tracer provider was set before the telemetry tests set theirs")
     reader = InMemoryMetricReader()
     exporter = InMemorySpanExporter()
+    processor = ArmedSpanProcessor(exporter)
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer_provider.add_span_processor(processor)
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     trace.set_tracer_provider(tracer_provider)
     # The library asks whether a tracer provider is set at most once a second (asking
     # costs more than a first sight's report): after one, every span is made.
     time.sleep(1.0)
-    return Recorded(reader=reader, spans=exporter)
+    return Recorded(reader=reader, spans=exporter, processor=processor)
 
 
 def reading(data: MetricsData | None, name: str) -> Reading:
