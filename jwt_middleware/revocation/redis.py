@@ -76,6 +76,10 @@ class RedisRevocationStore:
     :meth:`aclose`; one passed in is left to its owner, and its own timeouts apply inside
     ``timeout_seconds``. Like any ``redis.asyncio`` client, the store belongs to one event
     loop: the one that serves the application.
+
+    With ``telemetry`` (and OpenTelemetry installed), the local view's staleness is the
+    gauge ``jwt_middleware.revocation.view.staleness`` (:mod:`~jwt_middleware.telemetry`);
+    :meth:`from_settings` takes it from ``JWT_TELEMETRY``.
     """
 
     __slots__ = (
@@ -104,6 +108,7 @@ class RedisRevocationStore:
         local_view: bool = True,
         max_staleness_seconds: float = 1.0,
         resync_seconds: float = 300.0,
+        telemetry: bool = True,
     ) -> None:
         if not key_prefix:
             raise ValueError("key_prefix must not be empty")
@@ -145,9 +150,9 @@ class RedisRevocationStore:
             if local_view
             else None
         )
-        telemetry = instruments() if local_view else None
-        if telemetry is not None:  # the view's staleness, a gauge (jwt_middleware.telemetry)
-            telemetry.views[self] = key_prefix
+        reported = instruments() if local_view and telemetry else None
+        if reported is not None:  # the view's staleness, a gauge
+            reported.views[self] = key_prefix
 
     @classmethod
     def from_url(
@@ -199,6 +204,7 @@ class RedisRevocationStore:
             local_view=local_view,
             max_staleness_seconds=max_staleness_seconds,
             resync_seconds=resync_seconds,
+            telemetry=settings.telemetry,
         )
 
     @property
