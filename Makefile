@@ -22,7 +22,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test test-latest lint docs bench lock clean
+.PHONY: demo test test-latest lint docs bench fleet lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -67,6 +67,12 @@ docs: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/compare.py
+
+# N = 1, 3 and 10 instances in one process on the Redis of REDIS_URL (127.0.0.1:6379 by
+# default), one fake provider, Zipf traffic; the table docs/deploying.md quotes. Under a
+# minute; not part of .ci/run (tests/bench/test_fleet.py runs it small there).
+fleet: $(STAMP)
+	$(PY) bench/fleet.py
 
 clean:
 	rm -rf $(TOOLS) $(VENV) $(DEMO_VENV) .venv-latest .pytest_cache .mypy_cache .ruff_cache \

@@ -304,6 +304,7 @@ _BEFORE_CLAIMS: Final = frozenset(
         Reason.MALFORMED,
         Reason.ALGORITHM,
         Reason.TOKEN_TYPE,
+        Reason.SIGNER,
         Reason.UNKNOWN_KID,
         Reason.BAD_SIGNATURE,
         Reason.KEYS_UNAVAILABLE,

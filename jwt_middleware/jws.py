@@ -24,8 +24,11 @@ expression and then ``binascii``: one ``bytes.translate`` maps base64url to the 
 alphabet and ``+`` and ``/`` (not base64url) to a character that ``binascii``'s strict mode
 refuses, as it refuses anything else outside the alphabet; and the header of a token that
 *verified* is remembered (:func:`remember_header`), since an issuer's tokens share one
-header segment, so the next token of that issuer skips decoding and parsing it. A forged
-token's header is never remembered. Nor is the payload segment cut out of the token for a
+header segment, so the next token of that issuer skips decoding and parsing it. The header
+of a token not (yet) verified is remembered apart, in a memo that an attacker who sends a
+new header with every token can only churn: a forged token sent again, or a real one
+tampered with, is refused without its header being read again, and no forged header
+pushes out a real one. Nor is the payload segment cut out of the token for a
 forged one: :attr:`Token.payload_segment` is cut from the signing input when it is asked for.
 """
 
@@ -40,6 +43,7 @@ __all__ = [
     "MalformedTokenError",
     "Token",
     "decode_segment",
+    "header_member",
     "load_json",
     "parse",
     "remember_header",
@@ -72,6 +76,10 @@ _new_tuple: Final = tuple.__new__
 #: Headers of tokens that verified, by their segment: see :func:`remember_header`.
 _KNOWN_HEADERS: dict[str, tuple[str, str | None, str | None]] = {}
 _MAX_KNOWN_HEADERS: Final = 64
+#: Headers read from tokens not known to have verified (forged ones among them), by their
+#: segment: a header is a function of its segment alone, so what was read once holds. Apart
+#: from :data:`_KNOWN_HEADERS`, so that new headers, one per token, only ever churn this.
+_SEEN_HEADERS: dict[str, tuple[str, str | None, str | None]] = {}
 
 
 class MalformedTokenError(ValueError):
@@ -143,7 +151,14 @@ def parse(token: str) -> Token:
         raise MalformedTokenError("header too long")
     header_segment = token[:first]
     known = _KNOWN_HEADERS.get(header_segment)
-    algorithm, kid, typ = known if known is not None else _read_header(header_segment)
+    if known is None:
+        known = _SEEN_HEADERS.get(header_segment)
+        if known is None:
+            known = _read_header(header_segment)
+            if len(_SEEN_HEADERS) >= _MAX_KNOWN_HEADERS:
+                _SEEN_HEADERS.clear()
+            _SEEN_HEADERS[header_segment] = known
+    algorithm, kid, typ = known
     signature = _decode(signature_segment.encode())  # encode(): ASCII, so UTF-8's fast path
     signing_input = token[:second].encode()
     # tuple.__new__ builds the same Token as Token(...) does, without the Python-level
@@ -159,6 +174,17 @@ def remember_header(token: Token) -> None:
         if len(_KNOWN_HEADERS) >= _MAX_KNOWN_HEADERS:
             _KNOWN_HEADERS.clear()
         _KNOWN_HEADERS[token.header_segment] = (token.algorithm, token.kid, token.typ)
+
+
+def header_member(token: Token, name: str) -> Any:
+    """The member ``name`` of the token's header (``None`` if absent), decoded again from
+    :attr:`Token.header_segment`: for a header member only some configurations read (ALB's
+    ``signer``), so that :func:`parse` reads ``alg``, ``kid`` and ``typ`` and no more."""
+    try:
+        header = _JSON.decode(_decode(token.header_segment.encode()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # parse() read it already
+        raise MalformedTokenError("header is not JSON") from None
+    return header.get(name) if isinstance(header, dict) else None
 
 
 def decode_segment(segment: str) -> bytes:

@@ -58,6 +58,7 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
     ALGORITHM = "algorithm"
     TOKEN_TYPE = "token_type"  # noqa: S105 - a reason, not a secret
+    SIGNER = "signer"  # the header's signer is not an accepted load balancer (JWT_ALB_SIGNER)
     # Its key and signature.
     UNKNOWN_KID = "unknown_kid"
     BAD_SIGNATURE = "bad_signature"

@@ -23,7 +23,13 @@ from typing import Final
 
 import httpx
 
-__all__ = ["ACCEPT_ENCODING", "FetchError", "ResponseTooLargeError", "fetch_capped"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "FetchError",
+    "ResponseTooLargeError",
+    "UnexpectedStatusError",
+    "fetch_capped",
+]
 
 #: The encodings asked for: the ones decoded here with a bound.
 ACCEPT_ENCODING: Final = "gzip, deflate"
@@ -35,6 +41,15 @@ class FetchError(Exception):
 
 class ResponseTooLargeError(FetchError):
     """The answer is, or decodes to, more than the limit."""
+
+
+class UnexpectedStatusError(FetchError):
+    """The answer's status is not 200; ``status_code`` says which it is (a key source that
+    fetches one key per ``kid`` takes a 404 for "no such key")."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP status {status_code}")
+        self.status_code = status_code
 
 
 async def fetch_capped(
@@ -51,9 +66,10 @@ async def fetch_capped(
     With ``form``, POST it instead (``application/x-www-form-urlencoded``); ``headers``
     are sent besides ``Accept`` and ``Accept-Encoding``.
 
-    Raises :class:`FetchError` for a status other than 200, an encoding not decoded here or
-    a body that does not decode, :class:`ResponseTooLargeError` past ``max_bytes`` (declared
-    or decoded), and httpx's errors for the transport. ``operation_timeout_seconds``
+    Raises :class:`UnexpectedStatusError` (a :class:`FetchError`) for a status other than
+    200, :class:`FetchError` for an encoding not decoded here or a body that does not
+    decode, :class:`ResponseTooLargeError` past ``max_bytes`` (declared or decoded), and
+    httpx's errors for the transport. ``operation_timeout_seconds``
     is httpx's timeout for each connect, read and write (the client's own when ``None``);
     bound the whole call with ``asyncio.timeout``.
     """
@@ -71,7 +87,7 @@ async def fetch_capped(
         ),
     ) as response:
         if response.status_code != 200:
-            raise FetchError(f"HTTP status {response.status_code}")
+            raise UnexpectedStatusError(response.status_code)
         too_large = ResponseTooLargeError(f"response larger than {max_bytes} bytes")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:

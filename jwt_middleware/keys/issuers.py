@@ -6,8 +6,9 @@ and its :class:`~.source.KeySource`. A key verifies a token only for the policie
 supplied it, and the token's ``iss`` must then name one of those policies: a token naming
 issuer A but signed with issuer B's key (even under a ``kid`` A also uses) is refused.
 
-Key sources follow from the settings: static keys (a secret, or PEM keys), or a JWK Set
-read from a file or given inline (:mod:`.local`), shared by every policy; a per-issuer
+Key sources follow from the settings: static keys (a secret, or PEM keys), a JWK Set
+read from a file or given inline (:mod:`.local`), or keys fetched one per ``kid``
+(:mod:`.kid_urls`, AWS ALB's), shared by every policy; a per-issuer
 JWKS URL; one JWKS URL for all; or, for issuers with none of those, discovery from each
 issuer's metadata (:mod:`.discovery`). Sources that fetch share one HTTP client and one
 fetch per key set URL, and need the ``jwks`` extra (httpx).
@@ -119,9 +120,9 @@ class Issuers:
 
 class SourceFactory:
     """Where an issuer's keys come from, by the settings: its own ``jwks_url``; else the
-    static keys (a secret, PEM keys) shared by every issuer; else ``JWT_JWKS_URL``; else
-    discovery from the issuer's metadata. Sources that fetch share one :class:`JWKSPool`,
-    made at the first that needs it (:attr:`pool`)."""
+    keys shared by every issuer (a secret, PEM keys, a local JWK Set, keys fetched one per
+    ``kid``); else ``JWT_JWKS_URL``; else discovery from the issuer's metadata. Sources
+    that fetch share one :class:`JWKSPool`, made at the first that needs it (:attr:`pool`)."""
 
     __slots__ = ("_algorithms", "_settings", "_static", "pool")
 
@@ -133,9 +134,27 @@ class SourceFactory:
             settings.is_hmac or settings.public_key or settings.public_keys or settings.private_key
         ):
             self._static = StaticKeys.from_settings(settings)
+        self.pool: JWKSPool | None = None
         if self._static is None:
             self._static = _local_keys(settings)
-        self.pool: JWKSPool | None = None
+        if self._static is None and settings.key_url is not None:
+            self._static = self._keys_by_kid(settings)
+
+    def _keys_by_kid(self, settings: JWTSettings) -> KeySource:
+        """The keys fetched one per ``kid`` (``JWT_ALB_REGION``, ``JWT_KEY_URL_TEMPLATE``),
+        with the ``JWT_JWKS_*`` fetch options and an HTTP client of their own: they are
+        the only keys (the settings allow no other source beside them)."""
+        assert settings.key_url is not None
+        try:
+            from .jwks import JWKSOptions
+            from .kid_urls import KidURLKeys
+        except ImportError:
+            raise ConfigurationError(_JWKS_EXTRA) from None
+        return KidURLKeys(
+            settings.key_url,
+            options=JWKSOptions.from_settings(settings),
+            telemetry=settings.telemetry,
+        )
 
     def fetching(self) -> JWKSPool:
         """The pool of the sources that fetch (made now if none needed it yet)."""
@@ -190,13 +209,16 @@ def _local_keys(settings: JWTSettings) -> KeySource | None:
     return None
 
 
+_JWKS_EXTRA = (
+    "JWT_JWKS_URL, JWT_ALB_REGION, JWT_KEY_URL_TEMPLATE and JWT_ISSUER discovery need the "
+    'jwks extra (httpx): pip install "jwt-middleware-asgi[jwks]"'
+)
+
+
 def _new_pool(settings: JWTSettings) -> JWKSPool:
     try:
         from .jwks import JWKSOptions
         from .pool import JWKSPool
     except ImportError:
-        raise ConfigurationError(
-            "JWT_JWKS_URL and JWT_ISSUER discovery need the jwks extra (httpx): "
-            'pip install "jwt-middleware-asgi[jwks]"'
-        ) from None
+        raise ConfigurationError(_JWKS_EXTRA) from None
     return JWKSPool(options=JWKSOptions.from_settings(settings), telemetry=settings.telemetry)

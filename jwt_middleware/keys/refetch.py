@@ -1,4 +1,6 @@
-"""One fetch at a time, and not too often: what the key set and the metadata fetches share.
+"""One fetch at a time, and not too often: what the key set and the metadata fetches share;
+and a token bucket, for what may start only so many times a minute (new tenants, keys of
+a ``kid`` not held).
 
 A :class:`SingleFlight` runs a fetch coroutine as a task that every caller can wait on, so
 concurrent requests share one fetch; it starts a new one only when none is in flight and
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["SingleFlight"]
+__all__ = ["SingleFlight", "TokenBucket", "join"]
 
 logger = logging.getLogger(__name__)
+
+_SECONDS_PER_MINUTE: Final = 60.0
 
 
 class SingleFlight:
@@ -60,14 +65,7 @@ class SingleFlight:
 
     async def wait(self) -> None:
         """Start a fetch (or join the one in flight) and wait for it to end."""
-        task = self.start()
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            # The fetch itself was cancelled (shutdown): answer with what is held.
+        await join(self.start())
 
     async def cancel(self) -> None:
         """Cancel the fetch in flight, if any, and wait until it is gone."""
@@ -82,3 +80,38 @@ class SingleFlight:
         if not task.cancelled() and (error := task.exception()) is not None:
             # A bug, not a bad endpoint: those are handled inside the fetch itself.
             logger.error("fetch of %s crashed", self._name, exc_info=error)
+
+
+async def join(fetch: asyncio.Task[None]) -> None:
+    """Wait for a shared fetch to end. A caller that gives up (is cancelled) does not cancel
+    it for the others; a fetch cancelled itself (at shutdown) just ends the wait, and the
+    caller answers with what is held."""
+    try:
+        await asyncio.shield(fetch)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
+class TokenBucket:
+    """``per_minute`` takes a minute, in bursts of up to ``per_minute``."""
+
+    __slots__ = ("_capacity", "_clock", "_rate", "_tokens", "_updated")
+
+    def __init__(self, *, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._capacity = float(per_minute)
+        self._rate = per_minute / _SECONDS_PER_MINUTE
+        self._clock = clock
+        self._tokens = self._capacity
+        self._updated = clock()
+
+    def take(self) -> bool:
+        """Take one if there is one; ``False`` when the bucket is empty."""
+        now = self._clock()
+        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

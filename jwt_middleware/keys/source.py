@@ -7,7 +7,9 @@ bound to one algorithm by configuration, so the header can pick among trusted ke
 never supply a key, a key URL (``jku``, ``x5u``, ``jwk``, ``x5c``) or an algorithm for a key.
 Sources: :class:`~jwt_middleware.keys.static.StaticKeys`,
 :class:`~jwt_middleware.keys.jwks.JWKSKeys`,
-:class:`~jwt_middleware.keys.discovery.DiscoveredKeys`.
+:class:`~jwt_middleware.keys.discovery.DiscoveredKeys`,
+:class:`~jwt_middleware.keys.local.JWKSFileKeys`,
+:class:`~jwt_middleware.keys.kid_urls.KidURLKeys` (one PEM per ``kid``, AWS ALB's).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``JWTSettings``: configuration from the environment, validated once at start-up.
 
 The settings come in groups, one module each: :mod:`.keys` (where verification keys come
-from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.profile` (what
+from), :mod:`.local_keys` (key sets read rather than fetched), :mod:`.alb` (keys fetched
+one per ``kid``, and the load balancers whose tokens are accepted), :mod:`.profile` (what
 makes a token an access token), :mod:`.header` (a proxy's token header),
 :mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
 request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), and here the
@@ -17,6 +18,7 @@ from typing import Any, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from .alb import ALBSettings
 from .cookies import CookieSettings
 from .header import HeaderSettings
 from .introspection import IntrospectionSettings
@@ -48,6 +50,7 @@ _DEFAULT_REFRESH_LIFETIME: Final = timedelta(days=30)
 
 class JWTSettings(
     LocalKeySettings,
+    ALBSettings,
     ProfileSettings,
     HeaderSettings,
     IntrospectionSettings,
@@ -65,7 +68,8 @@ class JWTSettings(
     Where the verification keys come from follows from what is set (see
     :class:`~jwt_middleware.settings.keys.KeySettings`): ``JWT_SECRET`` (HMAC);
     ``JWT_PUBLIC_KEY``/``JWT_PUBLIC_KEYS``/``JWT_PRIVATE_KEY`` (static key pairs);
-    ``JWT_JWKS_URL``; ``JWT_JWKS_FILE`` or ``JWT_JWKS`` (:mod:`.local_keys`); or, with none
+    ``JWT_JWKS_URL``; ``JWT_JWKS_FILE`` or ``JWT_JWKS`` (:mod:`.local_keys`);
+    ``JWT_ALB_REGION`` or ``JWT_KEY_URL_TEMPLATE`` (:mod:`.alb`); or, with none
     of those, ``JWT_ISSUER`` alone: each issuer's keys are discovered from its metadata
     (OpenID Connect discovery, else RFC 8414).
     """

@@ -5,6 +5,7 @@ name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -142,6 +143,8 @@ class KeySettings(SettingsBase):
             return algorithm_for_key(read_key(value, "JWT_PRIVATE_KEY", private=True))
         if self.public_key is not None:
             return algorithm_for_key(read_key(self.public_key, "JWT_PUBLIC_KEY", private=False))
+        if self._key_url_variable():
+            return "ES256"  # what ALB signs with, the only algorithm its keys serve
         if self.jwks_url or self.public_keys or self.issuer or self._local_keys_variable():
             return "RS256"
         return None
@@ -151,6 +154,11 @@ class KeySettings(SettingsBase):
 
     def _check_hmac(self) -> None:
         self._check_secret_is_meant()
+        if (variable := self._key_url_variable()) is not None:
+            raise ValueError(
+                f"{variable} serves ES256 keys, not {self.algorithm}: remove JWT_SECRET and "
+                "leave JWT_ALGORITHM unset"
+            )
         if self.jwks_url and self.secret is not None:
             raise ValueError(
                 "JWT_SECRET and JWT_JWKS_URL are both set: verification keys come from one "
@@ -236,6 +244,7 @@ class KeySettings(SettingsBase):
             or self.jwks_url
             or self.issuer
             or self._local_keys_variable()
+            or self._key_url_variable()
         ):
             raise ValueError(
                 f"{self.algorithm} needs keys: JWT_PRIVATE_KEY (PEM, inline or a file path) to "
@@ -262,6 +271,34 @@ class KeySettings(SettingsBase):
                     "JWT_ISSUER must be an http(s) URL for its keys to be discovered "
                     "(or set JWT_JWKS_URL or JWT_PUBLIC_KEY)"
                 )
+
+    def _check_sole_key_source(
+        self, variable: str, also: Iterable[tuple[str, object]] = ()
+    ) -> None:
+        """Refuse every other key setting beside ``variable``, a source that stands for all
+        the keys (a local key set, keys fetched per ``kid``): keys come from one place.
+        ``also`` are settings of its own group to name first, when set."""
+        candidates: list[tuple[str | None, object]] = [
+            *also,
+            ("JWT_JWKS_URL", self.jwks_url),
+            ("JWT_PUBLIC_KEY", self.public_key),
+            ("JWT_PUBLIC_KEYS", self.public_keys),
+            ("JWT_PRIVATE_KEY", self.private_key),
+            (self._local_keys_variable(), True),
+            (self._key_url_variable(), True),
+        ]
+        others = list(
+            dict.fromkeys(
+                name for name, value in candidates if value and name not in (None, variable)
+            )
+        )
+        if any(issuer.jwks_url for issuer in self.issuer_settings):
+            others.append("a jwks_url in JWT_ISSUER")
+        if others:
+            raise ValueError(
+                f"{variable} and {', '.join(str(name) for name in others)} are both set: "
+                "verification keys come from one place"
+            )
 
     def _load_keys(self) -> None:
         """Load every key now, so a bad one stops the app at start-up with its variable's
@@ -319,7 +356,7 @@ class KeySettings(SettingsBase):
         """The issuers whose keys are found by discovery (asymmetric, no other source)."""
         if self.is_hmac or self.public_key or self.public_keys or self.private_key:
             return ()
-        if self.jwks_url is not None or self._local_keys_variable():
+        if self.jwks_url is not None or self._local_keys_variable() or self._key_url_variable():
             return ()
         return tuple(i.issuer for i in self.issuer_settings if i.jwks_url is None)
 
@@ -327,4 +364,10 @@ class KeySettings(SettingsBase):
         """The variable of a key set that needs no fetch (``JWT_JWKS_FILE``, ``JWT_JWKS``:
         :class:`~jwt_middleware.settings.local_keys.LocalKeySettings`) when one is set:
         it stands in for the fetched ones in the checks here. None at this level."""
+        return None
+
+    def _key_url_variable(self) -> str | None:
+        """The variable of keys fetched one per ``kid`` (``JWT_ALB_REGION``,
+        ``JWT_KEY_URL_TEMPLATE``: :class:`~jwt_middleware.settings.alb.ALBSettings`) when
+        one is set: another place keys come from, for the checks here. None at this level."""
         return None

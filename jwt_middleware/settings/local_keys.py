@@ -37,25 +37,9 @@ class LocalKeySettings(KeySettings):
         variable = self._local_keys_variable()
         if variable is None:
             return self
-        others = [
-            name
-            for name, value in [
-                ("JWT_JWKS_FILE", self.jwks_file),
-                ("JWT_JWKS", self.jwks),
-                ("JWT_JWKS_URL", self.jwks_url),
-                ("JWT_PUBLIC_KEY", self.public_key),
-                ("JWT_PUBLIC_KEYS", self.public_keys),
-                ("JWT_PRIVATE_KEY", self.private_key),
-            ]
-            if value and name != variable
-        ]
-        if any(issuer.jwks_url for issuer in self.issuer_settings):
-            others.append("a jwks_url in JWT_ISSUER")
-        if others:
-            raise ValueError(
-                f"{variable} and {', '.join(others)} are both set: verification keys come "
-                "from one place"
-            )
+        self._check_sole_key_source(
+            variable, also=[("JWT_JWKS_FILE", self.jwks_file), ("JWT_JWKS", self.jwks)]
+        )
         self._check_local_keys(variable)
         return self
 

@@ -6,22 +6,25 @@ and JWKS fetching are what a test exercises:
 
 * ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server``:
   the metadata, whose ``jwks_uri`` names
-* ``/jwks``: the public keys, one each for RS256, ES256 and EdDSA, each with its ``kid``.
+* ``/jwks``: the public keys, one each for RS256, ES256 and EdDSA, each with its ``kid``;
+* ``/introspect``: RFC 7662 introspection of the tokens it minted, opaque ones
+  (:meth:`FakeIssuer.mint_opaque`) and JWTs alike, for the one client it knows
+  (``client_secret_basic`` or ``client_secret_post``).
 
-Tokens are signed with PyJWT. The controls are what a test of an app needs and a real
-provider will not do on demand: rotate its keys, go down (503, no answer, or a closed
-connection) and answer slowly; it counts the requests it was sent.
+Tokens are signed with PyJWT. The HTTP side is :mod:`.server`'s, the introspection
+endpoint :mod:`.introspection`'s. The controls are what a test of an app needs and a real
+provider will not do on demand: rotate its keys, revoke a token, go down (503, no answer,
+or a closed connection) and answer slowly; it counts the requests it was sent.
 """
 
 from __future__ import annotations
 
-import json
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypeVar
 
@@ -31,6 +34,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..settings import JWTSettings
+from .introspection import IntrospectionEndpoint
+from .server import Answer, QuietServer, error, handler_for
 
 __all__ = ["FakeIssuer", "OutageKind", "RequestCounts"]
 
@@ -46,6 +51,9 @@ _DISCOVERY_PATHS: Final = frozenset(
     {"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}
 )
 _JWKS_PATH: Final = "/jwks"
+_INTROSPECTION_PATH: Final = "/introspect"
+#: The client that may introspect, unless told otherwise (its secret is made per provider).
+_INTROSPECTION_CLIENT_ID: Final = "resource-server"
 #: The least time between two fetches of the key set in :meth:`FakeIssuer.settings`, instead
 #: of 5 s: a test that rotates the keys sees the new ones without waiting.
 _TEST_MIN_REFETCH_SECONDS: Final = 0.01
@@ -55,10 +63,11 @@ _PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pr
 
 class RequestCounts(NamedTuple):
     """The requests the provider was sent since it started or was last reset, each counted
-    when it arrives (answered or not)."""
+    when it arrives (answered or not, authenticated or not)."""
 
     discovery: int
     jwks: int
+    introspection: int
 
 
 class _HasHeaders(Protocol):
@@ -117,11 +126,19 @@ class FakeIssuer:
     :meth:`close` (or the end of its ``with`` block).
 
     ``audience`` is the ``aud`` of minted tokens and of :meth:`settings` unless told
-    otherwise. Safe to use from the test's thread while the server answers in its own.
+    otherwise; ``introspection_client_id`` is the one client its introspection endpoint
+    answers, whose secret it makes (``introspection_client_secret``). Safe to use from the
+    test's thread while the server answers in its own.
     """
 
-    def __init__(self, *, audience: str = "api") -> None:
+    def __init__(
+        self, *, audience: str = "api", introspection_client_id: str = _INTROSPECTION_CLIENT_ID
+    ) -> None:
         self.audience = audience
+        #: The client its introspection endpoint answers, and that client's secret.
+        self._introspection = IntrospectionEndpoint(introspection_client_id)
+        self.introspection_client_id = introspection_client_id
+        self.introspection_client_secret = self._introspection.client_secret
         self._lock = threading.Lock()
         self._generation = 1
         self._keys = {algorithm: _new_key(algorithm, 1) for algorithm in ALGORITHMS}
@@ -132,11 +149,13 @@ class FakeIssuer:
         self._delay_seconds = 0.0
         self._discovery_requests = 0
         self._jwks_requests = 0
-        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self._introspection_requests = 0
+        self._server = QuietServer(("127.0.0.1", 0), handler_for(self))
         port = self._server.server_address[1]
         #: The issuer identifier (``iss``), and the base of every URL the provider serves.
         self.url = f"http://127.0.0.1:{port}"
         self.jwks_url = self.url + _JWKS_PATH
+        self.introspection_url = self.url + _INTROSPECTION_PATH
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="FakeIssuer", daemon=True
         )
@@ -162,7 +181,60 @@ class FakeIssuer:
         ``expires_in`` seconds from now is ``exp`` (negative: already expired); ``claims``
         are added last, so they may replace any of the others (``iss=...``), and one given
         as ``None`` is left out (``iss=None``: a token without ``iss``).
+
+        Its introspection answers these claims too until it expires or is revoked.
         """
+        payload = self._claims(sub, scopes, audience, expires_in, acr, claims)
+        with self._lock:
+            signing = self._keys[algorithm]
+        token = jwt.encode(
+            payload, signing.key, algorithm=algorithm, headers={"kid": signing.kid, "typ": "at+jwt"}
+        )
+        self._introspection.file(token, payload)
+        return token
+
+    def mint_opaque(
+        self,
+        sub: str,
+        *,
+        scopes: Sequence[str] = (),
+        audience: str | Sequence[str] | None = None,
+        expires_in: float = 300,
+        acr: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """An opaque token for ``sub``: a random string that says nothing itself, which the
+        middleware checks at the provider's introspection endpoint (RFC 7662); see
+        ``settings(introspection=True)``.
+
+        The arguments are :meth:`mint`'s, and become the members of the endpoint's answer
+        (``{"active": true, "token_type": "Bearer", ...claims}``, the claims last) until
+        ``exp`` passes or the token is revoked; then, or for a token it never minted, the
+        answer is ``{"active": false}``.
+        """
+        token = secrets.token_urlsafe(32)
+        self._introspection.file(
+            token, self._claims(sub, scopes, audience, expires_in, acr, claims)
+        )
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token it minted (opaque or JWT): its introspection says inactive from
+        now on. A token the middleware has already accepted is remembered there for
+        ``JWT_INTROSPECTION_CACHE_SECONDS``, as with a real provider. A JWT is verified
+        locally, so this affects it only with ``introspect_all_tokens=True``."""
+        self._introspection.revoke(token)
+
+    def _claims(
+        self,
+        sub: str,
+        scopes: Sequence[str],
+        audience: str | Sequence[str] | None,
+        expires_in: float,
+        acr: str | None,
+        claims: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The payload :meth:`mint` signs and :meth:`mint_opaque` files."""
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": self.url,
@@ -181,26 +253,32 @@ class FakeIssuer:
         if acr is not None:
             payload["acr"] = acr
         payload.update(claims)
-        payload = {name: value for name, value in payload.items() if value is not None}
-        with self._lock:
-            signing = self._keys[algorithm]
-        return jwt.encode(
-            payload, signing.key, algorithm=algorithm, headers={"kid": signing.kid, "typ": "at+jwt"}
-        )
+        return {name: value for name, value in payload.items() if value is not None}
 
     def as_user(
-        self, client: _Client, sub: str, *, scopes: Sequence[str] = (), **mint: Any
+        self,
+        client: _Client,
+        sub: str,
+        *,
+        scopes: Sequence[str] = (),
+        opaque: bool = False,
+        **mint: Any,
     ) -> _Client:
         """Send ``client``'s further requests with a token for ``sub`` (its ``Authorization``
-        header); ``scopes`` and ``mint`` are as for :meth:`mint`. Works for Starlette's
-        ``TestClient`` and ``httpx.Client``/``httpx.AsyncClient`` alike; returns the client."""
-        client.headers["Authorization"] = "Bearer " + self.mint(sub, scopes=scopes, **mint)
+        header): a JWT, or with ``opaque`` an opaque token (:meth:`mint_opaque`); ``scopes``
+        and ``mint`` are as for :meth:`mint`. Works for Starlette's ``TestClient`` and
+        ``httpx.Client``/``httpx.AsyncClient`` alike; returns the client."""
+        minter = self.mint_opaque if opaque else self.mint
+        client.headers["Authorization"] = "Bearer " + minter(sub, scopes=scopes, **mint)
         return client
 
-    def settings(self, **values: Any) -> JWTSettings:
+    def settings(self, *, introspection: bool = False, **values: Any) -> JWTSettings:
         """JWT settings that verify this provider's tokens: its ``url`` as the issuer (keys
         found by discovery), its audience and its three algorithms; ``values`` replace or
-        add to them (``audience=...``, ``scope_claims=...``).
+        add to them (``audience=...``, ``scope_claims=...``). With ``introspection``, opaque
+        tokens are checked at its introspection endpoint (found by discovery) as its client
+        (``introspection_client_id`` and ``_secret``, by ``client_secret_basic`` unless
+        ``introspection_auth_method=...`` says otherwise).
 
         Only the values given count: no ``JWT_*`` variable and no ``.env`` file is read, and
         the environment is left alone. The key set may be refetched every 0.01 s rather
@@ -211,9 +289,11 @@ class FakeIssuer:
             "audience": self.audience,
             "algorithms": list(ALGORITHMS),
             "jwks_min_refetch_seconds": _TEST_MIN_REFETCH_SECONDS,
-            **values,
         }
-        return _GivenValuesOnly(**given)
+        if introspection:
+            given["introspection_client_id"] = self.introspection_client_id
+            given["introspection_client_secret"] = self.introspection_client_secret
+        return _GivenValuesOnly(**{**given, **values})
 
     def rotate_keys(self, *, keep_previous: bool = False) -> None:
         """Make a new key for every algorithm (with a new ``kid``) and sign with them from
@@ -255,9 +335,12 @@ class FakeIssuer:
 
     @property
     def requests(self) -> RequestCounts:
-        """The metadata and key-set requests it was sent since it started or was reset."""
+        """The metadata, key-set and introspection requests it was sent since it started or
+        was reset."""
         with self._lock:
-            return RequestCounts(self._discovery_requests, self._jwks_requests)
+            return RequestCounts(
+                self._discovery_requests, self._jwks_requests, self._introspection_requests
+            )
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -265,6 +348,11 @@ class FakeIssuer:
         return {
             "issuer": self.url,
             "jwks_uri": self.jwks_url,
+            "introspection_endpoint": self.introspection_url,
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "id_token_signing_alg_values_supported": list(ALGORITHMS),
             "subject_types_supported": ["public"],
             "response_types_supported": ["code"],
@@ -279,12 +367,13 @@ class FakeIssuer:
     def reset(self) -> None:
         """Answer normally again, count from zero, and publish the current keys alone (the
         ones kept by ``rotate_keys(keep_previous=True)`` leave); the keys stay what they
-        are, so tokens minted before still verify."""
+        are, and so do the tokens it minted and revoked, so tokens minted before still
+        verify (and introspect) as they did."""
         with self._lock:
             self._published = self._jwks_of(self._keys)
             self._outage = None
             self._delay_seconds = 0.0
-            self._discovery_requests = self._jwks_requests = 0
+            self._discovery_requests = self._jwks_requests = self._introspection_requests = 0
             self._outage_over.set()
 
     def close(self) -> None:
@@ -311,63 +400,34 @@ class FakeIssuer:
     def _jwks_of(keys: dict[SigningAlgorithm, _SigningKey]) -> list[dict[str, Any]]:
         return [_public_jwk(algorithm, signing) for algorithm, signing in keys.items()]
 
-    def _document(self, path: str) -> dict[str, Any] | None:
-        """The document at ``path``, counting the request; ``None``: not one it serves."""
+    def answer_get(self, path: str) -> Answer:
+        """The answer to a GET of ``path``, counting the request."""
         with self._lock:
             if path in _DISCOVERY_PATHS:
                 self._discovery_requests += 1
-                return self.metadata
+                return Answer(200, self.metadata)
             if path == _JWKS_PATH:
                 self._jwks_requests += 1
-                return {"keys": list(self._published)}
-        return None
+                return Answer(200, {"keys": list(self._published)})
+            if path == _INTROSPECTION_PATH:
+                self._introspection_requests += 1
+                return error(405, "method_not_allowed", ("Allow", "POST"))
+        return error(404, "not_found")
 
-    def _conditions(self) -> tuple[OutageKind | None, float]:
+    def answer_post(self, path: str, authorization: str | None, form: bytes | None) -> Answer:
+        """The answer to a POST of ``form`` (``None``: too large to read) to ``path``,
+        counting the request."""
+        if path != _INTROSPECTION_PATH:
+            if path in _DISCOVERY_PATHS or path == _JWKS_PATH:
+                return error(405, "method_not_allowed", ("Allow", "GET"))
+            return error(404, "not_found")
+        with self._lock:
+            self._introspection_requests += 1
+        return self._introspection.answer(authorization, form)
+
+    def conditions(self) -> tuple[OutageKind | None, float]:
         with self._lock:
             return self._outage, self._delay_seconds
 
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that stopped waiting (a timeout in a slow or silent outage)
-        breaks the connection on purpose, and the test's output is not the place for it."""
-
-
-def _handler_for(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            document = issuer._document(self.path.partition("?")[0])
-            outage, delay_seconds = issuer._conditions()
-            if delay_seconds:
-                time.sleep(delay_seconds)
-            if outage == "no-answer":
-                issuer._outage_over.wait()
-                self.close_connection = True
-                return
-            if outage == "closed":
-                self.close_connection = True
-                return
-            if outage == "503":
-                self._answer(503, {"error": "temporarily_unavailable"})
-            elif document is None:
-                self._answer(404, {"error": "not_found"})
-            else:
-                self._answer(200, document)
-
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
-            body = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a test's output is not the place for the provider's access log."""
-
-    return Handler
+    def wait_for_outage_end(self) -> None:
+        self._outage_over.wait()

@@ -77,11 +77,23 @@ class Acceptance:
     ) -> VerifiedToken:
         """The identity ``token`` (whose ``payload`` and its JSON text are given) stands for,
         once its claims passed the checks of ``policy``; remembered in the cache."""
-        now = time.time()
+        shape = PayloadShape.of(payload_json)
+        verified = self.identity(payload, policy, shape, time.time())
+        if self.cache is not None:
+            size = entry_size(token, shape, verified.scopes)
+            self.cache.put(token, verified, expires_at=verified.expires_at, size=size)
+        return verified
+
+    def identity(
+        self, payload: dict[str, Any], policy: IssuerPolicy, shape: PayloadShape, now: float
+    ) -> VerifiedToken:
+        """The identity claims stand for once they passed the checks of ``policy`` at
+        ``now``: a JWT's payload (:meth:`accept`) or an introspection answer alike, so the
+        two cannot drift apart. ``shape`` is that of the JSON text they were parsed from;
+        ``payload`` is frozen in place, so it must be this verification's own."""
         for claim, rule in self._rules[policy]:
             if claim is None or claim in payload:
                 rule(payload, now)
-        shape = PayloadShape.of(payload_json)
         try:
             claims = frozen_claims(payload, shape)
         except ValueError:  # nested deeper than freeze() follows
@@ -92,18 +104,13 @@ class Acceptance:
         scopes: tuple[str, ...] = ()
         if names is None or not payload.keys().isdisjoint(names):
             scopes = tuple(scopes_from(claims, self._scope_claims))
-        expires = expires_at(payload, self._leeway, self._max_age)
-        verified = VerifiedToken(
+        return VerifiedToken(
             claims=claims,
             subject=payload["sub"],  # the subject check saw a string
             scopes=scopes,
             issuer=policy.issuer,
-            expires_at=expires,
+            expires_at=expires_at(payload, self._leeway, self._max_age),
         )
-        if self.cache is not None:
-            size = entry_size(token, shape, scopes)
-            self.cache.put(token, verified, expires_at=expires, size=size)
-        return verified
 
 
 def payload_of(parsed: jws.Token) -> tuple[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ token to the endpoint, authenticated as a client (``client_secret_basic``,
 
 An active answer becomes a :class:`~jwt_middleware.types.VerifiedToken` as a JWT's payload
 does: its ``iss`` must be an accepted issuer, and its members go through the same claim
-checks (:func:`~.acceptance.issuer_checks`: ``exp``, ``aud``, ``cnf``...), so the policy,
+checks (:meth:`~.acceptance.Acceptance.identity`: ``exp``, ``aud``, ``cnf``...), so the policy,
 ``request.state`` and revocation see the same claims whichever kind of token came. Two
 members are filled in where the answer leaves them out: ``sub`` from ``client_id`` (a
 client credentials token is about its client, as RFC 9068 has it), and ``jti`` from the
@@ -58,13 +58,12 @@ from ..keys.http import FetchError, fetch_capped
 from ..keys.issuers import IssuerPolicy
 from ..refusals import Reason, log_refusal
 from ..settings import JWTSettings
-from ..types import Claims, VerifiedToken, freeze
-from .acceptance import issuer_checks
+from ..types import Claims, VerifiedToken
+from .acceptance import Acceptance
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
-from .claims import CheckRule, custom_check, expires_at
+from .claims import custom_check
 from .client_auth import ClientAuthentication
 from .introspection_answers import RefusalMemory, active_answer
-from .scopes import scopes_from
 
 __all__ = ["TokenIntrospector"]
 
@@ -87,23 +86,19 @@ class TokenIntrospector:
     """
 
     __slots__ = (
+        "_acceptance",
         "_active",
         "_auth",
-        "_checks",
         "_client",
         "_clock",
-        "_custom",
         "_discovered",
         "_failing",
         "_flights",
         "_issuers",
-        "_leeway",
-        "_max_age",
         "_max_len",
         "_owns_client",
         "_policies",
         "_refused",
-        "_scope_claims",
         "_timeout",
         "_url",
         "all_tokens",
@@ -128,16 +123,15 @@ class TokenIntrospector:
         self._auth = ClientAuthentication(settings)
         self._policies = policies
         self._issuers = {policy.issuer for policy in policies}
-        #: For each issuer policy, the claim checks an answer goes through, as a JWT would.
-        self._checks: dict[IssuerPolicy, tuple[tuple[str | None, CheckRule], ...]] = {
-            policy: tuple((check.claim, check.rule) for check in issuer_checks(settings, policy))
-            for policy in policies
-        }
-        self._custom = custom_check(check_claims) if check_claims is not None else None
-        self._leeway = settings.leeway_seconds
-        self._max_age = settings.max_token_age_seconds
+        #: The claim checks an answer goes through, as a JWT of its issuer would, and the
+        #: identity it becomes (remembered here, not in the verifier's cache).
+        self._acceptance = Acceptance(
+            settings,
+            policies,
+            custom=custom_check(check_claims) if check_claims is not None else None,
+            cache=None,
+        )
         self._max_len = settings.max_token_bytes
-        self._scope_claims = settings.scope_claims
         self._timeout = settings.introspection_timeout_seconds
         size = settings.verified_cache_size
         self._active = (
@@ -303,30 +297,13 @@ class TokenIntrospector:
         if "jti" not in answer:
             answer["jti"] = key
         policy = self._policy_for(answer.get("iss"))
-        now = self._clock()
-        for claim, rule in self._checks[policy]:
-            if claim is None or claim in answer:
-                rule(answer, now)
-        try:
-            claims: Claims = freeze(answer)
-        except ValueError:
-            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM) from None
-        if self._custom is not None:
-            self._custom.rule(claims, now)
-        scopes = tuple(scopes_from(claims, self._scope_claims))
-        verified = VerifiedToken(
-            claims=claims,
-            subject=answer["sub"],  # the subject check saw a string
-            scopes=scopes,
-            issuer=policy.issuer,
-            expires_at=expires_at(answer, self._leeway, self._max_age),
-        )
+        shape = PayloadShape.of(body.decode("utf-8"))
+        verified = self._acceptance.identity(answer, policy, shape, self._clock())
         try:
             remember_until = float(answer["exp"])  # the expiry check saw a finite number
         except OverflowError:  # 400 digits: a token that never expires
             remember_until = math.inf
-        size = entry_size(key, PayloadShape.of(body.decode("utf-8")), scopes)
-        return verified, size, remember_until
+        return verified, entry_size(key, shape, verified.scopes), remember_until
 
     def _policy_for(self, iss: object) -> IssuerPolicy:
         for policy in self._policies:

@@ -36,11 +36,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from .. import jws
 from ..errors import InvalidTokenError, TenantLimitError
 from ..keys.issuers import IssuerPolicy, Issuers, SourceFactory
+from ..keys.refetch import TokenBucket
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal
 from ..settings import IssuerSettings, JWTSettings
@@ -58,31 +59,6 @@ __all__ = ["ResolveIssuer", "TenantBuilder", "Tenants", "TokenBucket"]
 #: ``iss`` it was asked about), or ``None`` to refuse it. Called for a token whose ``iss`` is
 #: neither listed nor held already; it should answer from memory, quickly.
 ResolveIssuer = Callable[[str], IssuerSettings | None]
-
-_SECONDS_PER_MINUTE: Final = 60.0
-
-
-class TokenBucket:
-    """``per_minute`` takes a minute, in bursts of up to ``per_minute``."""
-
-    __slots__ = ("_capacity", "_clock", "_rate", "_tokens", "_updated")
-
-    def __init__(self, *, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._capacity = float(per_minute)
-        self._rate = per_minute / _SECONDS_PER_MINUTE
-        self._clock = clock
-        self._tokens = self._capacity
-        self._updated = clock()
-
-    def take(self) -> bool:
-        """Take one if there is one; ``False`` when the bucket is empty."""
-        now = self._clock()
-        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 @dataclass(slots=True, eq=False)

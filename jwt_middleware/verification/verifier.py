@@ -68,7 +68,8 @@ class TokenVerifier:
 
     How a token is verified, in this order, so that a forged token costs no more than its
     signature check and is never parsed as JSON: its size; its three segments and header
-    (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ``; the keys its
+    (:mod:`.jws`); the header's ``alg`` among the allowed ones and its ``typ`` (and, with
+    ``JWT_ALB_SIGNER``, its ``signer`` among those load balancers); the keys its
     ``alg`` and ``kid`` select (:mod:`.candidates`); the signature over the raw bytes; only
     then the payload, and its claims against the policy of the issuer whose key verified
     it, by the checks of :mod:`.claims` assembled for it once (:mod:`.acceptance`).
@@ -90,6 +91,7 @@ class TokenVerifier:
         "_issuers",
         "_keys",
         "_max_len",
+        "_signers",
         "_static",
         "_tenants",
         "_types",
@@ -131,6 +133,8 @@ class TokenVerifier:
         self._static = self._keys.fixed if self._tenants is None else None
         self._types = _accepted_types(token_types, explicit=settings.require_access_token_type)
         self._max_len = settings.max_token_bytes
+        #: The accepted ``signer`` header values (ALB's), or ``None``: the header is not read.
+        self._signers = frozenset(settings.alb_signers) or None
         self._cache = (
             VerifiedTokenCache(
                 max_entries=settings.verified_cache_size,
@@ -287,7 +291,8 @@ class TokenVerifier:
     # --- the steps ---------------------------------------------------------------------------
 
     def _parse(self, token: str) -> jws.Token:
-        """The token split and its header checked: size, form, ``alg`` and ``typ``."""
+        """The token split and its header checked: size, form, ``alg``, ``typ`` and, when
+        configured, ``signer``."""
         if not isinstance(token, str) or len(token) > self._max_len:
             refuse(Reason.TOO_LARGE if isinstance(token, str) else Reason.MALFORMED)
         try:
@@ -299,6 +304,9 @@ class TokenVerifier:
         typ = parsed.typ  # as sent ("JWT", say) first: no lower() for the usual spellings
         if typ not in self._types and (typ is None or typ.lower() not in self._types):
             refuse(Reason.TOKEN_TYPE)
+        signers = self._signers
+        if signers is not None and not _signed_by(parsed, signers):
+            refuse(Reason.SIGNER)
         return parsed
 
     def _now(self, token: str, parsed: jws.Token) -> VerifiedToken | None:
@@ -374,7 +382,8 @@ class TokenVerifier:
             exc.issuer = only_issuer(policies)
             log_refusal(exc.reason, issuer=exc.issuer, kid=key.kid)
             raise
-        jws.remember_header(parsed)
+        if self._signers is None:  # ALB's headers hold their exp: each one is new
+            jws.remember_header(parsed)
         return verified
 
 
@@ -389,6 +398,15 @@ def _accepted_types(
     lower = {t.lower() if t is not None else None for t in token_types}
     upper = {t.upper() for t in lower if t is not None}
     return frozenset(lower | {t for t in upper if t.lower() in lower})  # not "SS" for "ß"
+
+
+def _signed_by(parsed: jws.Token, signers: frozenset[str]) -> bool:
+    """Whether the token's header names one of ``signers`` as its ``signer``: checked
+    before any key is looked up, so that a token of another load balancer never makes the
+    key source fetch (ALB's keys are shared by a region: its signature alone proves
+    nothing); the signature, checked next, covers the header."""
+    signer = jws.header_member(parsed, "signer")
+    return isinstance(signer, str) and signer in signers
 
 
 def _not_cached(token: str) -> None:

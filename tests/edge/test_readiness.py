@@ -6,13 +6,15 @@ a JWKS once fetched. The probe answers before any rule or token, with fixed tiny
 a probe that finds the keys missing retries the fetch (at most once per
 ``JWT_JWKS_MIN_REFETCH_SECONDS``), so an instance whose provider was down at start-up
 becomes ready without traffic. Under Starlette's TestClient and under uvicorn over a raw
-socket.
+socket; the provider is the test kit's (``jwt_issuer``), whose outage is the one a probe
+must see through.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +25,8 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings
+from jwt_middleware.testing import FakeIssuer
 from tests.helpers import SECRET, bearer, mint_token, whoami
-from tests.keypairs import RSA
-from tests.keys.endpoint import Endpoint, public_jwk, signed
 from tests.servers import serve
 from tests.wire.exchange import exchange
 
@@ -39,13 +40,14 @@ def static_settings() -> JWTSettings:
     return JWTSettings(secret=SECRET)
 
 
-def jwks_settings(endpoint: Endpoint) -> JWTSettings:
-    return JWTSettings(
-        algorithms=["RS256"],
-        jwks_url=endpoint.url,
-        jwks_min_refetch_seconds=RETRY_SECONDS,
-        jwks_timeout_seconds=2,
-    )
+def jwks_settings(issuer: FakeIssuer) -> JWTSettings:
+    """The provider's key set by its URL (``JWT_JWKS_URL``)."""
+    return discovered_settings(issuer, jwks_url=issuer.jwks_url)
+
+
+def discovered_settings(issuer: FakeIssuer, **values: Any) -> JWTSettings:
+    """The provider's key set found by discovery from its metadata (``JWT_ISSUER``)."""
+    return issuer.settings(jwks_min_refetch_seconds=RETRY_SECONDS, jwks_timeout_seconds=2, **values)
 
 
 def probed_app(settings: JWTSettings | None, **options: Any) -> Starlette:
@@ -64,12 +66,16 @@ def middleware_of(app: Starlette) -> JWTAuthMiddleware:
     return layer
 
 
-def endpoint_down(endpoint: Endpoint) -> None:
-    endpoint.status = 503
+#: How the provider is while the app starts (and the test runs).
+Provider = Callable[[FakeIssuer], AbstractContextManager[None]]
 
 
-def endpoint_up(endpoint: Endpoint) -> None:
-    endpoint.publish(public_jwk(RSA, "a"))
+def provider_down(issuer: FakeIssuer) -> AbstractContextManager[None]:
+    return issuer.outage("503")
+
+
+def provider_up(issuer: FakeIssuer) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -152,8 +158,8 @@ def test_a_bad_readiness_path_is_a_configuration_error(readiness_path: str) -> N
 class StartCase:
     """How the app starts, and what ``ready`` and the probe say before and after."""
 
-    settings: Callable[[Endpoint], JWTSettings | None]
-    before: Callable[[Endpoint], None]
+    settings: Callable[[FakeIssuer], JWTSettings | None]
+    provider: Provider
     lifespan: bool
     ready_after_start: bool
     first_probe: int
@@ -161,59 +167,75 @@ class StartCase:
 
 START_CASES = [
     pytest.param(
-        StartCase(lambda e: static_settings(), endpoint_up, True, True, 200), id="static-lifespan"
+        StartCase(lambda i: static_settings(), provider_up, True, True, 200), id="static-lifespan"
     ),
     pytest.param(
-        StartCase(lambda e: static_settings(), endpoint_up, False, False, 200),
+        StartCase(lambda i: static_settings(), provider_up, False, False, 200),
         id="static-no-lifespan",
     ),
-    pytest.param(StartCase(jwks_settings, endpoint_up, True, True, 200), id="jwks-lifespan"),
+    pytest.param(StartCase(jwks_settings, provider_up, True, True, 200), id="jwks-lifespan"),
     pytest.param(
-        StartCase(jwks_settings, endpoint_up, False, False, 200),
+        StartCase(jwks_settings, provider_up, False, False, 200),
         id="jwks-no-lifespan-probe-fetches",
     ),
     pytest.param(
-        StartCase(jwks_settings, endpoint_down, True, False, 503), id="jwks-provider-down"
+        StartCase(jwks_settings, provider_down, True, False, 503), id="jwks-provider-down"
     ),
     pytest.param(
-        StartCase(lambda e: None, endpoint_up, False, False, 503),
+        StartCase(discovered_settings, provider_up, True, True, 200), id="discovered-lifespan"
+    ),
+    pytest.param(
+        StartCase(discovered_settings, provider_up, False, False, 200),
+        id="discovered-no-lifespan-probe-fetches",
+    ),
+    pytest.param(
+        StartCase(discovered_settings, provider_down, True, False, 503),
+        id="discovered-provider-down",
+    ),
+    pytest.param(
+        StartCase(lambda i: None, provider_up, False, False, 503),
         id="configuration-error",
     ),
 ]
 
 
 @pytest.mark.parametrize("case", START_CASES)
-def test_ready_follows_start_up_and_the_keys(case: StartCase, endpoint: Endpoint) -> None:
-    case.before(endpoint)
-    app = probed_app(case.settings(endpoint))
+def test_ready_follows_start_up_and_the_keys(case: StartCase, jwt_issuer: FakeIssuer) -> None:
+    app = probed_app(case.settings(jwt_issuer))
     client = TestClient(app)
-    if case.lifespan:
-        with client:
-            assert middleware_of(app).ready is case.ready_after_start
+    with case.provider(jwt_issuer):
+        if case.lifespan:
+            with client:
+                assert middleware_of(app).ready is case.ready_after_start
+                reply = client.get("/readyz")
+        else:
             reply = client.get("/readyz")
-    else:
-        reply = client.get("/readyz")
     assert reply.status_code == case.first_probe
     assert middleware_of(app).ready is (case.first_probe == 200)
     assert reply.content in (READY, NOT_READY, b'{"detail":"Authentication is not configured."}')
 
 
-def test_a_probe_fetches_the_keys_the_start_up_missed(endpoint: Endpoint) -> None:
+@pytest.mark.parametrize(
+    "settings",
+    [pytest.param(jwks_settings, id="jwks"), pytest.param(discovered_settings, id="discovered")],
+)
+def test_a_probe_fetches_the_keys_the_start_up_missed(
+    jwt_issuer: FakeIssuer, settings: Callable[[FakeIssuer], JWTSettings]
+) -> None:
     """The provider comes back: the next probe past the retry interval fetches and passes,
     and probes inside the interval do not fetch."""
-    endpoint_down(endpoint)
-    with TestClient(probed_app(jwks_settings(endpoint))) as client:
-        assert client.get("/readyz").status_code == 503
-        fetched = endpoint.requests
-        for _ in range(5):  # within the interval: answered from what is held
-            assert client.get("/readyz").content == NOT_READY
-        assert endpoint.requests == fetched
-        endpoint.status = 200
-        endpoint_up(endpoint)
+    with ExitStack() as running:
+        with provider_down(jwt_issuer):
+            client = running.enter_context(TestClient(probed_app(settings(jwt_issuer))))
+            assert client.get("/readyz").status_code == 503
+            fetched = jwt_issuer.requests
+            for _ in range(5):  # within the interval: answered from what is held
+                assert client.get("/readyz").content == NOT_READY
+            assert jwt_issuer.requests == fetched
         time.sleep(RETRY_SECONDS * 1.5)
         reply = client.get("/readyz")
         assert (reply.status_code, reply.content) == (200, READY)
-        assert client.get("/private", headers=bearer(signed(RSA))).status_code == 200
+        assert client.get("/private", headers=bearer(jwt_issuer.mint("u"))).status_code == 200
 
 
 def test_the_probe_is_off_by_default() -> None:
@@ -226,15 +248,14 @@ def test_the_probe_is_off_by_default() -> None:
 @pytest.mark.parametrize(
     ("provider", "status", "body"),
     [
-        pytest.param(endpoint_up, 200, READY, id="keys-loaded"),
-        pytest.param(endpoint_down, 503, NOT_READY, id="provider-down"),
+        pytest.param(provider_up, 200, READY, id="keys-loaded"),
+        pytest.param(provider_down, 503, NOT_READY, id="provider-down"),
     ],
 )
 def test_the_probe_under_uvicorn_over_a_raw_socket(
-    endpoint: Endpoint, provider: Callable[[Endpoint], None], status: int, body: bytes
+    jwt_issuer: FakeIssuer, provider: Provider, status: int, body: bytes
 ) -> None:
-    provider(endpoint)
-    with serve(probed_app(jwks_settings(endpoint))) as base_url:
+    with provider(jwt_issuer), serve(probed_app(jwks_settings(jwt_issuer))) as base_url:
         reply = exchange(base_url, "GET /readyz HTTP/1.1")
         head = exchange(base_url, "HEAD /readyz HTTP/1.1")
     assert (reply.status, reply.body) == (status, body)

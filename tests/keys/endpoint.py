@@ -1,5 +1,6 @@
-"""A JWKS endpoint on loopback for JWKSKeys to fetch from, the ways a test breaks it, and the
-tokens and headers the tests send.
+"""A JWKS endpoint on loopback for JWKSKeys to fetch from (and PEM files by ``kid``, as AWS
+ALB publishes its keys, for KidURLKeys), the ways a test breaks it, and the tokens and
+headers the tests send.
 
 Keys come from :mod:`tests.keypairs`, are published as public JWKs with PyJWT's ``to_jwk``,
 and tokens are signed with PyJWT directly.
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.algorithms import Algorithm
@@ -97,16 +99,29 @@ class Endpoint:
         self.metadata: Any = None
         self.requests = 0
         self.accept_encodings: list[str | None] = []
+        #: PEM files served at /keys/<kid> (404 for another kid), and every request's raw
+        #: path as it reached the server, whatever route it asked for.
+        self.pems: dict[str, bytes] = {}
+        self.paths: list[bytes] = []
         self._stack = ExitStack()
         stack.callback(self._stack.close)
         app = Starlette(
             routes=[
                 Route("/jwks.json", self._serve),
                 Route("/.well-known/{rest:path}", self._serve_metadata),
+                Route("/keys/{kid}", self._serve_pem),
             ]
         )
-        self.base_url = self._stack.enter_context(serve(app))
+
+        async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                self.paths.append(scope["raw_path"])
+            await app(scope, receive, send)
+
+        self.base_url = self._stack.enter_context(serve(recording))
         self.url = f"{self.base_url}/jwks.json"
+        #: The ``JWT_KEY_URL_TEMPLATE`` of the PEM files.
+        self.key_url_template = f"{self.base_url}/keys/{{kid}}"
 
     def publish(self, *jwks: dict[str, Any]) -> None:
         self.document = {"keys": list(jwks)}
@@ -128,6 +143,15 @@ class Endpoint:
             chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
             return StreamingResponse(iter(chunks), status_code=self.status)
         return self._answer(body)
+
+    async def _serve_pem(self, request: Request) -> Response:
+        self.requests += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        pem = self.body if self.body is not None else self.pems.get(request.path_params["kid"])
+        if self.status != 200 or pem is None:
+            return Response(status_code=self.status if self.status != 200 else 404)
+        return Response(pem, media_type="application/x-pem-file")
 
     async def _serve_metadata(self, request: Request) -> Response:
         self.accept_encodings.append(request.headers.get("accept-encoding"))

@@ -2,8 +2,8 @@
 
 Static keys (named by ``kid``; a primary key that also serves tokens naming no known
 ``kid``; one HMAC secret that needs no header), a JWKS fetched from a real endpoint on
-loopback, keys discovered from a loopback issuer's metadata, and a JWK Set given inline or
-read from a file. Each offers a known
+loopback, keys discovered from a loopback issuer's metadata, a JWK Set given inline or
+read from a file, and PEM keys fetched one per ``kid`` (AWS ALB's way). Each offers a known
 ``alg`` and ``kid`` now and later alike; for an unknown ``kid`` nothing, or what it offers a
 token without ``kid``; never a key for an algorithm it was not bound to; says truly
 whether its keys depend on the header; says truly whether it holds usable keys (what a
@@ -25,11 +25,14 @@ import pytest
 
 from jwt_middleware import JWTSettings, KeySource
 from jwt_middleware.algorithms import ALGORITHMS
+from jwt_middleware.errors import KeysUnavailableError
 from jwt_middleware.keys.discovery import DiscoveredKeys
 from jwt_middleware.keys.jwks import JWKSKeys, JWKSOptions
+from jwt_middleware.keys.kid_urls import KidURLKeys
 from jwt_middleware.keys.local import JWKSFileKeys, inline_jwks
 from jwt_middleware.keys.pool import JWKSPool
 from jwt_middleware.keys.static import StaticKeys
+from jwt_middleware.settings.alb import KeyURLTemplate
 from jwt_middleware.types import BoundKey
 from tests.helpers import SECRET, FakeClock
 from tests.keypairs import EC_P256, RSA, public_pem
@@ -57,6 +60,9 @@ class SourceCase:
     header_free: bool = False
     #: Its keys come from a provider: none are held before the first good fetch.
     fetched: bool = False
+    #: Its keys are fetched one per kid when a token names it: none are held after
+    #: prefetch, and it is ready all the same until a fetch fails.
+    per_kid: bool = False
 
 
 @asynccontextmanager
@@ -118,6 +124,19 @@ async def jwks_file(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeySo
         yield JWKSFileKeys(path, algorithms=["RS256", "ES256"], clock=clock)
 
 
+@asynccontextmanager
+async def kid_urls(endpoint: Endpoint, clock: FakeClock) -> AsyncIterator[KeySource]:
+    endpoint.pems = {"e": public_pem(EC_P256).encode()}
+    template = KeyURLTemplate.parse(endpoint.key_url_template)
+    yield KidURLKeys(template, options=JWKSOptions(timeout_seconds=2), clock=clock)
+
+
+async def named_once(case: SourceCase, source: KeySource) -> None:
+    """What a first token naming the known key does to a source that fetches per kid."""
+    if case.per_kid:
+        await source.keys(*case.known)
+
+
 ASYMMETRIC = frozenset({"RS256", "ES256"})
 RSA_NUMBERS = RSA.public_key().public_numbers()
 SOURCES = [
@@ -150,6 +169,16 @@ SOURCES = [
     ),
     pytest.param(SourceCase(inline, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="inline-jwks"),
     pytest.param(SourceCase(jwks_file, ("RS256", "a"), RSA_NUMBERS, ASYMMETRIC), id="jwks-file"),
+    pytest.param(
+        SourceCase(
+            kid_urls,
+            ("ES256", "e"),
+            EC_P256.public_key().public_numbers(),
+            frozenset({"ES256"}),
+            per_kid=True,
+        ),
+        id="kid-urls",
+    ),
 ]
 
 
@@ -179,6 +208,7 @@ def check(
         async with case.open(endpoint, clock) as source:
             assert isinstance(source, KeySource)
             await source.prefetch()
+            await named_once(case, source)
             try:
                 await scenario(source)
             finally:
@@ -297,6 +327,7 @@ def test_prefetch_and_aclose_are_idempotent(
     async def main() -> None:
         async with case.open(endpoint, clock) as source:
             await source.prefetch()
+            await named_once(case, source)
             first = described(source.keys_now(algorithm, kid))
             await source.prefetch()
             assert first
@@ -317,13 +348,26 @@ def test_available_says_whether_usable_keys_are_held(
 ) -> None:
     """Before ``prefetch`` a fetching source holds nothing; after it, it holds keys exactly
     when the provider answered, and then offers the known key without waiting. Static
-    keys are available from the start."""
+    keys are available from the start. A source that fetches per kid holds nothing before
+    a token names one and is available then; after, exactly when the provider answered."""
     algorithm, kid = case.known
 
     async def main() -> None:
         async with case.open(endpoint, clock) as source:
             if not provider_up:
                 endpoint.status = 503
+            if case.per_kid:
+                await source.prefetch()
+                assert source.available
+                assert source.keys_now(algorithm, kid) is None, "nothing held before a token"
+                if provider_up:
+                    assert described(await source.keys(algorithm, kid))
+                else:
+                    with pytest.raises(KeysUnavailableError):
+                        await source.keys(algorithm, kid)
+                assert source.available is provider_up
+                await source.aclose()
+                return
             assert source.available is not case.fetched
             await source.prefetch()
             held = provider_up or not case.fetched

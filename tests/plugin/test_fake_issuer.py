@@ -52,7 +52,7 @@ def test_each_algorithm_signs_tokens_the_middleware_accepts(
     with TestClient(build_app(jwt_issuer.settings())) as client:
         reply = client.get("/private", headers=bearer(token))
     assert (reply.status_code, reply.json()["user_id"]) == (200, "alice")
-    assert jwt_issuer.requests == (1, 1)  # discovery and key set once, at start-up
+    assert jwt_issuer.requests == (1, 1, 0)  # discovery and key set once, at start-up
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_its_key_set_is_public_keys_with_a_kid_each(jwt_issuer: FakeIssuer) -> N
     assert len({key["kid"] for key in keys}) == 3
     assert not any({"d", "p", "q"} & set(key) for key in keys)
     assert jwt_issuer.metadata["issuer"] == jwt_issuer.url
-    assert jwt_issuer.requests == (0, 1)
+    assert jwt_issuer.requests == (0, 1, 0)
 
 
 @pytest.mark.parametrize("client_kind", ["starlette-testclient", "httpx-asyncclient"])
@@ -227,7 +227,7 @@ def test_each_test_gets_it_answering_and_counting_from_zero(jwt_issuer: FakeIssu
     with jwt_issuer.outage(), jwt_issuer.slow(5):
         jwt_issuer.reset()
         assert httpx.get(jwt_issuer.jwks_url, timeout=2).status_code == 200
-    assert jwt_issuer.requests == (0, 1)
+    assert jwt_issuer.requests == (0, 1, 0)
 
 
 def test_without_the_testing_extra_the_fixture_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,13 @@ from opentelemetry.trace import StatusCode
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.keys.discovery import DiscoveredKeys
+from jwt_middleware.keys.jwks import JWKSOptions
+from jwt_middleware.keys.kid_urls import KidURLKeys
+from jwt_middleware.settings.alb import KeyURLTemplate
 from tests.asgi import call, http_scope, scope_headers
 from tests.helpers import FakeClock, bearer, build_app
-from tests.keypairs import RSA
+from tests.keypairs import EC_P256, RSA
+from tests.keys.alb import KID, pem_of, random_kid
 from tests.keys.endpoint import (
     Endpoint,
     answer,
@@ -147,3 +151,36 @@ def test_a_key_set_built_without_telemetry_reports_nothing(
     fetch_once(endpoint.url, telemetry=False)
     assert with_attribute(added(before, sdk.reading(FETCHES)), "source", endpoint.url) == {}
     assert sdk.finished_spans(FETCH) == []
+
+
+def test_keys_fetched_per_kid_are_counted_under_their_template(
+    sdk: Recorded, endpoint: Endpoint
+) -> None:
+    endpoint.pems = {KID: pem_of(EC_P256)}
+    template = endpoint.key_url_template
+    unknown = random_kid()
+    before = sdk.reading(FETCHES)
+
+    async def main() -> None:
+        source = KidURLKeys(
+            KeyURLTemplate.parse(endpoint.key_url_template), options=JWKSOptions(timeout_seconds=2)
+        )
+        try:
+            assert len(await source.keys("ES256", KID)) == 1
+            assert await source.keys("ES256", unknown) == ()
+            assert sdk.reading(HELD)[attributes(source=template)] == 1
+        finally:
+            await source.aclose()
+
+    asyncio.run(main())
+    counted = with_attribute(added(before, sdk.reading(FETCHES)), "source", template)
+    assert counted == {
+        attributes(source=template, document="pem", outcome="success"): 1,
+        attributes(source=template, document="pem", outcome="absent"): 1,
+    }
+    reported = [
+        str(value)
+        for span in sdk.finished_spans(FETCH)
+        for value in (span.attributes or {}).values()
+    ]
+    assert not [value for value in reported if KID in value or unknown in value]

@@ -3,6 +3,9 @@ and the signing input as bytes, and the payload only when asked for."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from jwt_middleware import jws
@@ -45,3 +48,59 @@ def test_the_payload_is_decoded_strictly_when_asked_for(payload: str, text: str 
         return
     with pytest.raises(jws.MalformedTokenError):
         parsed.payload_json()
+
+
+def _header_segment(header: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=")
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The header segments decoded and parsed from now on, in order."""
+    reads: list[str] = []
+    read = jws._read_header
+
+    def counted(segment: str) -> tuple[str, str | None, str | None]:
+        reads.append(segment)
+        return read(segment)
+
+    monkeypatch.setattr(jws, "_read_header", counted)
+    return reads
+
+
+def test_a_header_read_once_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forged token sent again is refused without its header being decoded again."""
+    header = _header_segment({"alg": "HS256", "kid": "memo-test", "typ": "JWT"})
+    reads = _count_reads(monkeypatch)
+    first = jws.parse(f"{header}.eyJzdWIiOiJ1In0.c2lnbmF0dXJl")
+    again = jws.parse(f"{header}.eyJzdWIiOiJ2In0.b3RoZXI")
+    assert reads == [header]
+    assert (again.algorithm, again.kid, again.typ) == (first.algorithm, "memo-test", "JWT")
+
+
+def test_new_headers_never_push_out_a_verified_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attacker who sends a new header with every token churns the memo of headers seen,
+    never the one of headers that verified."""
+    verified = jws.parse(f"{_header_segment({'alg': 'HS256', 'kid': 'real'})}.e30.c2ln")
+    jws.remember_header(verified)
+    for number in range(3 * jws._MAX_KNOWN_HEADERS):
+        jws.parse(f"{_header_segment({'alg': 'HS256', 'kid': f'forged-{number}'})}.e30.c2ln")
+    assert len(jws._SEEN_HEADERS) <= jws._MAX_KNOWN_HEADERS
+    reads = _count_reads(monkeypatch)
+    assert jws.parse(f"{verified.header_segment}.e30.c2ln").kid == "real"
+    assert reads == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param({"alg": "HS256", "crit": ["b64"]}, id="crit"),
+        pytest.param({"kid": "no-alg"}, id="no-alg"),
+        pytest.param({"alg": "HS256", "kid": None}, id="null-kid"),
+    ],
+)
+def test_a_refused_header_is_refused_every_time(header: dict[str, object]) -> None:
+    """Only headers that were read successfully are remembered."""
+    token = f"{_header_segment(header)}.e30.c2ln"
+    for _ in range(2):
+        with pytest.raises(jws.MalformedTokenError):
+            jws.parse(token)

@@ -44,6 +44,7 @@ from tests.helpers import (
 from tests.keypairs import RSA
 
 ISSUER = "https://id.example"
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/a/50dc6c495c0c9188"
 AUDIENCE = "api"
 SETTINGS: dict[str, Any] = {
     "secret": SECRET,
@@ -83,6 +84,17 @@ VERIFIER_CASES = [
         mint_token(iss=ISSUER, aud=AUDIENCE, headers={"typ": "refresh+jwt"}),
         Reason.TOKEN_TYPE,
         id="refresh-token-as-access",
+    ),
+    pytest.param({"alb_signer": ALB_ARN}, _good(), Reason.SIGNER, id="no-signer"),
+    pytest.param(
+        {"alb_signer": ALB_ARN},
+        mint_token(
+            iss=ISSUER,
+            aud=AUDIENCE,
+            headers={"signer": ALB_ARN.replace("123456789012", "210987654321")},
+        ),
+        Reason.SIGNER,
+        id="another-signer",
     ),
     pytest.param(
         {}, mint_token(iss=ISSUER, secret=OTHER_SECRET), Reason.BAD_SIGNATURE, id="signature"
@@ -179,7 +191,13 @@ def test_a_tenant_is_named_by_its_template(
 
 
 # Refused before the keys of the (one) issuer are looked up, so without its name.
-_BEFORE_ANY_KEY = {Reason.TOO_LARGE, Reason.MALFORMED, Reason.ALGORITHM, Reason.TOKEN_TYPE}
+_BEFORE_ANY_KEY = {
+    Reason.TOO_LARGE,
+    Reason.MALFORMED,
+    Reason.ALGORITHM,
+    Reason.TOKEN_TYPE,
+    Reason.SIGNER,
+}
 
 
 def _named_keys_verifier(**settings: Any) -> TokenVerifier:
