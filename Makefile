@@ -15,7 +15,7 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
-EXTRAS     := --extra jwks --extra redis --extra fastapi --extra testing
+EXTRAS     := --extra jwks --extra redis --extra fastapi --extra testing --extra otel
 
 # uv uses the machine's Python and never downloads one.
 export UV_PYTHON := $(shell command -v $(PYTHON))
@@ -47,7 +47,7 @@ test-latest: $(UV)
 	rm -rf .venv-latest
 	$(UV) venv --quiet .venv-latest
 	$(UV) pip install --quiet --python .venv-latest/bin/python --upgrade \
-		-e '.[jwks,redis,fastapi,testing]' --group dev
+		-e '.[jwks,redis,fastapi,testing,otel]' --group dev
 	.venv-latest/bin/python -m pip list 2>/dev/null || $(UV) pip list --python .venv-latest/bin/python
 	.venv-latest/bin/python -m pytest
 

@@ -339,6 +339,45 @@ def cookie_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: in
     ]
 
 
+def telemetry_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int) -> list[Row]:
+    """A reused token through an app whose middleware reports through the OpenTelemetry
+    API with no SDK configured (the case of every app that has the API installed, as
+    FastAPI brings it, and sets no provider), beside the same app with
+    ``JWT_TELEMETRY=false``, which builds no instrument: what the ``add`` on the API's no-op
+    counter costs each request."""
+    section = "Requests in-process (FastAPI, HS256), us per request"
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return [Row(section, "reused token, OpenTelemetry API", None, "not installed", None)]
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        raise SystemExit("an OpenTelemetry SDK is configured: this row is about the API alone")
+    token = hs256(scope="items:read")
+    scope = scope_for(token)
+    variants = {
+        "api": apps.jwt_auth_middleware(),
+        "off": apps.jwt_auth_middleware(apps.settings(telemetry=False)),
+    }
+    cases: dict[str, Case] = {}
+    for name, app in variants.items():
+        got, body = loop.run_until_complete(answer(app, scope))
+        if got != 200 or b"user-1" not in body:
+            raise SystemExit(f"telemetry {name}: expected 200 with the user, got {got}: {body!r}")
+        cases[name] = Case(name, asgi_batch(loop, app, [scope]))
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    return [
+        Row(
+            section,
+            "reused token, OpenTelemetry API, no SDK",
+            cases["api"].us,
+            "JWT_TELEMETRY=false",
+            cases["off"].us,
+            goal=1.05,
+            note="one add on the API's no-op counter; below the noise",
+        )
+    ]
+
+
 def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
     """The Redis store in both modes, on a key prefix of this run; empty without Redis."""
     try:
@@ -906,6 +945,7 @@ def main() -> None:
     try:
         rows = requests_section(loop, args.iterations, args.repeats)
         rows += cookie_section(loop, args.iterations, args.repeats)
+        rows += telemetry_section(loop, args.iterations, args.repeats)
     finally:
         loop.close()
     rows += verification_section(args.iterations, args.repeats)

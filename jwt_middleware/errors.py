@@ -4,7 +4,8 @@ Every error raised while authenticating a request is an :class:`AuthenticationEr
 It carries everything the challenge response needs (status, RFC 6750 error code and a
 short fixed description), so the middleware never re-derives the answer with if-chains,
 and the text on the wire never depends on the token or on the library's internals. It also
-carries a :class:`~jwt_middleware.refusals.Reason`, for the server's log only.
+carries a :class:`~jwt_middleware.refusals.Reason`, and the issuer it concerns as configured
+(never the token's own ``iss``) when that is known, for the server's log and metrics only.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ class AuthenticationError(Exception):
     why in the server's log (``expired``, ``audience_mismatch``...) and is never sent: the
     client learns only the description. ``scheme`` is the authentication scheme the
     ``WWW-Authenticate`` challenge names: an authenticator of another kind (an API key, say)
-    raises subclasses that name its own.
+    raises subclasses that name its own. ``issuer`` is the issuer whose keys or policy
+    refused the token, as the refusal log names it (configured, or a tenant's template),
+    or ``None`` when no one issuer can be named; never sent either.
     """
 
     # Slots, not the instance dict: a refusal is raised for every forged token, and
     # creating the dict cost as much as building the rest of the error.
-    __slots__ = ("description", "reason")
+    __slots__ = ("description", "issuer", "reason")
 
     scheme: ClassVar[str] = "Bearer"
     status_code: ClassVar[int] = 401
@@ -67,11 +70,17 @@ class AuthenticationError(Exception):
     def __init__(self, description: str | None = None, *, reason: Reason | None = None) -> None:
         self.description = description or self.default_description
         self.reason = reason or self.default_reason
+        self.issuer: str | None = None
         super().__init__(self.description)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own pickles the instance dict only; the slots go with it here.
-        state = {**vars(self), "description": self.description, "reason": self.reason}
+        state = {
+            **vars(self),
+            "description": self.description,
+            "reason": self.reason,
+            "issuer": self.issuer,
+        }
         return type(self), self.args, state
 
     def challenge_parameters(self) -> list[tuple[str, str]]:
@@ -146,14 +155,16 @@ _new_error = InvalidTokenError.__new__
 _INVALID_TOKEN_DESCRIPTION: Final = InvalidTokenError.default_description
 
 
-def invalid_token(reason: Reason) -> InvalidTokenError:
-    """``InvalidTokenError(reason=reason)``, equal to it in every attribute (``args``,
-    ``description``, ``reason``), built without running ``__init__``: the verifier refuses
-    every forged token with one, and the Python code of ``__init__`` (``super()`` included)
-    cost a refusal about as much as reading the token's header did."""
+def invalid_token(reason: Reason, issuer: str | None = None) -> InvalidTokenError:
+    """``InvalidTokenError(reason=reason)`` with ``issuer`` set, equal to it in every
+    attribute (``args``, ``description``, ``reason``, ``issuer``), built without running
+    ``__init__``: the verifier refuses every forged token with one, and the Python code of
+    ``__init__`` (``super()`` included) cost a refusal about as much as reading the token's
+    header did."""
     error = _new_error(InvalidTokenError, _INVALID_TOKEN_DESCRIPTION)
     error.description = _INVALID_TOKEN_DESCRIPTION
     error.reason = reason
+    error.issuer = issuer
     return error
 
 

@@ -38,6 +38,7 @@ from .errors import (
 )
 from .refusals import APP_REASONS, REQUEST_REASONS, Reason, log_refusal, show_refusals
 from .settings import JWTSettings
+from .telemetry import AuthOutcomes, IssuerLabels, instruments
 from .types import Claims, VerifiedToken
 from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
@@ -165,6 +166,10 @@ class JWTAuthMiddleware:
         self._readiness: ReadinessEndpoint | None = None
         #: What the middleware answers itself, by path: the RFC 9728 document, the probe.
         self._served: dict[str, ASGIApp] = {}
+        #: ``accepted(issuer)``, and the refusals, counted (:mod:`~jwt_middleware.telemetry`);
+        #: ``None`` without OpenTelemetry or with ``JWT_TELEMETRY=false``.
+        self._outcomes: AuthOutcomes | None = None
+        self._count_accepted: Callable[[str | None], None] | None = None
         try:
             parts = assemble(
                 settings=settings,
@@ -198,6 +203,10 @@ class JWTAuthMiddleware:
         )
         if self.settings.log_refusals:
             show_refusals()
+        telemetry = instruments() if self.settings.telemetry else None
+        if telemetry is not None:
+            self._outcomes = AuthOutcomes(telemetry, IssuerLabels.from_settings(self.settings))
+            self._count_accepted = self._outcomes.accepted
         self._authenticator = one_authenticator(self.authenticators)
         self._authenticate_now = self._authenticator.authenticate_now
         resource = self.settings.resource
@@ -278,6 +287,7 @@ class JWTAuthMiddleware:
                 return
         scope["jwt_middleware"] = self._answers
         decision = self._decide(scope)
+        verified: VerifiedToken | None = None
         try:
             if decision.access is Access.REFUSED:
                 # Before any token: a valid one must not carry the request past a rule that
@@ -290,8 +300,10 @@ class JWTAuthMiddleware:
             if self._check_revocation is not None:
                 await self._check_revocation(verified.claims)
         except AuthenticationError as exc:
-            await self._not_authenticated(exc, scope, receive, send, decision)
+            await self._not_authenticated(exc, scope, receive, send, decision, verified)
             return
+        if self._count_accepted is not None:
+            self._count_accepted(verified.issuer)
         set_identity(scope, verified)
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
@@ -322,12 +334,17 @@ class JWTAuthMiddleware:
         receive: Receive,
         send: Send,
         decision: Decision,
+        verified: VerifiedToken | None,
     ) -> None:
         """A public path goes on with anything, a bad token included, and an optional one
-        with no token; everything else is refused."""
-        if decision.access is Access.PUBLIC or (
-            decision.access is Access.OPTIONAL and isinstance(exc, MissingTokenError)
-        ):
+        with no token; everything else is refused. Every refusal is counted but that of
+        no token where none is needed (as every refusal is logged), with the issuer of
+        ``verified``, the token a later check refused, when there is one."""
+        missing = isinstance(exc, MissingTokenError)
+        anonymous = decision.access is Access.PUBLIC or decision.access is Access.OPTIONAL
+        if self._outcomes is not None and not (missing and anonymous):
+            self._outcomes.refused(exc, verified.issuer if verified is not None else None)
+        if decision.access is Access.PUBLIC or (anonymous and missing):
             set_anonymous(scope)
             await self._call_app(scope, receive, send)
             return

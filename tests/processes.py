@@ -5,6 +5,10 @@ checkout they run from and the environment they get.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -27,3 +31,19 @@ def child_environment(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
+
+
+def run_python(
+    code: str, *, cwd: Path = REPO_ROOT, environment: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) in a fresh interpreter of this environment, from ``cwd``,
+    with :func:`child_environment` plus ``environment``; its output, whatever it exits with."""
+    return subprocess.run(  # noqa: S603 - this interpreter, on the tests' own code
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=child_environment(**(environment or {})),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

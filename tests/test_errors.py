@@ -39,6 +39,7 @@ def test_the_verifiers_refusal_is_the_constructors_error(reason: Reason) -> None
 #: Errors with what they carry beyond their class: the reason, a description, scopes...
 ERRORS = [
     pytest.param(invalid_token(Reason.BAD_SIGNATURE), id="invalid-token"),
+    pytest.param(invalid_token(Reason.EXPIRED, "https://idp.example/"), id="with-issuer"),
     pytest.param(InvalidTokenError("Other text.", reason=Reason.EXPIRED), id="described"),
     pytest.param(TokenExpiredError(), id="expired"),
     pytest.param(MissingTokenError(), id="missing"),
@@ -63,9 +64,10 @@ def test_an_error_keeps_what_it_carries_when_copied(
     again = copied(error)
     assert again is not error
     assert type(again) is type(error)
-    assert (again.args, again.description, again.reason) == (
+    assert (again.args, again.description, again.reason, again.issuer) == (
         error.args,
         error.description,
         error.reason,
+        error.issuer,
     )
     assert again.challenge_parameters() == error.challenge_parameters()

@@ -44,7 +44,7 @@ def test_the_wheel_is_named_for_the_distribution(wheel: Path) -> None:
     assert metadata["Version"] == jwt_middleware.__version__
     assert metadata["License-Expression"] == "MIT"
     extras = set(metadata.get_all("Provides-Extra") or [])
-    assert extras == {"jwks", "redis", "fastapi", "testing"}
+    assert extras == {"jwks", "redis", "fastapi", "testing", "otel"}
     requirements = metadata.get_all("Requires-Dist") or []
     # httpx only with the jwks extra; nothing of the demo or the tests anywhere.
     unconditional = {re.split(r"[<>=\[ ]", r)[0] for r in requirements if ";" not in r}

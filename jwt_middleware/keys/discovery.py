@@ -33,6 +33,7 @@ from typing import Any, Final
 import httpx
 
 from ..errors import KeysUnavailableError
+from ..telemetry import instruments
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
 from .jwks import JWKSKeys, JWKSOptions
@@ -163,7 +164,19 @@ class DiscoveredKeys:
         return self._flight.fetches
 
     async def _discover(self) -> None:
+        telemetry = instruments() if self._pool.telemetry else None
+        if telemetry is None:
+            await self._discover_once()
+            return
+        with telemetry.key_fetch("metadata", self._log_issuer) as outcome:
+            outcome(await self._discover_once())
+
+    async def _discover_once(self) -> str:
+        """Read the metadata and use it if it is usable; the outcome of the last location
+        tried, one word (as metrics count it): ``success``, ``timeout``, ``unreachable`` or
+        ``bad_response``."""
         reasons: list[str] = []
+        outcome = "bad_response"
         for url in self._urls:
             try:
                 async with asyncio.timeout(self._options.timeout_seconds):
@@ -171,21 +184,25 @@ class DiscoveredKeys:
                 jwks_uri = self._checked(document)
             except TimeoutError:
                 reasons.append("timed out")
+                outcome = "timeout"
             except httpx.HTTPError as exc:
                 reasons.append(type(exc).__name__)
+                outcome = "unreachable"
             except _NotUsable as exc:
                 reasons.append(str(exc))
+                outcome = "bad_response"
                 if str(exc).startswith("its issuer"):
                     break  # a document for another issuer: never fall back past it
             else:
                 self._use(document, jwks_uri)
-                return
+                return "success"
         logger.warning(
             "discovery for %s failed (%s)%s",
             self._log_issuer,
             "; ".join(reasons),
             "; keeping the metadata fetched earlier" if self._metadata is not None else "",
         )
+        return outcome
 
     async def _download(self, url: str) -> dict[str, Any]:
         try:

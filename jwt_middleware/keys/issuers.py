@@ -150,7 +150,11 @@ class SourceFactory:
             from .kid_urls import KidURLKeys
         except ImportError:
             raise ConfigurationError(_JWKS_EXTRA) from None
-        return KidURLKeys(settings.key_url, options=JWKSOptions.from_settings(settings))
+        return KidURLKeys(
+            settings.key_url,
+            options=JWKSOptions.from_settings(settings),
+            telemetry=settings.telemetry,
+        )
 
     def fetching(self) -> JWKSPool:
         """The pool of the sources that fetch (made now if none needed it yet)."""
@@ -217,4 +221,4 @@ def _new_pool(settings: JWTSettings) -> JWKSPool:
         from .pool import JWKSPool
     except ImportError:
         raise ConfigurationError(_JWKS_EXTRA) from None
-    return JWKSPool(options=JWKSOptions.from_settings(settings))
+    return JWKSPool(options=JWKSOptions.from_settings(settings), telemetry=settings.telemetry)

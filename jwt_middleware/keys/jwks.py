@@ -18,12 +18,13 @@ The defaults pick up a key the provider starts signing with within seconds (a re
 allowed every 5 s) while a flood of random ``kid`` values still costs at most one fetch per
 5 s.
 
-Failures (endpoint down, slow, non-200, oversized, not a JWK Set, nothing usable in it) are
-logged at WARNING: the last good key set stays in use (as long as ``max_stale_seconds``
-allows, forever by default), and a token we hold no key for gets none, which the verifier
-answers with 401. With no usable key set at all (never fetched, or too old), asking for
-keys raises :class:`~.errors.KeysUnavailableError`, answered with 503: the token may well
-be valid.
+Every fetch is a span and a count by outcome, and the set's age and size are gauges
+(:mod:`~jwt_middleware.telemetry`), unless ``telemetry=False``. Failures (endpoint down,
+slow, non-200, oversized, not a JWK Set, nothing usable in it) are logged at WARNING:
+the last good key set stays in use (as long as ``max_stale_seconds`` allows, forever by
+default), and a token we hold no key for gets none, which the verifier answers with 401.
+With no usable key set at all (never fetched, or too old), asking for keys raises
+:class:`~.errors.KeysUnavailableError`, answered with 503: the token may well be valid.
 
 What is trusted, and why: keys come only from the configured URL, never from a token's
 ``jku``, ``x5u``, ``jwk`` or ``x5c``; which members of the set are used, and with which
@@ -50,6 +51,7 @@ import httpx
 
 from ..algorithms import ALGORITHMS, HMAC_ALGORITHMS
 from ..errors import ConfigurationError, KeysUnavailableError
+from ..telemetry import Telemetry, instruments
 from ..types import BoundKey
 from .http import FetchError, fetch_capped
 from .jwk import MAX_KEYS_WITHOUT_KID, JWKSetError, KeySet, parse_jwk_set
@@ -123,9 +125,12 @@ class JWKSKeys:
         client: an ``httpx.AsyncClient`` to fetch with, left open by :meth:`aclose`; one is
             created on first use otherwise. Redirects are never followed.
         clock: a monotonic clock in seconds; tests pass a fake one.
+        telemetry: report fetches and the set's health through OpenTelemetry, when it is
+            installed (:mod:`~jwt_middleware.telemetry`).
     """
 
     __slots__ = (
+        "__weakref__",
         "_algorithms",
         "_cache_seconds",
         "_client",
@@ -137,6 +142,7 @@ class JWKSKeys:
         "_max_bytes",
         "_max_stale",
         "_owned_client",
+        "_telemetry",
         "_timeout",
         "_url",
     )
@@ -150,6 +156,7 @@ class JWKSKeys:
         max_response_bytes: int = 1_000_000,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: bool = True,
     ) -> None:
         self._url = _checked_url(url)
         self._log_url = str(
@@ -184,6 +191,9 @@ class JWKSKeys:
             logger.warning(
                 "JWKS URL %s is plain http: keys can be substituted in transit", self._log_url
             )
+        self._telemetry: Telemetry | None = instruments() if telemetry else None
+        if self._telemetry is not None:
+            self._telemetry.key_sets.add(self)
 
     @property
     def depends_on_header(self) -> bool:
@@ -269,17 +279,45 @@ class JWKSKeys:
         """Fetches started, successful or not (for monitoring, and the kid-flood tests)."""
         return self._flight.fetches
 
+    @property
+    def source(self) -> str:
+        """The URL without credentials, query or fragment: how logs and metrics name it."""
+        return self._log_url
+
+    @property
+    def age_seconds(self) -> float | None:
+        """Seconds since the last successful fetch, or ``None`` before the first."""
+        return None if self._fetched_at is None else self._clock() - self._fetched_at
+
+    @property
+    def key_count(self) -> int:
+        """The usable keys held."""
+        return self._key_set.size
+
     async def _fetch(self) -> None:
+        if self._telemetry is None:
+            await self._fetch_once()
+            return
+        with self._telemetry.key_fetch("jwks", self._log_url) as outcome:
+            outcome(await self._fetch_once())
+
+    async def _fetch_once(self) -> str:
+        """Fetch the set and use it if it is usable; the outcome, one word (as metrics
+        count it): ``success``, ``timeout``, ``unreachable``, ``bad_response`` (status,
+        size, encoding) or ``bad_key_set``."""
         try:
             async with asyncio.timeout(self._timeout):
                 body = await self._download()
             bound, skipped = parse_jwk_set(body, self._algorithms)
         except TimeoutError:
             logger.warning("JWKS fetch from %s timed out after %gs", self._log_url, self._timeout)
+            outcome = "timeout"
         except httpx.HTTPError as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, type(exc).__name__)
+            outcome = "unreachable"
         except (FetchError, JWKSetError) as exc:
             logger.warning("JWKS fetch from %s failed: %s", self._log_url, exc)
+            outcome = "bad_response" if isinstance(exc, FetchError) else "bad_key_set"
         else:
             for index, level, reason in skipped:
                 logger.log(
@@ -289,9 +327,10 @@ class JWKSKeys:
             self._key_set = key_set
             self._fetched_at = self._clock()
             logger.info("JWKS from %s: %d usable keys", self._log_url, key_set.size)
-            return
+            return "success"
         if self._key_set.size:
             logger.warning("keeping the %d JWKS keys fetched earlier", self._key_set.size)
+        return outcome
 
     async def _download(self) -> bytes:
         client = self._client if self._client is not None else self._own_client()

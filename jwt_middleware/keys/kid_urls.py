@@ -62,6 +62,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from ..algorithms import ASYMMETRIC_ALGORITHMS, key_fits
 from ..errors import KeysUnavailableError
 from ..settings.alb import ALB_KEY_ALGORITHM, KeyURLTemplate
+from ..telemetry import Telemetry, instruments
 from ..types import BoundKey
 from .http import FetchError, UnexpectedStatusError, fetch_capped
 from .jwks import JWKSOptions
@@ -113,9 +114,13 @@ class KidURLKeys:
         client: an ``httpx.AsyncClient`` to fetch with, left open by :meth:`aclose`; one is
             created on first use otherwise.
         clock: a monotonic clock in seconds; tests pass a fake one.
+        telemetry: report each fetch (a span, a count by outcome) and the keys held through
+            OpenTelemetry, when it is installed (:mod:`~jwt_middleware.telemetry`); the
+            source is named by its template, never by a ``kid``.
     """
 
     __slots__ = (
+        "__weakref__",
         "_algorithm",
         "_bucket",
         "_client",
@@ -130,6 +135,7 @@ class KidURLKeys:
         "_options",
         "_owned_client",
         "_retry_kid",
+        "_telemetry",
         "_template",
         "fetches",
     )
@@ -145,6 +151,7 @@ class KidURLKeys:
         max_response_bytes: int = 16_384,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: bool = True,
     ) -> None:
         if not isinstance(template, KeyURLTemplate):
             raise TypeError("template must be a KeyURLTemplate (KeyURLTemplate.parse(url))")
@@ -174,11 +181,31 @@ class KidURLKeys:
         self._retry_kid: str | None = None
         #: Fetches started, successful or not (for monitoring, and the kid-flood tests).
         self.fetches = 0
+        self._telemetry: Telemetry | None = instruments() if telemetry else None
+        if self._telemetry is not None:
+            self._telemetry.key_sets.add(self)
 
     @property
     def url(self) -> str:
         """The template, ``{kid}`` in place, as the log shows it."""
         return self._log_url
+
+    @property
+    def source(self) -> str:
+        """How metrics name it: :attr:`url`, the template (a ``kid`` is the token's text)."""
+        return self._log_url
+
+    @property
+    def age_seconds(self) -> float | None:
+        """Seconds since the last key was fetched successfully, or ``None`` before any."""
+        if not self._held:
+            return None
+        return self._clock() - max(held.fetched_at for held in self._held.values())
+
+    @property
+    def key_count(self) -> int:
+        """The keys held."""
+        return len(self._held)
 
     @property
     def depends_on_header(self) -> bool:
@@ -300,6 +327,16 @@ class KidURLKeys:
             logger.error("key fetch from %s crashed", self._log_url, exc_info=error)
 
     async def _fetch(self, kid: str) -> None:
+        if self._telemetry is None:
+            await self._fetch_once(kid)
+            return
+        with self._telemetry.key_fetch("pem", self._log_url) as outcome:
+            outcome(await self._fetch_once(kid))
+
+    async def _fetch_once(self, kid: str) -> str:
+        """Fetch the key of ``kid`` and hold it; the outcome, one word (as metrics count
+        it): ``success``, ``absent`` (the host does not know it), ``timeout``,
+        ``unreachable`` or ``bad_response``."""
         url = self._template.url(kid)
         assert url is not None
         timeout = self._options.timeout_seconds
@@ -316,16 +353,20 @@ class KidURLKeys:
         except UnexpectedStatusError as exc:
             if exc.status_code in _ABSENT_STATUSES:
                 self._absent(kid)
-                return
+                return "absent"
             self._failed(kid, str(exc))
+            return "bad_response"
         except TimeoutError:
             self._failed(kid, f"timed out after {timeout:g}s")
+            return "timeout"
         except httpx.HTTPError as exc:
             self._failed(kid, type(exc).__name__)
+            return "unreachable"
         except FetchError as exc:
             self._failed(kid, str(exc))
-        else:
-            self._got(kid, BoundKey(self._algorithm, key, kid))
+            return "bad_response"
+        self._got(kid, BoundKey(self._algorithm, key, kid))
+        return "success"
 
     def _got(self, kid: str, key: BoundKey) -> None:
         now = self._clock()

@@ -24,9 +24,12 @@ class JWKSPool:
         options: JWKSOptions | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: bool = True,
     ) -> None:
         self.options = JWKSOptions() if options is None else options
         self.clock = clock
+        #: Whether its key sets, and the discovery that uses it, report through OpenTelemetry.
+        self.telemetry = telemetry
         self._client = client
         self._owned_client: httpx.AsyncClient | None = None
         self._sets: dict[tuple[str, tuple[str, ...]], JWKSKeys] = {}
@@ -50,6 +53,7 @@ class JWKSPool:
                 options=self.options,
                 client=self.client,
                 clock=self.clock,
+                telemetry=self.telemetry,
             )
             self._sets[name] = keys
         return keys

@@ -27,6 +27,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
+from ..telemetry import instruments
 from . import Clock, bounded_expiry, check_jti, jti_of
 from .cluster import check_cluster_support
 from .follow import RevocationFollower
@@ -84,9 +85,14 @@ class RedisRevocationStore:
     :meth:`aclose`; one passed in is left to its owner, and its own timeouts apply inside
     ``timeout_seconds``. Like any ``redis.asyncio`` client, the store belongs to one event
     loop: the one that serves the application.
+
+    With ``telemetry`` (and OpenTelemetry installed), the local view's staleness is the
+    gauge ``jwt_middleware.revocation.view.staleness`` (:mod:`~jwt_middleware.telemetry`);
+    :meth:`from_settings` takes it from ``JWT_TELEMETRY``.
     """
 
     __slots__ = (
+        "__weakref__",
         "_client",
         "_clock",
         "_follower",
@@ -111,6 +117,7 @@ class RedisRevocationStore:
         local_view: bool = True,
         max_staleness_seconds: float = 1.0,
         resync_seconds: float = 300.0,
+        telemetry: bool = True,
     ) -> None:
         if not key_prefix:
             raise ValueError("key_prefix must not be empty")
@@ -154,6 +161,9 @@ class RedisRevocationStore:
             if local_view
             else None
         )
+        reported = instruments() if local_view and telemetry else None
+        if reported is not None:  # the view's staleness, a gauge
+            reported.views[self] = key_prefix
 
     @classmethod
     def from_url(
@@ -206,6 +216,7 @@ class RedisRevocationStore:
             local_view=local_view,
             max_staleness_seconds=max_staleness_seconds,
             resync_seconds=resync_seconds,
+            telemetry=settings.telemetry,
         )
 
     @property
@@ -233,6 +244,12 @@ class RedisRevocationStore:
     def _revoked(self) -> Mapping[str, float]:
         # The view's entries under the name the store's own tests knew before the split.
         return self._view.entries
+
+    def staleness_seconds(self) -> float | None:
+        """Seconds since the local view was last proved current (see
+        :attr:`~.view.RevocationView.confirmed_at`), or ``None`` before that."""
+        confirmed_at = self._view.confirmed_at
+        return None if confirmed_at is None else time.monotonic() - confirmed_at
 
     @property
     def view_is_current(self) -> bool:

@@ -59,7 +59,7 @@ class RevocationView:
     only a current view may answer for the store. Not thread-safe: one event loop owns it.
     """
 
-    __slots__ = ("_current_until", "_entries", "_max_staleness")
+    __slots__ = ("_confirmed_at", "_current_until", "_entries", "_max_staleness")
 
     def __init__(self, *, max_staleness_seconds: float = 1.0) -> None:
         if not (math.isfinite(max_staleness_seconds) and max_staleness_seconds > 0):
@@ -69,6 +69,8 @@ class RevocationView:
         self._entries: dict[str, float] = {}
         # time.monotonic() until which the view is known to be current; -inf: not current.
         self._current_until = -math.inf
+        # time.monotonic() the last heartbeat that proved it current was sent; None: never.
+        self._confirmed_at: float | None = None
 
     @property
     def entries(self) -> Mapping[str, float]:
@@ -153,6 +155,14 @@ class RevocationView:
         message published before it: the view is current for ``max_staleness_seconds``
         from then."""
         self._current_until = sent_at + self._max_staleness
+        self._confirmed_at = sent_at
+
+    @property
+    def confirmed_at(self) -> float | None:
+        """When (``time.monotonic()``) the last heartbeat that proved the view current was
+        sent, lost since or not; ``None`` before the first. How stale the view may be is
+        the time since (a metric reads it)."""
+        return self._confirmed_at
 
     def lose(self) -> None:
         """The view may have missed messages (lost connection, closed store): it stops

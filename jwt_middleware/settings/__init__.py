@@ -139,6 +139,10 @@ class JWTSettings(
         default=False,
         description="Log why each token is refused, to stderr if the app configures no logging.",
     )
+    telemetry: bool = Field(
+        default=True,
+        description="Report metrics and spans through the OpenTelemetry API, when installed.",
+    )
     websocket_recheck_seconds: float = Field(
         default=30, gt=0, le=3600, description="How soon an open WebSocket sees a revocation."
     )

@@ -123,7 +123,17 @@ class VerifiedTokenCache:
     token that shares a cached token's signature but not its text is a miss.
     """
 
-    __slots__ = ("_bytes", "_clock", "_entries", "_max_bytes", "_max_entries", "_ttl")
+    __slots__ = (
+        "__weakref__",
+        "_bytes",
+        "_clock",
+        "_entries",
+        "_max_bytes",
+        "_max_entries",
+        "_ttl",
+        "hits",
+        "misses",
+    )
 
     def __init__(
         self,
@@ -144,6 +154,11 @@ class VerifiedTokenCache:
         self._bytes = 0
         self._ttl = ttl_seconds
         self._clock = clock
+        #: Lookups that found the token, and that did not: plain counts, read by the
+        #: ``jwt_middleware.verified_cache.lookups`` metric when it is collected, so that a
+        #: hit costs an addition rather than a call.
+        self.hits = 0
+        self.misses = 0
 
     def get(self, token: str) -> VerifiedToken | None:
         """The cached verification (read-only claims), or ``None`` when absent or past its
@@ -151,14 +166,18 @@ class VerifiedTokenCache:
         key = token[token.rfind(".") + 1 :]
         entry = self._entries.get(key)
         if entry is None:
+            self.misses += 1
             return None
         held = entry[3]
         if held is not token and (hash(held) != hash(token) or held != token):
+            self.misses += 1
             return None  # another token with the same signature segment: not this one
         if self._clock() >= entry[0]:
             self._drop(key)
+            self.misses += 1
             return None
         self._entries.move_to_end(key)
+        self.hits += 1
         return entry[1]
 
     def put(self, token: str, verified: VerifiedToken, *, expires_at: float, size: int = 0) -> None:

@@ -104,10 +104,11 @@ class CandidateKeys:
                     continue
             candidates.extend((key, policies) for key in keys)
         if unavailable and not _verifies_any(parsed, candidates):
-            log_refusal(
-                Reason.KEYS_UNAVAILABLE, issuer=only_issuer(unavailable), level=logging.WARNING
-            )
-            raise KeysUnavailableError
+            issuer = only_issuer(unavailable)
+            log_refusal(Reason.KEYS_UNAVAILABLE, issuer=issuer, level=logging.WARNING)
+            error = KeysUnavailableError()
+            error.issuer = issuer
+            raise error
         return candidates
 
     def narrowed(self, parsed: jws.Token, candidates: list[Candidate]) -> list[Candidate]:
@@ -140,25 +141,27 @@ class CandidateKeys:
 
 def refuse(reason: Reason, *, issuer: str | None = None, kid: str | None = None) -> NoReturn:
     """Log ``reason`` (never text from the token; the issuer as configured and the kid of a
-    key we hold, if known) and refuse with 401."""
+    key we hold, if known) and refuse with 401, the error naming the same issuer."""
     log_refusal(reason, issuer=issuer, kid=kid)
-    raise invalid_token(reason)
+    raise invalid_token(reason, issuer)
 
 
 def refuse_signature(candidates: list[Candidate]) -> NoReturn:
     """Refuse a token no candidate key verified; the issuer and kid in the log only when
-    they are one, and only worked out when the line is written (a forged token pays for
-    the signature checks only)."""
+    they are one, and the kid only worked out when the line is written."""
+    issuer = only_issuer(tuple(p for _, policies in candidates for p in policies))
     if refusals_logged():
-        issuer = only_issuer(tuple(p for _, policies in candidates for p in policies))
         kids = {key.kid for key, _ in candidates}
         log_refusal(Reason.BAD_SIGNATURE, issuer=issuer, kid=kids.pop() if len(kids) == 1 else None)
-    raise invalid_token(Reason.BAD_SIGNATURE)
+    raise invalid_token(Reason.BAD_SIGNATURE, issuer)
 
 
 def only_issuer(policies: tuple[IssuerPolicy, ...]) -> str | None:
     """The one configured issuer of ``policies`` (as the log shows it: a tenant by its
     template), or ``None`` if there are several or none."""
+    if len(policies) == 1:  # the usual case, on every forged token: no set to build
+        policy = policies[0]
+        return policy.shown_as or policy.issuer
     issuers = {policy.shown_as or policy.issuer for policy in policies}
     return issuers.pop() if len(issuers) == 1 else None
 

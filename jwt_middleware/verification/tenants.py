@@ -217,7 +217,9 @@ class Tenants:
         settings, check, shown_as = accepted
         if not self._bucket.take():
             log_refusal(Reason.TENANT_LIMIT, issuer=shown_as)
-            raise TenantLimitError
+            error = TenantLimitError()
+            error.issuer = shown_as
+            raise error
         policy = replace(self._factory.policy(settings, issuer), shown_as=shown_as)
         tenant = Tenant(policy=policy, verifier=self._build(policy, check))
         self._unproven[issuer] = tenant

@@ -17,14 +17,16 @@ refused; after, by :meth:`TokenVerifier._signed`, which adds the key's ``kid`` a
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from time import perf_counter_ns
 from typing import Final
 
 from .. import jws
-from ..errors import InvalidTokenError, invalid_token
+from ..errors import AuthenticationError, InvalidTokenError, invalid_token
 from ..keys.issuers import IssuerPolicy, Issuers
 from ..keys.source import KeySource
 from ..refusals import Reason, log_refusal, refusals_logged
 from ..settings import JWTSettings
+from ..telemetry import FirstSight, IssuerLabels, instruments
 from ..types import BoundKey, Claims, VerifiedToken
 from .acceptance import Acceptance, payload_of
 from .cache import VerifiedTokenCache
@@ -92,6 +94,7 @@ class TokenVerifier:
         "_acceptance",
         "_algorithms",
         "_cache",
+        "_first_sight",
         "_issuers",
         "_keys",
         "_max_len",
@@ -162,6 +165,21 @@ class TokenVerifier:
         self.cached: Callable[[str], VerifiedToken | None] = (
             self._cache.get if self._cache is not None else _not_cached
         )
+        self._first_sight = self._observed(settings, policies)
+
+    def _observed(
+        self, settings: JWTSettings, policies: tuple[IssuerPolicy, ...]
+    ) -> FirstSight | None:
+        """What reports first sights and the cache's lookups
+        (:mod:`~jwt_middleware.telemetry`), unless ``JWT_TELEMETRY`` is off or
+        OpenTelemetry is not installed."""
+        telemetry = instruments() if settings.telemetry else None
+        if telemetry is None:
+            return None
+        if self._cache is not None:
+            telemetry.caches.add(self._cache)
+        labels = IssuerLabels.from_settings(settings, (p.issuer for p in policies))
+        return FirstSight(telemetry, labels)
 
     @property
     def policies(self) -> tuple[IssuerPolicy, ...]:
@@ -199,13 +217,7 @@ class TokenVerifier:
             cached = self._cache.get(token)
             if cached is not None:
                 return cached.claims
-        parsed = self._parse(token)
-        static = self._static
-        verified = (
-            self._finish(token, parsed, static[parsed.algorithm])
-            if static is not None
-            else self._now(token, parsed)
-        )
+        verified = self.authenticate_now(token)
         if verified is None:
             raise TypeError("this key source has to wait; use verify_async()")
         return verified.claims
@@ -218,19 +230,53 @@ class TokenVerifier:
         """Verify ``token`` without looking in the cache, with keys available without
         waiting; ``None`` when its keys have to be awaited (:meth:`authenticate` then).
         The middleware's path for a token :attr:`cached` did not know: no coroutine and
-        no second look in the cache for a token that is refused, as a forged one is."""
+        no second look in the cache for a token that is refused, as a forged one is.
+        Reported as a first sight (:mod:`~jwt_middleware.telemetry`) unless it returns ``None``."""
+        first_sight = self._first_sight
+        if first_sight is None:
+            return self._verified_now(token)
+        started = perf_counter_ns()
+        if not first_sight.reporting(started):
+            return self._verified_now(token)
+        try:
+            verified = self._verified_now(token)
+        except AuthenticationError as exc:
+            first_sight.refused(started, exc)
+            raise
+        if verified is not None:
+            first_sight.accepted(started, verified.issuer)
+        return verified
+
+    async def authenticate(self, token: str) -> VerifiedToken:
+        """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
+        puts in the request). A token not in the cache is reported as a first sight."""
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
+        first_sight = self._first_sight
+        if first_sight is None:
+            return await self._verified(token)
+        started = perf_counter_ns()
+        if not first_sight.reporting(started):
+            return await self._verified(token)
+        try:
+            verified = await self._verified(token)
+        except AuthenticationError as exc:
+            first_sight.refused(started, exc)
+            raise
+        first_sight.accepted(started, verified.issuer)
+        return verified
+
+    def _verified_now(self, token: str) -> VerifiedToken | None:
+        """:meth:`authenticate_now`, unreported."""
         parsed = self._parse(token)
         static = self._static
         if static is not None:
             return self._finish(token, parsed, static[parsed.algorithm])
         return self._now(token, parsed)
 
-    async def authenticate(self, token: str) -> VerifiedToken:
-        """Verify ``token``; its claims, subject, scopes and issuer (what the middleware
-        puts in the request)."""
-        cached = self.cached(token)
-        if cached is not None:
-            return cached
+    async def _verified(self, token: str) -> VerifiedToken:
+        """:meth:`authenticate` after the cache, unreported: waits for keys if it must."""
         parsed = self._parse(token)
         if self._tenants is not None and (tenant := self._tenants.route(parsed)) is not None:
             return await self._tenant_authenticate(tenant, token, parsed)
@@ -314,9 +360,10 @@ class TokenVerifier:
                 if verified is None:
                     refuse(Reason.ISSUER, issuer=only_issuer(policies), kid=key.kid)
                 return verified
+            issuer = only_issuer(policies)
             if refusals_logged():
-                log_refusal(Reason.BAD_SIGNATURE, issuer=only_issuer(policies), kid=key.kid)
-            raise invalid_token(Reason.BAD_SIGNATURE)
+                log_refusal(Reason.BAD_SIGNATURE, issuer=issuer, kid=key.kid)
+            raise invalid_token(Reason.BAD_SIGNATURE, issuer)
         candidates = self._keys.narrowed(parsed, candidates)
         signer: Candidate | None = None
         # A key offered for several issuers is checked once.
@@ -349,7 +396,8 @@ class TokenVerifier:
                 return None  # signed by a key that issuer does not own
             verified = self._acceptance.accept(token, payload, policy, text)
         except InvalidTokenError as exc:
-            log_refusal(exc.reason, issuer=only_issuer(policies), kid=key.kid)
+            exc.issuer = only_issuer(policies)
+            log_refusal(exc.reason, issuer=exc.issuer, kid=key.kid)
             raise
         if self._signers is None:  # ALB's headers hold their exp: each one is new
             jws.remember_header(parsed)

@@ -2,10 +2,13 @@
 
 * ```` ```python ```` blocks run in order, each page in a namespace of its own, in an empty
   working folder with no ``JWT_*`` variable set; the logging configuration a page changes
-  is put back afterwards. An HTML comment ``<!-- docs-test: env
-  NAME=value ... -->`` before a block sets variables for it and the rest of the page, as
-  the ``export`` a reader was told to run would; ``env-once`` sets them for that block
-  alone. A block may use what an earlier block of its page defined, as a reader would.
+  is put back afterwards. An HTML comment ``<!-- docs-test: env NAME=value ... -->``
+  before a block sets variables for it and the rest of the page, as the ``export`` a
+  reader was told to run would; ``env-once`` sets them for that block alone. A block may
+  use what an earlier block of its page defined, as a reader would. A page whose first
+  python block is preceded by ``<!-- docs-test: process env NAME=value ... -->`` runs in
+  a fresh interpreter instead, with those variables: one that sets what a process sets
+  only once (OpenTelemetry's global meter provider).
 * ```` ```http ```` blocks preceded by ``<!-- docs-test: response METHOD /path -->`` are the
   answer the page's current ``app`` gives to that request: status line, the headers shown
   (each among the real ones) and the body, exactly.
@@ -46,11 +49,15 @@ from jwt_middleware import JWTAuthMiddleware
 from jwt_middleware.report import routes_report
 
 from ..asgi import lifespan_startup
+from ..processes import run_python
 from .pages import PAGES, REPO_ROOT, Block, Page, env_from
 
 _RUNNABLE_SHELL: Final = frozenset({"export", "openssl", "chmod"})
 #: Other distributions a page may tell the reader to install, beside this one.
-_OTHER_DISTRIBUTIONS: Final = frozenset({"uvicorn"})
+_OTHER_DISTRIBUTIONS: Final = frozenset(
+    {"uvicorn", "opentelemetry-sdk", "opentelemetry-exporter-prometheus"}
+)
+_OWN_PROCESS: Final = "process"
 
 
 def examples(select: Callable[[Block], bool]) -> list[Any]:
@@ -110,11 +117,31 @@ def _run_python(page: Page, blocks: list[Block], monkeypatch: pytest.MonkeyPatch
     return namespace
 
 
+def _own_process(page: Page) -> dict[str, str] | None:
+    """The variables a page run in an interpreter of its own is given, or ``None`` for a
+    page run in this one."""
+    first = next((block for block in page.blocks if block.language == "python"), None)
+    directive = first.directive if first is not None else None
+    if directive is None or not directive.startswith(_OWN_PROCESS):
+        return None
+    return env_from(directive.removeprefix(_OWN_PROCESS).strip(), "env")
+
+
+def _run_in_own_process(page: Page, blocks: list[Block], env: dict[str, str], cwd: Path) -> None:
+    code = "\n\n".join(block.code for block in blocks if block.language == "python")
+    ran = run_python(code, cwd=cwd, environment=env)
+    assert ran.returncode == 0, f"{page.where(blocks[-1])}: {ran.stderr[-3000:]}"
+
+
 @pytest.mark.parametrize(("page", "index"), examples(lambda block: block.language == "python"))
 def test_python_example_runs(
     page: Page, index: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The example runs after the page's earlier ones, in an empty working folder."""
+    own = _own_process(page)
+    if own is not None:
+        _run_in_own_process(page, page.blocks[: index + 1], own, tmp_path)
+        return
     monkeypatch.chdir(tmp_path)
     _run_python(page, page.blocks[: index + 1], monkeypatch)
 
