@@ -21,9 +21,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .dpop import DPoPAuth, DPoPKey
     from .issuer import FakeIssuer, OutageKind, RequestCounts
 
-__all__ = ["FakeIssuer", "OutageKind", "RequestCounts", "jwt_issuer", "jwt_issuer_for_session"]
+__all__ = [
+    "DPoPAuth",
+    "DPoPKey",
+    "FakeIssuer",
+    "OutageKind",
+    "RequestCounts",
+    "jwt_issuer",
+    "jwt_issuer_for_session",
+]
 
 _MISSING_EXTRA = (
     "jwt_issuer needs the testing extra (httpx, to fetch the provider's keys): "
@@ -69,4 +78,9 @@ def __getattr__(name: str) -> Any:
         from . import issuer
 
         return getattr(issuer, name)
+    if name in {"DPoPAuth", "DPoPKey"}:
+        require_testing_extra()
+        from . import dpop
+
+        return getattr(dpop, name)
     raise AttributeError(f"module 'jwt_middleware.testing' has no attribute {name!r}")

@@ -34,6 +34,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..settings import JWTSettings
+from .dpop import DPoPAuth, DPoPKey
 from .introspection import IntrospectionEndpoint
 from .server import Answer, QuietServer, error, handler_for
 
@@ -76,6 +77,13 @@ class _HasHeaders(Protocol):
 
 
 _Client = TypeVar("_Client", bound=_HasHeaders)
+
+
+class _HasAuth(Protocol):
+    auth: Any
+
+
+_AuthClient = TypeVar("_AuthClient", bound=_HasAuth)
 
 
 class _SigningKey(NamedTuple):
@@ -172,6 +180,7 @@ class FakeIssuer:
         expires_in: float = 300,
         acr: str | None = None,
         algorithm: SigningAlgorithm = "RS256",
+        dpop_key: DPoPKey | None = None,
         **claims: Any,
     ) -> str:
         """A token for ``sub``, signed with the provider's current key for ``algorithm``.
@@ -182,8 +191,13 @@ class FakeIssuer:
         are added last, so they may replace any of the others (``iss=...``), and one given
         as ``None`` is left out (``iss=None``: a token without ``iss``).
 
+        With ``dpop_key`` the token is bound to that key (``cnf.jkt``, RFC 9449): it works
+        only with proofs the key signs (:class:`~.dpop.DPoPAuth`), never as a bearer token.
+
         Its introspection answers these claims too until it expires or is revoked.
         """
+        if dpop_key is not None:
+            claims = {"cnf": {"jkt": dpop_key.thumbprint}, **claims}
         payload = self._claims(sub, scopes, audience, expires_in, acr, claims)
         with self._lock:
             signing = self._keys[algorithm]
@@ -270,6 +284,27 @@ class FakeIssuer:
         ``httpx.Client``/``httpx.AsyncClient`` alike; returns the client."""
         minter = self.mint_opaque if opaque else self.mint
         client.headers["Authorization"] = "Bearer " + minter(sub, scopes=scopes, **mint)
+        return client
+
+    def as_dpop_user(
+        self,
+        client: _AuthClient,
+        sub: str,
+        *,
+        key: DPoPKey | None = None,
+        scopes: Sequence[str] = (),
+        **mint: Any,
+    ) -> _AuthClient:
+        """Send ``client``'s further requests as ``sub`` with a DPoP-bound token (RFC 9449):
+        ``Authorization: DPoP`` and a fresh proof by ``key`` (a new one when left out) for
+        each request, made by :class:`~.dpop.DPoPAuth`, which also follows the server's
+        nonces (Starlette's ``TestClient`` and ``httpx.Client``/``AsyncClient`` alike). The
+        server's ``JWT_DPOP_BASE_URL`` must be the client's base URL, which the proofs
+        name. ``scopes`` and ``mint`` are as for :meth:`mint`; returns the client, whose
+        ``auth`` holds the key (``client.auth.key``)."""
+        key = key if key is not None else DPoPKey()
+        token = self.mint(sub, scopes=scopes, dpop_key=key, **mint)
+        client.auth = DPoPAuth.for_client(client, token, key)
         return client
 
     def settings(self, *, introspection: bool = False, **values: Any) -> JWTSettings:
