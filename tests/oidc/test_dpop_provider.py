@@ -2,7 +2,9 @@
 real DPoP client proves each request.
 
 The client is panva's ``dpop`` (:mod:`tests.dpop.client`): it makes the key pair, the proof
-of the token request, and the proof of every request to the app. The provider is
+of the token request, and the proof of every request to the app; and, in Python,
+``requests-oauth2client`` (the maintained Python OAuth client with DPoP; Authlib has none
+yet), which does the whole flow itself over HTTP, server nonces included. The provider is
 ``oidc-provider`` with its ``dPoP`` feature (:mod:`tests.oidc.provider`): it checks the
 token request's proof and binds the RFC 9068 access token to the client's key
 (``cnf.jkt``). The middleware knows nothing but the issuer URL, the audience and its DPoP
@@ -20,13 +22,15 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
+from requests_oauth2client import DPoPToken, OAuth2Client
 from starlette.testclient import TestClient
 
 from jwt_middleware import JWTSettings
 from jwt_middleware.refusals import Reason
 from jwt_middleware.verification.dpop_authenticator import DPoPAuthenticator
 from tests.dpop.client import ClientKey, DPoPClient
-from tests.dpop.proofs import BASE_URL, PRIVATE_URL
+from tests.dpop.proofs import BASE_URL, PRIVATE_URL, thumbprint
 from tests.helpers import build_app
 from tests.oidc.provider import (
     SERVICE_CLIENT_ID,
@@ -35,6 +39,7 @@ from tests.oidc.provider import (
     ResourceServer,
     generate_jwk,
 )
+from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.oidc
 
@@ -60,7 +65,9 @@ def client() -> Iterator[DPoPClient]:
         yield running
 
 
-def dpop_settings(provider: OpenIDProvider) -> JWTSettings:
+def dpop_settings(
+    provider: OpenIDProvider, base_url: str = BASE_URL, **changes: Any
+) -> JWTSettings:
     """The middleware configured as a user would: the issuer (found by discovery), the
     audience, and DPoP under the URL clients call."""
     return JWTSettings(
@@ -68,8 +75,9 @@ def dpop_settings(provider: OpenIDProvider) -> JWTSettings:
         audience=API,
         algorithms=["ES256"],
         dpop_enabled=True,
-        dpop_base_url=BASE_URL,
+        dpop_base_url=base_url,
         _env_file=None,
+        **changes,
     )
 
 
@@ -173,3 +181,47 @@ def test_the_token_used_otherwise_is_refused(
     lines = [r.getMessage() for r in caplog.records if r.name == "jwt_middleware.refusals"]
     assert lines == [f"refused: reason={reason.value}"]
     assert answer.headers["www-authenticate"].startswith(f'DPoP realm="api", error="{error}"')
+
+
+@pytest.mark.parametrize("nonces", [False, True], ids=["no-nonces", "server-nonces"])
+def test_a_python_client_gets_a_bound_token_and_calls_the_app_over_http(
+    provider: OpenIDProvider, nonces: bool
+) -> None:
+    """``requests-oauth2client`` asks the provider for a DPoP-bound token (its own key, its
+    own proof) and calls the app on a real server with it, each request with a fresh proof
+    of its own making; with server nonces on, it is told one and sends the request again
+    with it, by itself. The proof of an accepted request, sent again, is refused."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only, whatever proxy the environment names
+    oauth = OAuth2Client(
+        provider.token_endpoint,
+        provider.service_client,
+        session=session,
+        dpop_bound_access_tokens=True,
+        testing=True,  # the provider is plain http on loopback
+    )
+    token = oauth.client_credentials(scope="read", resource=API)
+    assert isinstance(token, DPoPToken)
+    claims = jwt.decode(token.access_token, options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": thumbprint(dict(token.dpop_key.public_jwk))}
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    nonce_settings: dict[str, Any] = (
+        {"dpop_nonce": True, "dpop_nonce_secret": "a-nonce-secret-for-this-test-only-7c41e0b9"}
+        if nonces
+        else {}
+    )
+    app = build_app(dpop_settings(provider, origin, **nonce_settings))
+    with serve(app, port=port), session:
+        first = session.get(f"{origin}/private", auth=token, timeout=10)
+        assert (first.status_code, first.json()["user_id"]) == (200, SERVICE_CLIENT_ID)
+        assert (token.dpop_key.rs_nonce is not None) is nonces
+        assert session.get(f"{origin}/private", auth=token, timeout=10).status_code == 200
+        sent = first.request.headers
+        replayed = session.get(
+            f"{origin}/private",
+            headers={"Authorization": sent["Authorization"], "DPoP": sent["DPoP"]},
+            timeout=10,
+        )
+    assert replayed.status_code == 401
+    assert 'error="invalid_dpop_proof"' in replayed.headers["www-authenticate"]
