@@ -81,6 +81,40 @@ def floor_middleware() -> ASGIApp:
     return app
 
 
+def floor_dpop_middleware(base_url: str, *, window_seconds: int) -> ASGIApp:
+    """The no-auth app behind the smallest middleware that checks a DPoP request: the
+    stdlib floor of :mod:`bench.floors` on the token of ``Authorization: DPoP`` (no cache)
+    and :func:`~bench.floors.dpop_floor` on the ``DPoP`` proof, for the URL ``base_url``
+    and the request's path; the subject in ``scope["state"]``, an empty 401 otherwise."""
+    from bench.floors import Refused, dpop_floor, hs256_floor
+
+    verify, check = hs256_floor(SECRET.encode()), dpop_floor(window_seconds=window_seconds)
+    inner = no_auth()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            try:
+                token = headers[b"authorization"].decode("ascii").removeprefix("DPoP ")
+                claims = verify(token)
+                url = base_url + scope["path"]
+                check(
+                    headers[b"dpop"].decode("ascii"),
+                    scope["method"],
+                    url,
+                    token,
+                    claims["cnf"]["jkt"],
+                )
+            except (Refused, KeyError, ValueError):
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope.setdefault("state", {})["user_id"] = claims["sub"]
+        await inner(scope, receive, send)
+
+    return app
+
+
 def empty_dependency() -> ASGIApp:
     """The no-auth app whose handler takes one async dependency that does nothing: what
     FastAPI itself charges for a dependency, the floor of any ``Depends`` form."""
