@@ -233,11 +233,23 @@ class TokenVerifier:
         no second look in the cache for a token that is refused, as a forged one is.
         Reported as a first sight (:mod:`~jwt_middleware.telemetry`) unless it returns ``None``."""
         first_sight = self._first_sight
-        if first_sight is None:
-            return self._verified_now(token)
-        started = perf_counter_ns()
-        if not first_sight.reporting(started):
-            return self._verified_now(token)
+        if first_sight is not None:
+            started = perf_counter_ns()
+            if first_sight.reporting(started):
+                return self._reported_now(token, first_sight, started)
+        # _verified_now's body, not a call to it: a frame less for every refused token to
+        # unwind (about 0.1 us of a forged token's refusal).
+        parsed = self._parse(token)
+        static = self._static
+        if static is not None:
+            return self._finish(token, parsed, static[parsed.algorithm])
+        return self._now(token, parsed)
+
+    def _reported_now(
+        self, token: str, first_sight: FirstSight, started: int
+    ) -> VerifiedToken | None:
+        """:meth:`authenticate_now` once an SDK's provider is set: timed, and reported
+        unless it returns ``None``."""
         try:
             verified = self._verified_now(token)
         except AuthenticationError as exc:
