@@ -235,7 +235,7 @@ class TokenVerifier:
         first_sight = self._first_sight
         if first_sight is not None:
             started = perf_counter_ns()
-            if first_sight.reporting(started):
+            if started >= first_sight.due_ns and first_sight.reporting(started):
                 return self._reported_now(token, first_sight, started)
         # _verified_now's body, not a call to it: a frame less for every refused token to
         # unwind (about 0.1 us of a forged token's refusal).
@@ -269,7 +269,7 @@ class TokenVerifier:
         if first_sight is None:
             return await self._verified(token)
         started = perf_counter_ns()
-        if not first_sight.reporting(started):
+        if started < first_sight.due_ns or not first_sight.reporting(started):
             return await self._verified(token)
         try:
             verified = await self._verified(token)
