@@ -14,9 +14,9 @@ revocation store has): a local view can say that a proof was seen, never that it
 not, so every DPoP request costs one round trip to Redis.
 
 It lives here, beside the in-memory cache, rather than in :mod:`jwt_middleware.revocation`:
-it implements :class:`~.dpop_replay.ProofReplayCache`, shares no state or message with the
-revocation store (no pub/sub, no snapshot), and of that store's client plumbing needs only
-what fits in the constructor (a URL, a client, a bounded timeout).
+it implements :class:`~.dpop_replay.ProofReplayCache` and shares no state or message with
+the revocation store (no pub/sub, no snapshot); of that store's plumbing it needs only the
+client and its bounded timeouts, which both take from :mod:`jwt_middleware.redis_client`.
 
 When Redis cannot answer in time, :meth:`~RedisProofReplayCache.first_use` raises
 :class:`~jwt_middleware.errors.ProofReplayUnavailableError`: never a guess, since a proof
@@ -27,22 +27,17 @@ with 503 or 401 (``JWT_DPOP_REPLAY_ON_ERROR``).
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 from ..errors import ProofReplayUnavailableError
+from ..redis_client import REDIS_ERRORS, RedisOutage, redis_client
 
 __all__ = ["RedisProofReplayCache"]
-
-logger = logging.getLogger("jwt_middleware")
-#: asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
-_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
 class RedisProofReplayCache:
@@ -67,7 +62,7 @@ class RedisProofReplayCache:
     instant small.
     """
 
-    __slots__ = ("_client", "_clock", "_key_prefix", "_owns_client", "_timeout", "_unreachable")
+    __slots__ = ("_client", "_clock", "_key_prefix", "_outage", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -79,20 +74,11 @@ class RedisProofReplayCache:
     ) -> None:
         if not key_prefix:
             raise ValueError("key_prefix must not be empty")
-        if not (math.isfinite(timeout_seconds) and timeout_seconds > 0):
-            raise ValueError("timeout_seconds must be a positive number")
-        if isinstance(client, str):
-            self._client: Redis | RedisCluster = Redis.from_url(
-                client, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
-            )
-            self._owns_client = True
-        else:
-            self._client = client
-            self._owns_client = False
+        self._client, self._owns_client = redis_client(client, timeout_seconds=timeout_seconds)
         self._key_prefix = key_prefix
         self._timeout = timeout_seconds
         self._clock = clock
-        self._unreachable = False
+        self._outage = RedisOutage("DPoP replay store")
 
     @property
     def client(self) -> Redis | RedisCluster:
@@ -116,24 +102,11 @@ class RedisProofReplayCache:
         try:
             async with asyncio.timeout(self._timeout):
                 stored = await self._client.set(self.key(key), b"1", nx=True, px=milliseconds)
-        except _ERRORS as exc:
-            self._outage(exc)
+        except REDIS_ERRORS as exc:
+            self._outage.began(exc, "DPoP requests are refused until it answers")
             raise ProofReplayUnavailableError from None
-        if self._unreachable:
-            self._unreachable = False
-            logger.warning("DPoP replay store (Redis) answers again")
+        self._outage.ended()
         return bool(stored)
-
-    def _outage(self, exc: Exception) -> None:
-        """Log the start of an outage once, with the error's class only."""
-        if self._unreachable:
-            return
-        self._unreachable = True
-        logger.error(
-            "DPoP replay store (Redis) unreachable (%s); DPoP requests are refused until it "
-            "answers",
-            type(exc).__name__,
-        )
 
     async def aclose(self) -> None:
         """Close the client if the cache created it from a URL. Safe to call twice."""
