@@ -5,6 +5,8 @@ The middleware stack, outermost first: :class:`~demo_app.body_limit.BodySizeLimi
 :data:`~demo_app.access.SCOPE_RULES`, reading the token from the ``Authorization`` header or
 the browser sign-in's cookie (:mod:`demo_app.routes_browser`),
 asking :class:`~demo_app.sessions.Sessions` whether each token was revoked (logout).
+With ``JWT_DPOP_ENABLED``, DPoP-bound tokens are accepted too, before the others, their
+proofs remembered in Redis when the sessions are (one use across every instance).
 No route has an auth dependency; handlers read the verified ``user_id`` from the state.
 
 Start-up creates the missing tables (the revocations included) and warns once when
@@ -19,7 +21,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
+from jwt_middleware import DPoPAuthenticator, JWTAuthMiddleware, JWTSettings, TokenVerifier
+from jwt_middleware.verification.authenticator import Authenticator
 
 from . import routes_auth, routes_browser, routes_keys, routes_todos
 from .access import PUBLIC_RULES, SCOPE_RULES
@@ -94,12 +97,18 @@ def create_app(
     install_health(app)
     install_error_handlers(app)
     install_openapi(app, password_min_length=settings.password_min_length)
+    authenticators: list[Authenticator] = [
+        routes_browser.browser_authenticator(TokenVerifier(jwt_settings))
+    ]
+    if jwt_settings.dpop_enabled:
+        replay = context.sessions.proof_replay
+        authenticators.insert(0, DPoPAuthenticator.from_settings(jwt_settings, replay=replay))
     app.add_middleware(
         JWTAuthMiddleware,
         public=PUBLIC_RULES + routes_browser.BROWSER_PUBLIC_RULES,
         scopes=SCOPE_RULES,
         settings=jwt_settings,
-        authenticators=[routes_browser.browser_authenticator(TokenVerifier(jwt_settings))],
+        authenticators=authenticators,
         is_revoked=context.sessions.is_revoked,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -20,6 +20,10 @@ same token, on the same instance or on two, exactly one wins. Where the stores l
   request with a token makes off the database: the choice for many instances. Each instance
   then answers that lookup from its local view of the revocations, which Redis keeps
   current (see :class:`~jwt_middleware.RedisRevocationStore`).
+
+With Redis, the DPoP proofs seen (``JWT_DPOP_ENABLED``) are kept there too
+(:attr:`Sessions.proof_replay`), so a proof is accepted once by all the instances; without
+it, each instance remembers its own.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from jwt_middleware import RedisRevocationStore, revoke_token_claims
+from jwt_middleware import RedisProofReplayCache, RedisRevocationStore, revoke_token_claims
 from jwt_middleware.revocation import RevocationStore, SingleUseStore
+from jwt_middleware.verification.dpop_replay import ProofReplayCache
 
 from .revocation_sql import SQLRevocationStore
 
@@ -53,6 +58,8 @@ SESSION_CLAIM: Final = "sid"
 _REVOKED_TOKENS: Final = "revoked"
 _REVOKED_FAMILIES: Final = "family"
 _USED_REFRESH_TOKENS: Final = "refresh-used"
+#: The Redis key infix of the DPoP proofs seen (not a kind of revocation: Redis only).
+_DPOP_PROOFS: Final = "dpop"
 
 #: A family is revoked for the longest lifetime any of its tokens can have, plus this much:
 #: a refresh that passed its checks just before the revocation may still be signing.
@@ -65,7 +72,15 @@ class Sessions:
     Build it with :meth:`from_settings`; :meth:`is_revoked` is the middleware's hook.
     """
 
-    __slots__ = ("_close", "_families", "_family_lifetime", "_redis", "_tokens", "_used")
+    __slots__ = (
+        "_close",
+        "_families",
+        "_family_lifetime",
+        "_redis",
+        "_tokens",
+        "_used",
+        "proof_replay",
+    )
 
     def __init__(
         self,
@@ -76,6 +91,7 @@ class Sessions:
         family_lifetime_seconds: int,
         redis: Redis | RedisCluster | None = None,
         close: Callable[[], Awaitable[None]] | None = None,
+        proof_replay: ProofReplayCache | None = None,
     ) -> None:
         self._tokens = tokens
         self._families = families
@@ -83,6 +99,8 @@ class Sessions:
         self._family_lifetime = family_lifetime_seconds
         self._redis = redis
         self._close = close
+        #: Where DPoP proofs are remembered across instances (``None``: in each process).
+        self.proof_replay = proof_replay
 
     @classmethod
     def from_settings(
@@ -141,6 +159,10 @@ class Sessions:
             family_lifetime_seconds=lifetime,
             redis=tokens.client,
             close=close,
+            # The client is the tokens store's: closed with it, not by the cache.
+            proof_replay=RedisProofReplayCache(
+                tokens.client, key_prefix=f"{prefix}{_DPOP_PROOFS}:"
+            ),
         )
 
     @property

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .verification.bearer import BearerAuthenticator
     from .verification.chain import AuthenticatorChain
     from .verification.dpop_authenticator import DPoPAuthenticator
+    from .verification.dpop_replay_redis import RedisProofReplayCache
     from .verification.verifier import TokenVerifier
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "JWTUser",
     "KeySource",
     "MissingTokenError",
+    "RedisProofReplayCache",
     "RedisRevocationStore",
     "StaticKeys",
     "TokenExpiredError",
@@ -130,6 +132,7 @@ _MODULES = {
 _OPTIONAL = {
     "JWKSKeys": (".keys.jwks", "jwks", "httpx"),
     "RedisRevocationStore": (".revocation.redis", "redis", "redis"),
+    "RedisProofReplayCache": (".verification.dpop_replay_redis", "redis", "redis"),
 }
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "MissingCredentialsError",
     "MissingDPoPTokenError",
     "MissingTokenError",
+    "ProofReplayUnavailableError",
     "RevocationStoreFullError",
     "RevocationStoreUnavailableError",
     "TenantLimitError",
@@ -302,6 +303,21 @@ class IntrospectionUnavailableError(AuthenticationUnavailableError):
 
     default_description = "Token introspection is temporarily unavailable."
     default_reason = Reason.INTROSPECTION_UNAVAILABLE
+
+
+class ProofReplayUnavailableError(AuthenticationUnavailableError):
+    """The store that remembers DPoP proofs across instances (Redis) could not say whether
+    a proof is used for the first time: unreachable, timed out, or in a failover.
+
+    Raised by a :class:`~jwt_middleware.verification.dpop_replay.ProofReplayCache`; the
+    DPoP authenticator answers it with a 503 and ``Retry-After`` (the proof and token may
+    be perfectly good, and a client retries with a fresh proof), or, with
+    ``JWT_DPOP_REPLAY_ON_ERROR=refuse``, with 401 ``invalid_dpop_proof``. Never with
+    acceptance: a proof whose first use cannot be established might be a replay.
+    """
+
+    default_description = "DPoP proof checks are temporarily unavailable."
+    default_reason = Reason.DPOP_REPLAY_UNAVAILABLE
 
 
 class TenantLimitError(KeysUnavailableError):

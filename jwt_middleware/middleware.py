@@ -46,6 +46,7 @@ from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
 from .verification.dpop import DPOP_PROVED_SCOPE_KEY
 from .verification.dpop_authenticator import FRESH_NONCE_SCOPE_KEY
+from .verification.dpop_replay import ProofReplayCache
 from .verification.tenants import ResolveIssuer
 from .verification.verifier import TokenVerifier
 
@@ -131,6 +132,13 @@ class JWTAuthMiddleware:
         readiness_path: answer a readiness probe at this path (e.g. ``"/readyz"``), before
             any rule or token: 200 once :attr:`ready`, 503 until then
             (:mod:`~jwt_middleware.edge.readiness`). Off by default.
+        dpop_replay: where DPoP proofs are remembered against replay (a
+            :class:`~jwt_middleware.verification.dpop_replay.ProofReplayCache`): by default
+            in this process; a
+            :class:`~jwt_middleware.verification.dpop_replay_redis.RedisProofReplayCache`
+            shares them with every instance behind one Redis. Needs ``JWT_DPOP_ENABLED``;
+            closed with the middleware at shutdown. Not with ``authenticators=`` (give it
+            to your ``DPoPAuthenticator``).
 
     At start-up (the ASGI lifespan, or the first request without one) it loads remote keys,
     reads the requirements declared on the app's routes and audits the rules against them
@@ -161,6 +169,7 @@ class JWTAuthMiddleware:
         error_body: ErrorBody | None = None,
         readiness_path: str | None = None,
         resolve_issuer: ResolveIssuer | None = None,
+        dpop_replay: ProofReplayCache | None = None,
     ) -> None:
         self.app = app
         self.is_revoked = is_revoked
@@ -188,6 +197,7 @@ class JWTAuthMiddleware:
                     token_header=token_header,
                     cookie_name=cookie_name,
                     resolve_issuer=resolve_issuer,
+                    dpop_replay=dpop_replay,
                 ),
             )
             self._readiness = ReadinessEndpoint(

@@ -88,6 +88,7 @@ class Reason(StrEnum):
     DPOP_TIME = "dpop_time"
     DPOP_NONCE = "dpop_nonce"
     DPOP_REPLAY = "dpop_replay"
+    DPOP_REPLAY_UNAVAILABLE = "dpop_replay_unavailable"  # the shared replay store (Redis) is down
     DPOP_TOKEN_HASH = "dpop_token_hash"  # noqa: S105 - a reason, not a secret
     DPOP_BINDING = "dpop_binding"
     DPOP_REQUIRED = "dpop_required"

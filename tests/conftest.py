@@ -1,5 +1,6 @@
 """Fixtures for the whole suite: a clean environment for every test, one settings object,
-and the real Redis on loopback with a key prefix of each test's own. Helpers are in
+the real Redis on loopback with a key prefix of each test's own, and the Redis Cluster and
+Sentinel setups (shared by the run, or a test's own to kill a primary in). Helpers are in
 :mod:`tests.helpers`, :mod:`tests.services` and the other helper modules.
 """
 
@@ -18,6 +19,7 @@ from jwt_middleware.tokens import reset_default_settings
 
 from .helpers import SECRET
 from .processes import CONFIGURATION_NAMES, CONFIGURATION_PREFIXES
+from .revocation.deployments import Deployment, local_cluster, local_sentinels
 from .services import REDIS_URL, redis_key_prefix, require_service
 
 
@@ -100,3 +102,28 @@ def unreachable_redis_url(request: pytest.FixtureRequest) -> str:
         return "redis://127.0.0.1:1/0"
     url: str = request.getfixturevalue("silent_redis_url")
     return url
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One cluster for the run (revocation stores, DPoP replay caches), each test under a
+    key prefix of its own."""
+    with local_cluster(tmp_path_factory.mktemp("shared-cluster")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def shared_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One Sentinel setup for the run, each test under a key prefix of its own."""
+    with local_sentinels(tmp_path_factory.mktemp("shared-sentinels")) as started:
+        yield started
+
+
+@pytest.fixture(
+    params=[pytest.param(local_cluster, id="cluster"), pytest.param(local_sentinels, id="sentinel")]
+)
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """A new cluster (three primaries, three replicas) or Sentinel setup (a primary, a
+    replica, three sentinels) on free loopback ports, stopped after the test."""
+    with request.param(tmp_path / "redis") as started:
+        yield started

@@ -24,6 +24,7 @@ from ..verification.tenants import ResolveIssuer
 from ..verification.verifier import TokenVerifier
 
 if TYPE_CHECKING:
+    from ..verification.dpop_replay import ProofReplayCache
     from ..verification.introspection import TokenIntrospector
 
 __all__ = ["Assembly", "CredentialOptions", "Rules", "assemble"]
@@ -46,8 +47,9 @@ class CredentialOptions:
     """The middleware's options for the authenticators it builds itself, which
     ``authenticators=`` replaces all of: a prepared ``verifier`` (else one is built from the
     settings, with ``check_claims`` and ``resolve_issuer``), the query parameter, the
-    proxy's header (``JWT_TOKEN_HEADER`` when not given) and the cookie
-    (``JWT_COOKIE_NAME`` when not given)."""
+    proxy's header (``JWT_TOKEN_HEADER`` when not given), the cookie
+    (``JWT_COOKIE_NAME`` when not given) and where DPoP proofs are remembered
+    (``dpop_replay``, in this process when not given)."""
 
     verifier: TokenVerifier | None = None
     token_query_param: str | None = None
@@ -55,6 +57,7 @@ class CredentialOptions:
     token_header: str | None = None
     cookie_name: str | None = None
     resolve_issuer: ResolveIssuer | None = None
+    dpop_replay: ProofReplayCache | None = None
 
     def given(self) -> list[str]:
         """The options given, as keywords (``"verifier="``)."""
@@ -109,6 +112,10 @@ def _default_authenticators(
     carries), with a verifier and cache of its own; with ``JWT_DPOP_REQUIRED``, that one
     alone."""
     if not settings.dpop_enabled:
+        if credentials.dpop_replay is not None:
+            raise ConfigurationError(
+                "dpop_replay= remembers DPoP proofs: it needs JWT_DPOP_ENABLED=true"
+            )
         return [_default_authenticator(settings, credentials)]
     if credentials.verifier is not None:
         raise ConfigurationError(
@@ -123,6 +130,7 @@ def _default_authenticators(
             resolve_issuer=credentials.resolve_issuer,
             dpop=True,
         ),
+        replay=credentials.dpop_replay,
     )
     if not settings.dpop_required:
         return [dpop, _default_authenticator(settings, credentials)]

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 from ..errors import RevocationStoreUnavailableError
+from ..redis_client import REDIS_ERRORS, RedisOutage, redis_client
 from ..telemetry import instruments
 from . import Clock, bounded_expiry, check_jti, jti_of
 from .cluster import check_cluster_support
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisRevocationStore"]
 
 logger = logging.getLogger("jwt_middleware")
-#: asyncio.timeout raises the builtin TimeoutError; sockets raise OSError.
-_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
 class RedisRevocationStore:
@@ -99,9 +97,9 @@ class RedisRevocationStore:
         "_key_prefix",
         "_leeway",
         "_on_error",
+        "_outage",
         "_owns_client",
         "_timeout",
-        "_unreachable",
         "_view",
     )
 
@@ -123,8 +121,6 @@ class RedisRevocationStore:
             raise ValueError("key_prefix must not be empty")
         if on_error not in ("deny", "allow"):
             raise ValueError("on_error must be 'deny' or 'allow'")
-        if not (math.isfinite(timeout_seconds) and timeout_seconds > 0):
-            raise ValueError("timeout_seconds must be a positive number")
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
         view = RevocationView(max_staleness_seconds=max_staleness_seconds)
@@ -132,20 +128,13 @@ class RedisRevocationStore:
             raise ValueError("resync_seconds must be a positive number")
         if isinstance(client, RedisCluster):
             check_cluster_support()
-        if isinstance(client, str):
-            self._client: Redis | RedisCluster = Redis.from_url(
-                client, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
-            )
-            self._owns_client = True
-        else:
-            self._client = client
-            self._owns_client = False
+        self._client, self._owns_client = redis_client(client, timeout_seconds=timeout_seconds)
         self._key_prefix = key_prefix
         self._on_error = on_error
         self._timeout = timeout_seconds
         self._leeway = leeway_seconds
         self._clock = clock
-        self._unreachable = False
+        self._outage = RedisOutage("revocation store")
         self._view = view
         self._follower = (
             RevocationFollower(
@@ -277,30 +266,20 @@ class RedisRevocationStore:
         try:
             async with asyncio.timeout(self._timeout):
                 found = await self._client.exists(self.key(jti))
-        except _ERRORS as exc:
-            self._outage(exc)
+        except REDIS_ERRORS as exc:
+            self._outage.began(exc, self._outage_consequence)
             if self._on_error == "allow":
                 return False
             raise RevocationStoreUnavailableError from None
-        if self._unreachable:
-            self._unreachable = False
-            logger.warning("revocation store (Redis) answers again")
+        self._outage.ended()
         return bool(found)
 
-    def _outage(self, exc: Exception) -> None:
-        """Log the start of an outage once, with the error's class only (never its text,
-        which may hold the server's address and, with it, a password)."""
-        if self._unreachable:
-            return
-        self._unreachable = True
-        consequence = (
-            "tokens are treated as not revoked until it answers (on_error='allow')"
-            if self._on_error == "allow"
-            else "requests with a token get 503 until it answers"
-        )
-        logger.error(
-            "revocation store (Redis) unreachable (%s); %s", type(exc).__name__, consequence
-        )
+    @property
+    def _outage_consequence(self) -> str:
+        """What requests get while Redis does not answer, for the outage's log line."""
+        if self._on_error == "allow":
+            return "tokens are treated as not revoked until it answers (on_error='allow')"
+        return "requests with a token get 503 until it answers"
 
     async def _record(self, jti: str, expires_at: int, *, only_if_new: bool) -> bool:
         """Set the key of ``jti`` until its token stops verifying; whether this call set it.
@@ -327,7 +306,7 @@ class RedisRevocationStore:
                     pipe.set(self.key(jti), "1", ex=ttl, nx=only_if_new)
                     pipe.publish(self._key_prefix, f"{deadline} {jti}")
                     stored, _listeners = await pipe.execute()
-        except _ERRORS as exc:
+        except REDIS_ERRORS as exc:
             logger.warning(
                 "revocation store (Redis) unreachable (%s); revocation not recorded",
                 type(exc).__name__,
@@ -349,7 +328,7 @@ class RedisRevocationStore:
             answered = True
             async with asyncio.timeout(self._timeout):
                 await client.spublish(self._key_prefix, f"{deadline} {jti}")
-        except _ERRORS as exc:
+        except REDIS_ERRORS as exc:
             if not answered:
                 logger.warning(
                     "revocation store (Redis) unreachable (%s); revocation not recorded",

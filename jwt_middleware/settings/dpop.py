@@ -61,6 +61,10 @@ class DPoPSettings(SettingsBase):
         le=10_000_000,
         description="Proofs remembered against replay in this process.",
     )
+    dpop_replay_on_error: Literal["deny", "refuse"] = Field(
+        default="deny",
+        description="When the shared replay store cannot answer: 503 (deny) or 401 (refuse).",
+    )
     dpop_nonce: bool = Field(
         default=False, description="Require a server nonce in every proof (RFC 9449 section 9)."
     )

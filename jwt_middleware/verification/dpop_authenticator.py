@@ -8,8 +8,15 @@ nonces are on (:mod:`.dpop_nonce`); the token verifies with the authenticator's 
 :class:`~jwt_middleware.verification.verifier.TokenVerifier` (``dpop=True``: a token
 without ``cnf.jkt`` is refused, and its verified-token cache is its own, never the bearer
 path's); the token's ``cnf.jkt`` is the thumbprint of the proof's key; and the proof was
-not used before (:mod:`.dpop_replay`). A token found in the cache still needs a fresh
-proof: the proof is never cached.
+not used before (:mod:`.dpop_replay`; across instances, through Redis:
+:mod:`.dpop_replay_redis`). A token found in the cache still needs a fresh proof: the
+proof is never cached.
+
+A replay memory that must wait (Redis) cannot answer :meth:`~DPoPAuthenticator.authenticate_now`;
+the proof and token it checked are then handed to
+:meth:`~DPoPAuthenticator.authenticate` through the request's scope, so that a request
+costs one signature check of its proof, not two. When that memory cannot answer at all, the
+request is refused, 503 or 401 (``replay_on_error``), never accepted.
 
 Refusals are :class:`~jwt_middleware.errors.DPoPError` s: a ``DPoP`` challenge naming the
 accepted algorithms, and a ``Bearer`` one as well while bearer tokens are accepted. Each
@@ -21,7 +28,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
-from typing import Final, NoReturn
+from typing import Final, Literal, NoReturn
 
 from starlette.types import Scope
 
@@ -35,6 +42,7 @@ from ..errors import (
     InvalidRequestError,
     InvalidTokenError,
     MissingDPoPTokenError,
+    ProofReplayUnavailableError,
     UseDPoPNonceError,
 )
 from ..refusals import Reason, log_refusal
@@ -51,6 +59,19 @@ __all__ = ["FRESH_NONCE_SCOPE_KEY", "DPoPAuthenticator"]
 #: (``DPoP-Nonce``), when its proof had the previous step's: the middleware adds it.
 FRESH_NONCE_SCOPE_KEY: Final = "jwt_middleware.dpop_nonce"
 _ONE_PROOF: Final = "Send exactly one DPoP proof."
+#: Where :meth:`DPoPAuthenticator.authenticate_now` leaves what it checked for
+#: :meth:`DPoPAuthenticator.authenticate` when only a remote replay store can finish.
+_CHECKED_SCOPE_KEY: Final = "jwt_middleware.dpop_checked"
+
+
+class _Checked:
+    """A request's verified token and checked proof, awaiting the replay store's answer."""
+
+    __slots__ = ("proof", "verified")
+
+    def __init__(self, verified: VerifiedToken, proof: Proof) -> None:
+        self.verified = verified
+        self.proof = proof
 
 
 class DPoPAuthenticator:
@@ -58,9 +79,12 @@ class DPoPAuthenticator:
 
     ``verifier`` must be a DPoP verifier (``TokenVerifier(settings, dpop=True)``), never the
     bearer path's. ``checker`` holds the proof checks; ``replay`` remembers proofs (by
-    default in this process: :class:`InMemoryProofReplayCache`); ``nonces`` demands server
-    nonces. ``refuse_bearer`` (``JWT_DPOP_REQUIRED``) answers a bearer token with
-    ``invalid_token`` instead of leaving it to another authenticator; ``bearer_accepted``
+    default in this process: :class:`InMemoryProofReplayCache`; for a fleet,
+    :class:`~.dpop_replay_redis.RedisProofReplayCache`), and when it cannot answer
+    ``replay_on_error`` decides: ``"deny"`` answers 503 with ``Retry-After``, ``"refuse"``
+    401 ``invalid_dpop_proof``; ``nonces`` demands server nonces. ``refuse_bearer``
+    (``JWT_DPOP_REQUIRED``) answers a bearer token with ``invalid_token`` instead of
+    leaving it to another authenticator; ``bearer_accepted``
     (bearer tokens pass through another authenticator) adds their challenge to every DPoP
     refusal.
     """
@@ -74,6 +98,7 @@ class DPoPAuthenticator:
         "nonces",
         "refuse_bearer",
         "replay",
+        "replay_on_error",
         "verifier",
     )
 
@@ -84,6 +109,7 @@ class DPoPAuthenticator:
         checker: ProofChecker,
         algorithms: tuple[str, ...],
         replay: ProofReplayCache | None = None,
+        replay_on_error: Literal["deny", "refuse"] = "deny",
         nonces: DPoPNonces | None = None,
         refuse_bearer: bool = False,
         bearer_accepted: bool = True,
@@ -95,7 +121,10 @@ class DPoPAuthenticator:
             )
         self.verifier = verifier
         self.checker = checker
+        if replay_on_error not in ("deny", "refuse"):
+            raise ConfigurationError("replay_on_error must be 'deny' or 'refuse'")
         self.replay: ProofReplayCache = replay if replay is not None else InMemoryProofReplayCache()
+        self.replay_on_error = replay_on_error
         self.nonces = nonces
         self.refuse_bearer = refuse_bearer
         self._algorithms = " ".join(algorithms)
@@ -110,10 +139,12 @@ class DPoPAuthenticator:
         settings: JWTSettings,
         verifier: TokenVerifier | None = None,
         *,
+        replay: ProofReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> DPoPAuthenticator:
         """The authenticator ``JWT_DPOP_*`` describe, with ``verifier`` (a DPoP verifier
-        built from ``settings`` when not given); ``clock`` is what proofs and nonces are
+        built from ``settings`` when not given) and ``replay`` (an in-memory cache of
+        ``JWT_DPOP_MAX_PROOFS`` when not given); ``clock`` is what proofs and nonces are
         timed with (wall-clock seconds)."""
         if settings.dpop_base_url is None:
             raise ConfigurationError("JWT_DPOP_ENABLED needs JWT_DPOP_BASE_URL")
@@ -134,7 +165,12 @@ class DPoPAuthenticator:
                 leeway_seconds=settings.leeway_seconds,
             ),
             algorithms=algorithms,
-            replay=InMemoryProofReplayCache(max_entries=settings.dpop_max_proofs, clock=clock),
+            replay=(
+                replay
+                if replay is not None
+                else InMemoryProofReplayCache(max_entries=settings.dpop_max_proofs, clock=clock)
+            ),
+            replay_on_error=settings.dpop_replay_on_error,
             nonces=nonces,
             refuse_bearer=settings.dpop_required,
             clock=clock,
@@ -229,24 +265,36 @@ class DPoPAuthenticator:
         first = self.replay.first_use_now(
             replay_key(proof.thumbprint, proof.jti), expires_at=proof.expires_at
         )
-        if first is None:
-            return None  # a remote store: authenticate() asks it
+        if first is None:  # a remote store: authenticate() asks it, with what was checked here
+            scope[_CHECKED_SCOPE_KEY] = _Checked(verified, proof)
+            return None
         if not first:
             self._refuse_proof(Reason.DPOP_REPLAY)
         scope[DPOP_PROVED_SCOPE_KEY] = True
         return verified
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
-        token, proof_text = self._credentials(scope)
-        now = self._clock()
-        proof = self._proof(scope, token, proof_text, now)
-        try:
-            verified = await self.verifier.authenticate(token)
-        except InvalidTokenError as exc:
-            raise self._token_error(exc) from None
-        self._bound(verified, proof)
+        checked = scope.pop(_CHECKED_SCOPE_KEY, None)
+        if isinstance(checked, _Checked):
+            verified, proof = checked.verified, checked.proof
+        else:
+            token, proof_text = self._credentials(scope)
+            now = self._clock()
+            proof = self._proof(scope, token, proof_text, now)
+            try:
+                verified = await self.verifier.authenticate(token)
+            except InvalidTokenError as exc:
+                raise self._token_error(exc) from None
+            self._bound(verified, proof)
         key = replay_key(proof.thumbprint, proof.jti)
-        if not await self.replay.first_use(key, expires_at=proof.expires_at):
+        try:
+            first = await self.replay.first_use(key, expires_at=proof.expires_at)
+        except ProofReplayUnavailableError:
+            if self.replay_on_error == "refuse":
+                self._refuse_proof(Reason.DPOP_REPLAY_UNAVAILABLE)
+            log_refusal(Reason.DPOP_REPLAY_UNAVAILABLE)
+            raise
+        if not first:
             self._refuse_proof(Reason.DPOP_REPLAY)
         scope[DPOP_PROVED_SCOPE_KEY] = True
         return verified
@@ -288,3 +336,4 @@ class DPoPAuthenticator:
 
     async def aclose(self) -> None:
         await self.verifier.aclose()
+        await self.replay.aclose()

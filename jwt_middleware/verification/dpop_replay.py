@@ -3,10 +3,10 @@ accepted at all (RFC 9449 section 11.1).
 
 :class:`ProofReplayCache` is what the DPoP authenticator asks; :class:`InMemoryProofReplayCache`
 answers for one process. A proof replayed at *another* instance of the service is not
-seen by it: across a fleet that needs a shared store (the next step, through Redis), which
-is why this is a protocol. Entries are keyed by the proof key's thumbprint and the ``jti``
-(RFC 9449 asks a ``jti`` to be unique for one key, not for every client), hashed to a fixed
-size.
+seen by it: across a fleet, :class:`~.dpop_replay_redis.RedisProofReplayCache` answers
+for every instance behind one Redis, which is why this is a protocol. Entries are keyed
+by the proof key's thumbprint and the ``jti`` (RFC 9449 asks a ``jti`` to be unique for
+one key, not for every client), hashed to a fixed size.
 """
 
 from __future__ import annotations
@@ -38,7 +38,14 @@ class ProofReplayCache(Protocol):
         ...
 
     async def first_use(self, key: bytes, *, expires_at: float) -> bool:
-        """As :meth:`first_use_now`, waiting where it must."""
+        """As :meth:`first_use_now`, waiting where it must. Raises
+        :class:`~jwt_middleware.errors.ProofReplayUnavailableError` when it cannot tell
+        (a store that does not answer): never a guess."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what is held open (a connection it made), at shutdown. Safe to call
+        twice."""
         ...
 
 
@@ -87,6 +94,9 @@ class InMemoryProofReplayCache:
 
     async def first_use(self, key: bytes, *, expires_at: float) -> bool:
         return self.first_use_now(key, expires_at=expires_at)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -1,9 +1,10 @@
 """``make_store``: each store the library ships, built the way a test asks for it; and
-``deployment``: a Redis Cluster or a Sentinel setup of the test's own.
+``cluster``: a Redis Cluster of the test's own (the suite's ``deployment`` starts a cluster
+or a Sentinel setup).
 
 In memory, Redis from a URL, and Redis through a client the caller owns: of the server on
-loopback, of a cluster or behind sentinels (one of each for the whole run); each test
-under its own key prefix.
+loopback, of a cluster or behind sentinels (one of each for the whole run, started by the
+suite's ``shared_cluster`` and ``shared_sentinels``); each test under its own key prefix.
 """
 
 from __future__ import annotations
@@ -17,13 +18,7 @@ import redis.asyncio
 
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
 from jwt_middleware.revocation.redis import RedisRevocationStore
-from tests.revocation.deployments import (
-    AsyncClient,
-    Deployment,
-    LocalCluster,
-    local_cluster,
-    local_sentinels,
-)
+from tests.revocation.deployments import AsyncClient, Deployment, LocalCluster, local_cluster
 from tests.revocation.stores import (
     DEPLOYMENT_FIXTURES,
     STORE_KINDS,
@@ -74,30 +69,6 @@ def client_factory(request: pytest.FixtureRequest, kind: str) -> Callable[[], As
         shared: Deployment = request.getfixturevalue(DEPLOYMENT_FIXTURES[kind])
         return shared.client
     return lambda: redis.asyncio.Redis.from_url(REDIS_URL)
-
-
-@pytest.fixture(scope="session")
-def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One cluster for the contract tests, each under a key prefix of its own."""
-    with local_cluster(tmp_path_factory.mktemp("shared-cluster")) as started:
-        yield started
-
-
-@pytest.fixture(scope="session")
-def shared_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One Sentinel setup for the contract tests, each under a key prefix of its own."""
-    with local_sentinels(tmp_path_factory.mktemp("shared-sentinels")) as started:
-        yield started
-
-
-@pytest.fixture(
-    params=[pytest.param(local_cluster, id="cluster"), pytest.param(local_sentinels, id="sentinel")]
-)
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    """A new cluster (three primaries, three replicas) or Sentinel setup (a primary, a
-    replica, three sentinels) on free loopback ports, stopped after the test."""
-    with request.param(tmp_path / "redis") as started:
-        yield started
 
 
 @pytest.fixture

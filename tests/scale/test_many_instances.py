@@ -6,6 +6,7 @@ RS256 key pair. What one instance does, the others know:
 * a logout on one is refused by the others within 100 ms (each answers from its local view
   of the revocations, which Redis pub/sub keeps current),
 * a refresh token is good once across all of them, and its reuse anywhere ends the session,
+* a DPoP proof is good once across all of them (each remembers proofs in Redis),
 * killing an instance with SIGKILL under load costs no request sent to the survivors,
 * a separate verifier holding only ``JWT_JWKS_URL`` accepts the demo's tokens and refuses
   tokens signed by any other key.
@@ -17,7 +18,7 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ import redis
 
 from jwt_middleware.keys.jwk import key_thumbprint
 from tests.demo.accounts import PASSWORD
+from tests.dpop.proofs import BASE_URL as DPOP_BASE_URL
+from tests.dpop.proofs import PyJWTKey
 from tests.helpers import SECRET, bearer
 from tests.keypairs import RSA, RSA_OTHER, private_pem
 from tests.processes import REPO_ROOT, child_environment
@@ -114,6 +117,9 @@ def cluster(
         DATABASE_URL=database_url,
         REDIS_URL=REDIS_URL,
         DEMO_REDIS_KEY_PREFIX=redis_prefix,
+        # The public URL a load balancer would give them all; clients call each directly.
+        JWT_DPOP_ENABLED="true",
+        JWT_DPOP_BASE_URL=DPOP_BASE_URL,
     )
     instances: list[Instance] = []
     try:
@@ -268,11 +274,12 @@ def test_refresh_on_one_instance_and_reuse_on_another_ends_the_session(
     assert refresh(first, rotated.json()["refresh_token"]).json() == REFRESH_REVOKED
 
 
-def test_one_refresh_token_sent_to_every_instance_at_once_works_once(
-    cluster: Cluster, email: str
-) -> None:
-    token = log_in(cluster.instances[0], email)["refresh_token"]
-    targets = cluster.instances * 3
+def all_at_once(
+    instances: list[Instance], send: Callable[[httpx.Client], httpx.Response]
+) -> list[int]:
+    """The statuses of one request sent to each instance three times, all at the same
+    moment (each over a connection opened beforehand)."""
+    targets = instances * 3
     start_together = threading.Barrier(len(targets), timeout=20)
     statuses: list[int] = []
 
@@ -280,7 +287,7 @@ def test_one_refresh_token_sent_to_every_instance_at_once_works_once(
         with httpx.Client(base_url=instance.base_url, timeout=10) as http:
             http.get("/health")  # connect first, so the requests leave together
             start_together.wait()
-            statuses.append(http.post("/auth/refresh", json={"refresh_token": token}).status_code)
+            statuses.append(send(http).status_code)
 
     threads = [
         threading.Thread(target=attempt, args=(instance,), daemon=True) for instance in targets
@@ -290,8 +297,65 @@ def test_one_refresh_token_sent_to_every_instance_at_once_works_once(
     for thread in threads:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
+    return statuses
 
-    assert sorted(statuses) == [200] + [401] * (len(targets) - 1)
+
+def test_one_refresh_token_sent_to_every_instance_at_once_works_once(
+    cluster: Cluster, email: str
+) -> None:
+    token = log_in(cluster.instances[0], email)["refresh_token"]
+
+    statuses = all_at_once(
+        cluster.instances, lambda http: http.post("/auth/refresh", json={"refresh_token": token})
+    )
+
+    assert sorted(statuses) == [200] + [401] * (len(statuses) - 1)
+
+
+# DPoP proofs are single-use across the cluster ---------------------------------------------
+
+
+def _dpop_bound(cluster: Cluster, access_token: str, key: PyJWTKey) -> str:
+    """The demo's own access token, bound to ``key`` (``cnf.jkt``) and signed again with the
+    demo's key: what the demo would issue if its login bound tokens to a client's key."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    claims.update(jti=secrets.token_urlsafe(12), cnf={"jkt": key.jkt})
+    header = jwt.get_unverified_header(access_token)
+    return jwt.encode(claims, cluster.private_pem, algorithm="RS256", headers=header)
+
+
+def _with_proof(token: str, proof: str) -> dict[str, str]:
+    return {"Authorization": f"DPoP {token}", "DPoP": proof}
+
+
+def test_a_dpop_proof_used_at_one_instance_is_refused_by_the_others(
+    cluster: Cluster, email: str
+) -> None:
+    first, second, third = cluster.instances
+    key = PyJWTKey()
+    token = _dpop_bound(cluster, log_in(first, email)["access_token"], key)
+    url = DPOP_BASE_URL + "/todos"
+    headers = _with_proof(token, key.proof("GET", url, token=token))
+
+    assert httpx.get(first.base_url + "/todos", headers=headers, timeout=5).status_code == 200
+    for instance in (second, third, first):
+        replayed = httpx.get(instance.base_url + "/todos", headers=headers, timeout=5)
+        assert replayed.status_code == 401, instance.name
+        assert 'error="invalid_dpop_proof"' in replayed.headers["www-authenticate"]
+    fresh = _with_proof(token, key.proof("GET", url, token=token))
+    assert httpx.get(third.base_url + "/todos", headers=fresh, timeout=5).status_code == 200
+
+
+def test_one_dpop_proof_sent_to_every_instance_at_once_works_once(
+    cluster: Cluster, email: str
+) -> None:
+    key = PyJWTKey()
+    token = _dpop_bound(cluster, log_in(cluster.instances[0], email)["access_token"], key)
+    headers = _with_proof(token, key.proof("GET", DPOP_BASE_URL + "/todos", token=token))
+
+    statuses = all_at_once(cluster.instances, lambda http: http.get("/todos", headers=headers))
+
+    assert sorted(statuses) == [200] + [401] * (len(statuses) - 1)
 
 
 # (c) an instance dies under load -----------------------------------------------------------

@@ -504,6 +504,8 @@ def test_every_reason_is_tested_here() -> None:
     tested |= {Reason.INACTIVE, Reason.INTROSPECTION_UNAVAILABLE}
     # Logged by the DPoP authenticator: tests/dpop/test_refusals.py.
     tested |= {p.values[1] for p in DPOP_CASES} | {p.values[2] for p in DPOP_STATEFUL_CASES}
+    # Logged when the shared replay store cannot answer: tests/dpop/test_replay_outage.py.
+    tested |= {Reason.DPOP_REPLAY_UNAVAILABLE}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).
