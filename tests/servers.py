@@ -60,7 +60,7 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-def _wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
+def wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
     """Return once 127.0.0.1:``port`` accepts connections; raise if ``alive`` turns false
     or the server does not start in time."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -106,7 +106,7 @@ def serve_hypercorn(app: ASGIApp, *, tls: tuple[Path, Path] | None = None) -> It
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    _wait_for_port(port, thread.is_alive, "hypercorn")
+    wait_for_port(port, thread.is_alive, "hypercorn")
     try:
         yield f"{'https' if tls is not None else 'http'}://127.0.0.1:{port}"
     finally:
@@ -249,7 +249,7 @@ def _child_server(
         )
     try:
         try:
-            _wait_for_port(port, lambda: process.poll() is None, command[-1])
+            wait_for_port(port, lambda: process.poll() is None, command[-1])
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}:\n{log.read_text(errors='replace')}") from None
         yield f"http://127.0.0.1:{port}"
