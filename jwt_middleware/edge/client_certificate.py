@@ -25,6 +25,7 @@ import hmac
 from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
@@ -46,6 +47,8 @@ __all__ = [
 
 #: Longest header value read (an RSA 4096 certificate chain, URL-encoded, is ~10 KB).
 _MAX_HEADER_BYTES: Final = 32 * 1024
+#: Certificates whose thumbprint is remembered (at most this many times the header limit).
+_REMEMBERED_CERTIFICATES: Final = 256
 _PEM_BEGIN: Final = b"-----BEGIN CERTIFICATE-----"
 _SHA256_HEX_CHARACTERS: Final = 64
 _BACKSLASH, _QUOTE, _EQUALS, _SEMICOLON, _COMMA = b'\\"=;,'
@@ -63,10 +66,16 @@ class CertificateRefused(Exception):
         self.reason = reason
 
 
+@lru_cache(maxsize=_REMEMBERED_CERTIFICATES)
 def certificate_thumbprint(pem: bytes) -> str:
     """The RFC 8705 ``x5t#S256`` of the first certificate in ``pem``: base64url, without
     padding, of the SHA-256 of its DER encoding. :class:`CertificateRefused` when it is no
-    certificate."""
+    certificate.
+
+    Remembered by the PEM's bytes (a client sends the same certificate on every request,
+    and parsing it costs several times what the rest of a cached request does); a refusal
+    is not remembered. Only asked once a bound token verified, so what fills it is
+    certificates of clients holding good tokens."""
     try:
         certificate = x509.load_pem_x509_certificate(pem)
         der = certificate.public_bytes(Encoding.DER)

@@ -25,6 +25,7 @@ logged once with their reason: ``certificate_missing``, ``certificate_untrusted`
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64encode
 from typing import Final, NoReturn
 
 from starlette.types import Scope
@@ -44,11 +45,29 @@ __all__ = ["CertificateBoundAuthenticator", "names_a_certificate"]
 _X5T_S256: Final = b'"x5t#S256"'
 
 
+def _base64url_cores(text: bytes) -> tuple[str, ...]:
+    """What the base64url encoding of any payload holding ``text`` holds, whichever of the
+    three alignments ``text`` has in it: the characters its own bytes decide alone."""
+    cores = []
+    for offset, skip in ((0, 0), (1, 2), (2, 3)):
+        whole = (offset + len(text)) // 3 * 4
+        encoded = urlsafe_b64encode(bytes(offset) + text).decode("ascii")
+        cores.append(encoded[skip:whole])
+    return tuple(cores)
+
+
+#: A payload segment without any of these has no ``"x5t#S256"``: looked for in the text as
+#: sent, so that a plain bearer token is not decoded to learn it is not this path's.
+_X5T_S256_CORES: Final = _base64url_cores(_X5T_S256)
+
+
 def names_a_certificate(token: str, max_bytes: int) -> bool:
     """Whether the payload of ``token`` (no longer than ``max_bytes``) holds the name
     ``"x5t#S256"``: where it goes, not whether it is good (see the module)."""
     if len(token) > max_bytes:
         return False  # the bearer path refuses it unread (too_large)
+    if not any(core in token for core in _X5T_S256_CORES):
+        return False
     first = token.find(".")
     second = token.find(".", first + 1)
     if first < 0 or second < 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ import h11
 from starlette.types import ASGIApp, Message
 
 from tests.mtls.certificates import PKI, Issued
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, serve_in_thread
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 _READ_BYTES = 65536
@@ -149,10 +148,8 @@ def serve_mtls(app: ASGIApp, context: ssl.SSLContext) -> Iterator[str]:
     """Run ``app`` over TLS with ``context`` on 127.0.0.1 in a thread; yield its base URL.
     Stopped, and its thread joined, on exit."""
     port = free_port()
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
 
-    async def main() -> None:
+    async def serving(stop: asyncio.Event) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await _Connection(app, reader, writer).serve()
 
@@ -160,18 +157,5 @@ def serve_mtls(app: ASGIApp, context: ssl.SSLContext) -> Iterator[str]:
         async with server:
             await stop.wait()
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(main())
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    wait_for_port(port, thread.is_alive, "the mTLS test server")
-    try:
+    with serve_in_thread(serving, port, "the mTLS test server"):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=15)
