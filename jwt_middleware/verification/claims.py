@@ -330,11 +330,11 @@ def _certificate_bound(claims: Mapping[str, Any], now: float) -> None:
         raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
     if type(confirmation) is not dict:
         raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-    thumbprint = confirmation.get("x5t#S256")
+    if "x5t#S256" not in confirmation or len(confirmation) != 1:
+        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
+    thumbprint = confirmation["x5t#S256"]
     if type(thumbprint) is not str or not thumbprint:
         raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
-    if len(confirmation) != 1:
-        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
 
 
 #: A token accepted with a TLS client certificate must be bound to one: ``cnf`` holds
@@ -342,7 +342,7 @@ def _certificate_bound(claims: Mapping[str, Any], now: float) -> None:
 #: then compared with on every request. Nothing else in ``cnf``: a ``jkt`` as well asks for
 #: a DPoP proof, which the DPoP path checks (with the certificate), and another member is a
 #: key this path cannot prove (``bound_token``). Fail closed on what the issuer meant.
-CERTIFICATE_BOUND: Final = ClaimCheck("cnf_x5t", Reason.CERTIFICATE_MISMATCH, _certificate_bound)
+CERTIFICATE_BOUND: Final = ClaimCheck("cnf_x5t", Reason.BOUND_TOKEN, _certificate_bound)
 
 
 def _id_token_marks(names: frozenset[str]) -> CheckRule:

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 import h11
 from starlette.types import ASGIApp, Message
 
+from tests.asgi import receive_body
 from tests.mtls.certificates import PKI, Issued
 from tests.servers import free_port, serve_in_thread
 
@@ -109,14 +110,6 @@ class _Connection:
             "server": self.writer.get_extra_info("sockname")[:2],
             "extensions": {"tls": extension},
         }
-        sent_body = False
-
-        async def receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -131,7 +124,7 @@ class _Connection:
                     self.writer.write(self.h11.send(h11.EndOfMessage()) or b"")
                 await self.writer.drain()
 
-        await self.app(scope, receive, send)
+        await self.app(scope, receive_body(body), send)
 
 
 def client_context(folder: Path, presenting: Issued | None) -> ssl.SSLContext:
