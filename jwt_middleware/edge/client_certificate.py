@@ -36,7 +36,7 @@ from starlette.types import Scope
 
 from ..refusals import Reason
 from ..settings import JWTSettings
-from ..settings.mtls import CERTIFICATE_HEADER_FORMATS, Network
+from ..settings.mtls import CERTIFICATE_HEADER_FORMATS, CertificateHeaderFormat, Network
 
 __all__ = [
     "CertificateRefused",
@@ -158,7 +158,7 @@ class ClientCertificates:
     ``trusted`` peers, in ``header_format`` (``"nginx"`` or ``"envoy"``)."""
 
     header: bytes | None = None
-    header_format: str = "nginx"
+    header_format: CertificateHeaderFormat = "nginx"
     trusted: tuple[Network, ...] = ()
 
     @classmethod

@@ -6,7 +6,7 @@ stops start-up with the variable to set. See ``docs/sender-constrained.md``."""
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from typing import Annotated, Final, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -15,13 +15,18 @@ from ..errors import ConfigurationError
 from .base import SettingsBase
 from .header import token_header_name
 
-__all__ = ["CERTIFICATE_HEADER_FORMATS", "MTLSSettings", "Network"]
+__all__ = ["CERTIFICATE_HEADER_FORMATS", "CertificateHeaderFormat", "MTLSSettings", "Network"]
 
 #: An address or a range of them (``10.0.0.7``, ``10.0.0.0/8``, ``::1``).
 Network = IPv4Network | IPv6Network
-#: The header that carries Envoy's (and Istio's) ``x-forwarded-client-cert``; any other
-#: header name is read as nginx's ``$ssl_client_escaped_cert``: URL-encoded PEM.
-CERTIFICATE_HEADER_FORMATS: Final = {"x-forwarded-client-cert": "envoy"}
+#: How a proxy writes the certificate: nginx's ``$ssl_client_escaped_cert`` (URL-encoded
+#: PEM), or Envoy's ``x-forwarded-client-cert`` (``Hash=...;Cert="..."``).
+CertificateHeaderFormat = Literal["nginx", "envoy"]
+#: The header that carries Envoy's (and Istio's) format; any other header name is read as
+#: nginx's.
+CERTIFICATE_HEADER_FORMATS: Final[dict[str, CertificateHeaderFormat]] = {
+    "x-forwarded-client-cert": "envoy"
+}
 
 
 def _networks(value: object) -> object:
