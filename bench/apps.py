@@ -53,6 +53,29 @@ def no_auth() -> ASGIApp:
     return app
 
 
+def _floor_app(subject: Callable[[Any], str]) -> ASGIApp:
+    """The no-auth app behind a floor middleware: ``subject(scope)`` is the verified
+    subject, put in ``scope["state"]``, or raises (:class:`~bench.floors.Refused`, a
+    ``ValueError`` for a header that is not ASCII or a token not of three segments, a
+    ``KeyError`` for a missing header or claim), answered with an empty 401."""
+    from bench.floors import Refused
+
+    inner = no_auth()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            try:
+                user_id = subject(scope)
+            except (Refused, KeyError, ValueError):
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope.setdefault("state", {})["user_id"] = user_id
+        await inner(scope, receive, send)
+
+    return app
+
+
 def floor_middleware() -> ASGIApp:
     """The no-auth app behind the smallest middleware that verifies every token: the stdlib
     floor of :mod:`bench.floors` on the ``Authorization`` header, no cache, the subject put
@@ -62,23 +85,36 @@ def floor_middleware() -> ASGIApp:
     from bench.floors import Refused, hs256_floor
 
     verify = hs256_floor(SECRET.encode())
-    inner = no_auth()
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-            try:
-                if header is None:
-                    raise Refused
-                claims = verify(header.decode("ascii").removeprefix("Bearer "))
-            except (Refused, ValueError):  # UnicodeDecodeError, or not three segments
-                await send({"type": "http.response.start", "status": 401, "headers": []})
-                await send({"type": "http.response.body", "body": b""})
-                return
-            scope.setdefault("state", {})["user_id"] = claims["sub"]
-        await inner(scope, receive, send)
+    def subject(scope: Any) -> str:
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if header is None:
+            raise Refused
+        sub: str = verify(header.decode("ascii").removeprefix("Bearer "))["sub"]
+        return sub
 
-    return app
+    return _floor_app(subject)
+
+
+def floor_dpop_middleware(base_url: str, *, window_seconds: int) -> ASGIApp:
+    """The no-auth app behind the smallest middleware that checks a DPoP request: the
+    stdlib floor of :mod:`bench.floors` on the token of ``Authorization: DPoP`` (no cache)
+    and :func:`~bench.floors.dpop_floor` on the ``DPoP`` proof, for the URL ``base_url``
+    and the request's path; the subject in ``scope["state"]``, an empty 401 otherwise."""
+    from bench.floors import dpop_floor, hs256_floor
+
+    verify, check = hs256_floor(SECRET.encode()), dpop_floor(window_seconds=window_seconds)
+
+    def subject(scope: Any) -> str:
+        headers = dict(scope["headers"])
+        token = headers[b"authorization"].decode("ascii").removeprefix("DPoP ")
+        claims = verify(token)
+        proof = headers[b"dpop"].decode("ascii")
+        check(proof, scope["method"], base_url + scope["path"], token, claims["cnf"]["jkt"])
+        sub: str = claims["sub"]
+        return sub
+
+    return _floor_app(subject)
 
 
 def empty_dependency() -> ASGIApp:

@@ -2,6 +2,7 @@
 physical floor, as ratios measured in one run.
 
     .venv/bin/python bench/compare.py [--iterations 3000] [--repeats 7] [--no-wire]
+    .venv/bin/python bench/compare.py --only dpop       # one section (repeat --only for more)
 
 Every figure is printed beside the figure it is compared with, both measured in the same
 contest (:mod:`bench.timing`: cases take turns, the best batch counts), so the ratios hold on
@@ -21,6 +22,9 @@ a noisy machine even when the absolute figures move. The sections:
 * **Cache**: what a miss costs when the working set is larger than the cache, against what
   a hit saves; the memory the cache holds with 9 KB tokens, the tokens it keeps as keys
   included, measured in a fresh process, and its own estimate of it.
+* **DPoP**: a reused DPoP-bound token with a fresh ES256 proof per request, beside the
+  token's stdlib floor plus the proof's (:func:`bench.floors.dpop_floor`), through the
+  authenticator and through the middleware.
 * **Rules**: one lookup among 10 and among 1,000 method and regex rules.
 * **Over the wire**: requests/s over uvicorn and granian with wrk (``bench/wire.py``).
 
@@ -55,13 +59,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bench import apps
 from bench.chart import write_chart
-from bench.floors import Refused, hs256_floor, signature_floor
+from bench.floors import Refused, dpop_floor, hs256_floor, signature_floor
 from bench.table import Row, print_table
 from bench.timing import Case, answer, asgi_batch, call_batch, contest, cycle_batch
 from jwt_middleware import InvalidTokenError, JWTSettings, TokenVerifier
 from jwt_middleware.access.policy import AccessPolicy
 from jwt_middleware.algorithms import signature_check
+from jwt_middleware.errors import InvalidDPoPProofError
+from jwt_middleware.keys.jwk import jwk_thumbprint
 from jwt_middleware.revocation.memory import InMemoryRevocationStore
+from jwt_middleware.verification.dpop import token_hash
+from jwt_middleware.verification.dpop_authenticator import DPoPAuthenticator
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_BYTES = apps.SECRET.encode()
@@ -920,7 +928,145 @@ def introspection_section(
     ]
 
 
+# --- DPoP ----------------------------------------------------------------------------------
+
+DPOP_BASE_URL = "https://api.bench"
+#: The longest proof window the settings allow: the proofs are all made before the timing.
+DPOP_WINDOW_SECONDS = 600
+
+
+def dpop_proofs(token: str, key: ec.EllipticCurvePrivateKey, count: int) -> list[str]:
+    """``count`` proofs for ``GET /items`` with ``token``, each its own ``jti``, made now
+    with PyJWT: a proof is accepted once, so a timed request needs one of its own."""
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    header = {"typ": "dpop+jwt", "jwk": jwk}
+    ath = token_hash(token)
+    url, now = DPOP_BASE_URL + "/items", int(time.time())
+    return [
+        jwt.encode(
+            {"jti": secrets.token_urlsafe(12), "htm": "GET", "htu": url, "iat": now, "ath": ath},
+            key,
+            "ES256",
+            headers=header,
+        )
+        for _ in range(count)
+    ]
+
+
+def dpop_scope(token: str, proof: str) -> dict[str, Any]:
+    scope = scope_for(None)
+    scope["scheme"] = "https"
+    scope["headers"] += [
+        (b"authorization", f"DPoP {token}".encode("ascii")),
+        (b"dpop", proof.encode("ascii")),
+    ]
+    return scope
+
+
+def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int) -> list[Row]:
+    """A reused DPoP-bound HS256 token with a fresh ES256 proof per request, beside the
+    floor: the token's stdlib floor plus :func:`~bench.floors.dpop_floor` (one ES256 verify
+    and the claims). Through :class:`DPoPAuthenticator` (the proof checked, the token from
+    its cache, the binding, the replay memory of this process) beside the two floors as
+    functions; and through the FastAPI app beside the same app behind the floor as a
+    middleware, each as what it costs over the app without authentication. Each case keeps
+    its own replay memory, so the cases share one list of proofs, each used once by each.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    token = hs256(cnf={"jkt": jwk_thumbprint(jwk)})
+    settings = apps.settings(
+        dpop_enabled=True, dpop_base_url=DPOP_BASE_URL, dpop_proof_seconds=DPOP_WINDOW_SECONDS
+    )
+    iterations = max(200, iterations // 3)
+    checks = 2  # each case: one proof accepted, then refused as a replay, before timing
+    proofs = dpop_proofs(token, key, checks + iterations // 10 + iterations * repeats)
+    scopes = [dpop_scope(token, proof) for proof in proofs]
+    authenticator = DPoPAuthenticator.from_settings(settings)
+    hs256_check = hs256_floor(SECRET_BYTES)
+    proof_check = dpop_floor(window_seconds=DPOP_WINDOW_SECONDS)
+    url = DPOP_BASE_URL + "/items"
+
+    def floor(proof: str) -> None:
+        claims = hs256_check(token)
+        proof_check(proof, "GET", url, token, claims["cnf"]["jkt"])
+
+    def ours(scope: dict[str, Any]) -> None:
+        authenticator.authenticate_now(dict(scope))
+
+    app = apps.jwt_auth_middleware(settings)
+    floor_app = apps.floor_dpop_middleware(DPOP_BASE_URL, window_seconds=DPOP_WINDOW_SECONDS)
+    # Before the timing, each case takes a proof once and refuses it the second time.
+    if authenticator.authenticate_now(dict(scopes[0])) is None:
+        raise SystemExit("DPoPAuthenticator: a proof with a cached token must be answered now")
+    floor(proofs[0])
+    for name, replay, refusal in (
+        ("DPoPAuthenticator", partial(ours, scopes[0]), InvalidDPoPProofError),
+        ("the DPoP floor", partial(floor, proofs[0]), Refused),
+    ):
+        try:
+            replay()
+        except refusal:
+            continue
+        raise SystemExit(f"{name} accepted a proof twice")
+    # (The floor's app is the no-auth app, which answers without the user.)
+    for name, dpop_app, user in (("the app", app, b"user-1"), ("the floor app", floor_app, b"")):
+        first = loop.run_until_complete(answer(dpop_app, scopes[1]))
+        again = loop.run_until_complete(answer(dpop_app, scopes[1]))
+        if first[0] != 200 or user not in first[1] or again[0] != 401:
+            raise SystemExit(f"{name}: expected 200 then 401 for a replay, got {first}, {again}")
+    timed = scopes[checks:]
+    cases = {
+        "ours": Case("ours", cycle_batch(ours, timed)),
+        "floor": Case("floor", cycle_batch(floor, proofs[checks:])),
+        "app": Case("app", asgi_batch(loop, app, timed)),
+        "floor app": Case("floor app", asgi_batch(loop, floor_app, timed)),
+        "no auth": Case("no auth", asgi_batch(loop, apps.no_auth(), timed)),
+    }
+    contest(list(cases.values()), iterations=iterations, repeats=repeats)
+    base = cases["no auth"].us
+    section = "DPoP (RFC 9449): a reused token, a fresh ES256 proof per request, us per request"
+    return [
+        Row(
+            section,
+            "proof + cached token, DPoPAuthenticator",
+            cases["ours"].us,
+            "stdlib floor: token + proof",
+            cases["floor"].us,
+            goal=1.3,
+            note="replay memory in this process",
+        ),
+        Row(
+            section,
+            "reused token + fresh proof, JWTAuthMiddleware",
+            cases["app"].us - base,
+            "stdlib DPoP middleware",
+            cases["floor app"].us - base,
+            goal=1.3,
+            note=(
+                f"each over the no-auth app ({base:.1f} us); whole requests "
+                f"{cases['app'].us:.1f} and {cases['floor app'].us:.1f} us"
+            ),
+        ),
+    ]
+
+
 # --- main ---------------------------------------------------------------------------------
+
+
+#: Each section by the name ``--only`` takes, in the order a whole run goes through them;
+#: each is called with an event loop of its own, which some do not need.
+SECTIONS: dict[str, Callable[[asyncio.AbstractEventLoop, int, int], list[Row]]] = {
+    "requests": requests_section,
+    "cookie": cookie_section,
+    "telemetry": telemetry_section,
+    "verification": lambda loop, iterations, repeats: verification_section(iterations, repeats),
+    "forged": forged_section,
+    "introspection": introspection_section,
+    "dpop": dpop_section,
+    "cache": lambda loop, iterations, repeats: cache_section(iterations, repeats),
+    "rules": lambda loop, iterations, repeats: rules_section(iterations, repeats),
+}
 
 
 def main() -> None:
@@ -930,10 +1076,16 @@ def main() -> None:
     parser.add_argument("--no-wire", action="store_true", help="skip the servers and wrk")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*SECTIONS, "wire"],
+        help="run this section only (repeat for several); no chart is written unless --chart",
+    )
+    parser.add_argument(
         "--chart",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "docs" / "performance.svg",
-        help="where to write the chart of the ratios (SVG)",
+        default=None,
+        help="where to write the chart of the ratios (SVG; default docs/performance.svg)",
     )
     parser.add_argument("--held", type=int, help=argparse.SUPPRESS)  # memory_rows' child
     args = parser.parse_args()
@@ -941,23 +1093,19 @@ def main() -> None:
         print(json.dumps(held(args.held)))
         return
     started = time.perf_counter()
-    loop = asyncio.new_event_loop()
-    try:
-        rows = requests_section(loop, args.iterations, args.repeats)
-        rows += cookie_section(loop, args.iterations, args.repeats)
-        rows += telemetry_section(loop, args.iterations, args.repeats)
-    finally:
-        loop.close()
-    rows += verification_section(args.iterations, args.repeats)
-    loop = asyncio.new_event_loop()
-    try:
-        rows += forged_section(loop, args.iterations, args.repeats)
-        rows += introspection_section(loop, args.iterations, args.repeats)
-    finally:
-        loop.close()
-    rows += cache_section(args.iterations, args.repeats)
-    rows += rules_section(args.iterations, args.repeats)
-    if not args.no_wire:
+    chosen = args.only or [*SECTIONS, *([] if args.no_wire else ["wire"])]
+    chart = args.chart
+    if chart is None and not args.only:
+        chart = Path(__file__).resolve().parents[1] / "docs" / "performance.svg"
+    rows: list[Row] = []
+    for name, section in SECTIONS.items():
+        if name in chosen:
+            loop = asyncio.new_event_loop()
+            try:
+                rows += section(loop, args.iterations, args.repeats)
+            finally:
+                loop.close()
+    if "wire" in chosen:
         from bench import wire
 
         rows += wire.rows(duration=args.duration)
@@ -966,11 +1114,12 @@ def main() -> None:
         "figures of one contest"
     )
     print_table(rows)
-    write_chart(
-        rows,
-        args.chart,
-        title="Each case as a ratio of what it is compared with (bar: ratio; mark: goal)",
-    )
+    if chart is not None:
+        write_chart(
+            rows,
+            chart,
+            title="Each case as a ratio of what it is compared with (bar: ratio; mark: goal)",
+        )
     missed = [row for row in rows if row.met is False]
     print(
         f"\n{len(rows)} rows, {len(missed)} missing their goal; "

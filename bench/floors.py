@@ -9,11 +9,18 @@ safe), then decode the payload and check ``exp``, ``nbf``, ``iat`` and ``sub``. 
 base64 checks, no ``typ``, no audience, no cache: a real verifier does more, so the floor
 is a bound, not a competitor. A forged token costs the floor its signature check and
 nothing else, which is what the library's refusal of one is measured against.
+
+:func:`dpop_floor` is the same for a DPoP proof (RFC 9449 section 4.3): the proof's header
+checked once per distinct header (its ``typ``, ``alg`` and P-256 ``jwk``, the key built and
+its RFC 7638 thumbprint taken), then for every proof one ES256 verify, ``htm``, ``htu``
+(compared as sent, not normalized), ``iat`` in the window, ``ath``, the token's
+``cnf.jkt``, and its ``jti`` remembered in a dict against replay.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import time
@@ -25,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-__all__ = ["Refused", "hs256_floor", "signature_floor"]
+__all__ = ["Refused", "dpop_floor", "hs256_floor", "signature_floor"]
 
 #: A signature check over (signing input, raw signature); raises or returns ``False``.
 Check = Callable[[bytes, bytes], bool]
@@ -105,3 +112,62 @@ def signature_floor(algorithm: str, public_key: Any) -> Callable[[str], dict[str
     else:
         raise ValueError(f"no floor for {algorithm}")
     return lambda token: _verify(token, algorithm, check)
+
+
+#: What :func:`dpop_floor` returns: check ``proof`` for a ``method`` request to ``url`` with
+#: ``access_token``, whose ``cnf.jkt`` is ``jkt``; raise :class:`Refused` or return ``None``.
+ProofFloor = Callable[[str, str, str, str, str], None]
+
+
+def dpop_floor(*, window_seconds: int) -> ProofFloor:
+    """The floor for an ES256 DPoP proof, accepted up to ``window_seconds`` old (see the
+    module). The key of a header seen before is reused: the same header bytes pass the same
+    header checks, as a client sends one header with every proof."""
+    ecdsa = ec.ECDSA(hashes.SHA256())
+    keys: dict[str, tuple[ec.EllipticCurvePublicKey, str]] = {}
+    seen: set[str] = set()
+
+    def header_key(header_segment: str) -> tuple[ec.EllipticCurvePublicKey, str]:
+        header = json.loads(_b64(header_segment))
+        jwk = header.get("jwk")
+        if header.get("typ") != "dpop+jwt" or header.get("alg") != "ES256":
+            raise Refused
+        if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+            raise Refused
+        if "d" in jwk:
+            raise Refused
+        x, y = (int.from_bytes(_b64(jwk[name]), "big") for name in ("x", "y"))
+        key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        members = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"], "y": jwk["y"]}
+        canonical = json.dumps(members, separators=(",", ":")).encode()
+        thumbprint = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=")
+        keys[header_segment] = known = (key, thumbprint.decode())
+        return known
+
+    def check(proof: str, method: str, url: str, access_token: str, jkt: str) -> None:
+        signing_input, _, signature_segment = proof.rpartition(".")
+        header_segment, _, payload_segment = signing_input.partition(".")
+        key, thumbprint = keys.get(header_segment) or header_key(header_segment)
+        signature = _b64(signature_segment)
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        try:
+            key.verify(encode_dss_signature(r, s), signing_input.encode(), ecdsa)
+        except InvalidSignature:
+            raise Refused from None
+        claims = json.loads(_b64(payload_segment))
+        if claims["htm"] != method or claims["htu"] != url:
+            raise Refused
+        now = time.time()
+        if not now - window_seconds <= claims["iat"] <= now:
+            raise Refused
+        digest = hashlib.sha256(access_token.encode()).digest()
+        if claims["ath"] != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+            raise Refused
+        if jkt != thumbprint:
+            raise Refused
+        jti = claims["jti"]
+        if jti in seen:
+            raise Refused
+        seen.add(jti)
+
+    return check

@@ -137,7 +137,8 @@ class Telemetry:
         self._meter_provider = metrics.get_meter_provider
         self._observation = metrics.Observation
         self._metering = self._tracing = False
-        self._recheck_ns = 0
+        #: When :meth:`reporting` next asks the API (``time.perf_counter_ns()``).
+        self.recheck_ns = 0
         self.outcomes = meter.create_counter(
             "jwt_middleware.auth.outcomes",
             unit="{request}",
@@ -179,7 +180,7 @@ class Telemetry:
         """Whether a tracer provider of an SDK is set, at ``time.perf_counter_ns()``
         ``now_ns``: without one, no span is built at all (the API's no-op span still costs
         its arguments' processing)."""
-        if now_ns >= self._recheck_ns:
+        if now_ns >= self.recheck_ns:
             self._recheck(now_ns)
         return self._tracing
 
@@ -187,7 +188,7 @@ class Telemetry:
         """Whether a meter or a tracer provider of an SDK is set: without either, a first
         sight is not even timed, so that a flood of forged tokens pays next to nothing
         for reports no one reads."""
-        if now_ns >= self._recheck_ns:
+        if now_ns >= self.recheck_ns:
             self._recheck(now_ns)
         return self._metering or self._tracing
 
@@ -199,7 +200,7 @@ class Telemetry:
         self._metering = self._metering or not _from_api(self._meter_provider())
         self._tracing = self._tracing or not _from_api(self._tracer_provider())
         done = self._metering and self._tracing
-        self._recheck_ns = now_ns + _RECHECK_NS if not done else _NEVER
+        self.recheck_ns = now_ns + _RECHECK_NS if not done else _NEVER
 
     # --- what the observable instruments read ------------------------------------------------
 
@@ -379,16 +380,29 @@ class FirstSight:
     tracer provider is set, a span that starts when it started: one per token verified
     or refused, none for an attempt that found its keys had to be fetched first."""
 
-    __slots__ = ("_labels", "_record", "_sets", "_telemetry", "reporting")
+    __slots__ = ("_labels", "_record", "_sets", "_telemetry", "due_ns")
 
     def __init__(self, telemetry: Telemetry, labels: IssuerLabels) -> None:
         self._telemetry = telemetry
         self._record = telemetry.duration.record
         self._labels = labels
         self._sets: dict[tuple[str, str], Mapping[str, str]] = {}
-        #: ``reporting(time.perf_counter_ns())``: whether to time a first sight at all
-        #: (:meth:`Telemetry.reporting`).
-        self.reporting = telemetry.reporting
+        #: The ``time.perf_counter_ns()`` before which a first sight is not reported and
+        #: :meth:`reporting` need not be asked; ``0`` while reporting. An attribute the
+        #: verifier compares with its clock, not a call: with the API and no SDK, a flood of
+        #: forged tokens pays one comparison a token for a report no one reads.
+        self.due_ns = 0
+
+    def reporting(self, now_ns: int) -> bool:
+        """Whether to time a first sight at ``time.perf_counter_ns()`` ``now_ns``
+        (:meth:`Telemetry.reporting`); when not, :attr:`due_ns` says until when not to
+        ask again."""
+        telemetry = self._telemetry
+        if telemetry.reporting(now_ns):
+            self.due_ns = 0
+            return True
+        self.due_ns = telemetry.recheck_ns
+        return False
 
     def done(self, started_ns: int, outcome: str, issuer: str) -> None:
         """A verification that began at ``time.perf_counter_ns()`` ``started_ns`` ended now

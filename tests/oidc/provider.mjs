@@ -23,6 +23,9 @@
 //                          TLS-terminating proxy in front of the provider would pass it
 //
 // Token introspection (RFC 7662) is enabled: any authenticated client may introspect any token.
+// DPoP (RFC 9449) is enabled: a token request with a DPoP proof (ES256, Ed25519/EdDSA, PS256 or
+// RS256) gets a DPoP-bound access token, and a JWT one carries the key's thumbprint in cnf.jkt.
+// No server nonces: the provider does not ask its clients for one.
 //
 // Once it listens it prints one line on stdout, {"port": N, "issuer": "..."}, and it exits when
 // its stdin closes, so a test process that dies cannot leave it behind.
@@ -168,6 +171,8 @@ server.listen(config.port, '127.0.0.1', () => {
         'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
         'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA',
       ],
+      // The default is ES256 and Ed25519/EdDSA; the middleware accepts PS256 and RS256 too.
+      dPoPSigningAlgValues: ['ES256', 'Ed25519', 'EdDSA', 'PS256', 'RS256'],
     },
     features: {
       devInteractions: { enabled: true },
@@ -182,6 +187,8 @@ server.listen(config.port, '127.0.0.1', () => {
           return escaped ? decodeURIComponent(escaped) : undefined;
         },
       },
+      // On by default in oidc-provider 9; said here so that a new default cannot turn it off.
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         async getResourceServerInfo(ctx, resourceIndicator) {

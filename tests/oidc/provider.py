@@ -2,9 +2,10 @@
 
 :class:`OpenIDProvider` runs panva's certified ``oidc-provider`` (Node.js, pinned in
 ``tests/oidc/package-lock.json``) through ``tests/oidc/provider.mjs``: real discovery, a real
-JWKS, real RFC 9068 JWT access tokens by RFC 8707 resource indicator, and real id_tokens from
-an authorization code flow driven over plain HTTP. Nothing about issuance is mocked; the
-harness only adds switches around the metadata documents and a request counter.
+JWKS, real RFC 9068 JWT access tokens by RFC 8707 resource indicator (DPoP-bound ones, RFC
+9449, when the token request carries a proof), and real id_tokens from an authorization code
+flow driven over plain HTTP. Nothing about issuance is mocked; the harness only adds switches
+around the metadata documents and a request counter.
 
 Node.js and the npm packages come from :func:`tests.oidc.node.ensure_node`: installed from the
 lockfile on first use; without Node.js the tests skip on a developer machine and fail in CI.
@@ -439,11 +440,23 @@ class OpenIDProvider:
 
     def client_credentials_token(self, resource: str, scope: str = "") -> str:
         """An RFC 9068 access token for ``resource`` from the client_credentials grant."""
+        return str(self.client_credentials_answer(resource, scope)["access_token"])
+
+    def client_credentials_answer(
+        self, resource: str, scope: str = "", *, dpop_proof: str | None = None
+    ) -> dict[str, object]:
+        """The token endpoint's whole answer to a client_credentials request for
+        ``resource``; with ``dpop_proof`` (a proof for ``POST`` to :attr:`token_endpoint`,
+        made by the client) sent as its ``DPoP`` header, a DPoP-bound token
+        (``token_type`` ``DPoP``, ``cnf.jkt`` in a JWT access token)."""
         form = {"grant_type": "client_credentials", "resource": resource}
         if scope:
             form["scope"] = scope
-        response = self._http.post(self.token_endpoint, data=form, auth=self.service_client)
-        return str(self._token_answer(response)["access_token"])
+        headers = {} if dpop_proof is None else {"DPoP": dpop_proof}
+        response = self._http.post(
+            self.token_endpoint, data=form, headers=headers, auth=self.service_client
+        )
+        return self._token_answer(response)
 
     def authorization_code_tokens(
         self, *, login: str = "user-1", scope: str = "openid", resource: str | None = None
