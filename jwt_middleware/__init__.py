@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .user import JWTUser, current_claims, current_user_id
     from .verification.authenticator import Authenticator
     from .verification.bearer import BearerAuthenticator
+    from .verification.certificate_bound import CertificateBoundAuthenticator
     from .verification.chain import AuthenticatorChain
     from .verification.dpop_authenticator import DPoPAuthenticator
     from .verification.dpop_replay_redis import RedisProofReplayCache
@@ -56,6 +57,7 @@ __all__ = [
     "Authenticator",
     "AuthenticatorChain",
     "BearerAuthenticator",
+    "CertificateBoundAuthenticator",
     "Claims",
     "ConfigurationError",
     "DPoPAuthenticator",
@@ -123,6 +125,7 @@ _MODULES = {
     "current_user_id": ".user",
     "Authenticator": ".verification.authenticator",
     "BearerAuthenticator": ".verification.bearer",
+    "CertificateBoundAuthenticator": ".verification.certificate_bound",
     "AuthenticatorChain": ".verification.chain",
     "DPoPAuthenticator": ".verification.dpop_authenticator",
     "TokenVerifier": ".verification.verifier",

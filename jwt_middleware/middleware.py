@@ -245,6 +245,7 @@ class JWTAuthMiddleware:
                     self.settings.dpop_accepted_algorithms if self.settings.dpop_enabled else None
                 ),
                 dpop_required=self.settings.dpop_required,
+                certificate_bound=self.settings.mtls_enabled,
             )
         if self._metadata is not None:
             self._served[self._metadata.path] = self._metadata

@@ -92,6 +92,11 @@ class Reason(StrEnum):
     DPOP_TOKEN_HASH = "dpop_token_hash"  # noqa: S105 - a reason, not a secret
     DPOP_BINDING = "dpop_binding"
     DPOP_REQUIRED = "dpop_required"
+    # A certificate-bound token (RFC 8705): the request's TLS client certificate.
+    CERTIFICATE_MISSING = "certificate_missing"
+    CERTIFICATE_UNTRUSTED = "certificate_untrusted"
+    CERTIFICATE_MALFORMED = "certificate_malformed"
+    CERTIFICATE_MISMATCH = "certificate_mismatch"
     # An opaque token, by the issuer's introspection endpoint (RFC 7662).
     INACTIVE = "inactive"
     INTROSPECTION_UNAVAILABLE = "introspection_unavailable"

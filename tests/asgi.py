@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,20 +70,28 @@ def http_scope(
     return scope
 
 
+def receive_body(body: bytes) -> Callable[[], Awaitable[Message]]:
+    """An ASGI ``receive`` that gives ``body`` once, then waits, as a client that stays
+    connected does."""
+    sent_body = False
+
+    async def receive() -> Message:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
 def call(app: ASGIApp, scope: dict[str, Any], body: bytes = b"") -> Answer:
     """Run one HTTP request through ``app`` and collect the answer."""
 
     async def run() -> Answer:
         answer = Answer(status=0)
-        sent_body = False
-
-        async def receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
+        receive = receive_body(body)
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":

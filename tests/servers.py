@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ def serve(app: ASGIApp | str, **config: Any) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-def _wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
+def wait_for_port(port: int, alive: Callable[[], bool], what: str) -> None:
     """Return once 127.0.0.1:``port`` accepts connections; raise if ``alive`` turns false
     or the server does not start in time."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -87,28 +87,41 @@ def serve_hypercorn(app: ASGIApp, *, tls: tuple[Path, Path] | None = None) -> It
     config.loglevel = "WARNING"
     if tls is not None:
         config.certfile, config.keyfile = (str(path) for path in tls)
+
+    def serving(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        # hypercorn types an ASGI app with TypedDict scopes and messages; Starlette's
+        # ASGIApp is the same callable typed with plain mappings.
+        return hypercorn.asyncio.serve(
+            app,  # type: ignore[arg-type]
+            config,
+            shutdown_trigger=stop.wait,
+        )
+
+    with serve_in_thread(serving, port, "hypercorn"):
+        yield f"{'https' if tls is not None else 'http'}://127.0.0.1:{port}"
+
+
+@contextmanager
+def serve_in_thread(
+    serving: Callable[[asyncio.Event], Coroutine[Any, Any, None]], port: int, what: str
+) -> Iterator[None]:
+    """Run ``serving(stop)`` on an event loop of its own in a thread; return once
+    127.0.0.1:``port`` accepts connections. On exit ``stop`` is set, and the thread joined."""
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        # hypercorn types an ASGI app with TypedDict scopes and messages; Starlette's
-        # ASGIApp is the same callable typed with plain mappings.
-        serving = hypercorn.asyncio.serve(
-            app,  # type: ignore[arg-type]
-            config,
-            shutdown_trigger=stop.wait,
-        )
         try:
-            loop.run_until_complete(serving)
+            loop.run_until_complete(serving(stop))
         finally:
             loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    _wait_for_port(port, thread.is_alive, "hypercorn")
+    wait_for_port(port, thread.is_alive, what)
     try:
-        yield f"{'https' if tls is not None else 'http'}://127.0.0.1:{port}"
+        yield
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=15)
@@ -249,7 +262,7 @@ def _child_server(
         )
     try:
         try:
-            _wait_for_port(port, lambda: process.poll() is None, command[-1])
+            wait_for_port(port, lambda: process.poll() is None, command[-1])
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}:\n{log.read_text(errors='replace')}") from None
         yield f"http://127.0.0.1:{port}"

@@ -18,6 +18,7 @@ from ..settings import JWTSettings
 from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
+from ..verification.certificate_bound import CertificateBoundAuthenticator
 from ..verification.cookie import CookieAuthenticator, CsrfGuard
 from ..verification.dpop_authenticator import DPoPAuthenticator
 from ..verification.tenants import ResolveIssuer
@@ -107,21 +108,27 @@ def _default_authenticators(
     settings: JWTSettings, credentials: CredentialOptions
 ) -> list[Authenticator]:
     """The bearer authenticator (with introspection when configured), behind the cookie
-    one when a cookie is named; with ``JWT_DPOP_ENABLED``, the DPoP authenticator first
-    (so that a request with ``Authorization: DPoP`` is its to decide, whatever cookie it
-    carries), with a verifier and cache of its own; with ``JWT_DPOP_REQUIRED``, that one
-    alone."""
+    one when a cookie is named; with ``JWT_MTLS_ENABLED``, the certificate-bound one in
+    front of those (it takes the bearer tokens bound to a certificate, and leaves the
+    others); with ``JWT_DPOP_ENABLED``, the DPoP authenticator first (so that a request
+    with ``Authorization: DPoP`` is its to decide, whatever cookie it carries). Each of
+    those two has a verifier and cache of its own. With ``JWT_DPOP_REQUIRED``, the DPoP
+    one alone."""
+    for enabled, name, authenticator in (
+        (settings.dpop_enabled, "JWT_DPOP_ENABLED", "DPoPAuthenticator"),
+        (settings.mtls_enabled, "JWT_MTLS_ENABLED", "CertificateBoundAuthenticator"),
+    ):
+        if enabled and credentials.verifier is not None:
+            raise ConfigurationError(
+                f"{name} builds its own verifier; with verifier=, give "
+                f"authenticators=[{authenticator}(...), BearerAuthenticator(verifier)] instead"
+            )
     if not settings.dpop_enabled:
         if credentials.dpop_replay is not None:
             raise ConfigurationError(
                 "dpop_replay= remembers DPoP proofs: it needs JWT_DPOP_ENABLED=true"
             )
-        return [_default_authenticator(settings, credentials)]
-    if credentials.verifier is not None:
-        raise ConfigurationError(
-            "JWT_DPOP_ENABLED builds its own verifier; with verifier=, give "
-            "authenticators=[DPoPAuthenticator(...), BearerAuthenticator(verifier)] instead"
-        )
+        return _bearer_authenticators(settings, credentials)
     dpop = DPoPAuthenticator.from_settings(
         settings,
         TokenVerifier(
@@ -133,8 +140,9 @@ def _default_authenticators(
         replay=credentials.dpop_replay,
     )
     if not settings.dpop_required:
-        return [dpop, _default_authenticator(settings, credentials)]
+        return [dpop, *_bearer_authenticators(settings, credentials)]
     bearer_ways = {
+        "JWT_MTLS_ENABLED": "on" if settings.mtls_enabled else None,
         "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
         "token_query_param=": credentials.token_query_param,
         "JWT_TOKEN_HEADER": credentials.token_header or settings.token_header,
@@ -146,6 +154,23 @@ def _default_authenticators(
                 f"JWT_DPOP_REQUIRED refuses bearer tokens: unset {name}, which reads them"
             )
     return [dpop]
+
+
+def _bearer_authenticators(
+    settings: JWTSettings, credentials: CredentialOptions
+) -> list[Authenticator]:
+    """The authenticators of ``Authorization: Bearer`` and the other bearer ways: the
+    certificate-bound one first with ``JWT_MTLS_ENABLED``, then the bearer one."""
+    bearer = _default_authenticator(settings, credentials)
+    if not settings.mtls_enabled:
+        return [bearer]
+    verifier = TokenVerifier(
+        settings,
+        check_claims=credentials.check_claims,
+        resolve_issuer=credentials.resolve_issuer,
+        certificate_bound=True,
+    )
+    return [CertificateBoundAuthenticator.from_settings(settings, verifier), bearer]
 
 
 def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions) -> Authenticator:
@@ -198,7 +223,10 @@ def _settings_of(
     if verifier is not None:
         return verifier.settings
     for authenticator in authenticators or ():
-        if isinstance(authenticator, BearerAuthenticator | DPoPAuthenticator):
+        if isinstance(
+            authenticator,
+            BearerAuthenticator | DPoPAuthenticator | CertificateBoundAuthenticator,
+        ):
             return authenticator.verifier.settings
     return JWTSettings()
 

@@ -79,11 +79,14 @@ def metadata_document(
     resource_name: str | None = None,
     dpop_algorithms: Sequence[str] | None = None,
     dpop_required: bool = False,
+    certificate_bound: bool = False,
 ) -> bytes:
     """The JSON document (RFC 9728 section 2), encoded once. ``dpop_algorithms``, when
     DPoP is on, are the proof algorithms accepted (``dpop_signing_alg_values_supported``),
     and ``dpop_required`` says whether bearer tokens are refused
-    (``dpop_bound_access_tokens_required``)."""
+    (``dpop_bound_access_tokens_required``). ``certificate_bound``: certificate-bound
+    tokens are accepted (``tls_client_certificate_bound_access_tokens``, RFC 9728 section
+    2 after RFC 8705), named only when they are."""
     document: dict[str, object] = {"resource": resource}
     if authorization_servers:
         document["authorization_servers"] = list(authorization_servers)
@@ -95,6 +98,8 @@ def metadata_document(
     if dpop_algorithms is not None:
         document["dpop_signing_alg_values_supported"] = list(dpop_algorithms)
         document["dpop_bound_access_tokens_required"] = dpop_required
+    if certificate_bound:
+        document["tls_client_certificate_bound_access_tokens"] = True
     return json.dumps(document).encode()
 
 
@@ -170,6 +175,7 @@ class MetadataEndpoint:
         "_document",
         "authorization_servers",
         "bearer_methods",
+        "certificate_bound",
         "dpop_algorithms",
         "dpop_required",
         "path",
@@ -189,8 +195,10 @@ class MetadataEndpoint:
         resource_name: str | None = None,
         dpop_algorithms: Sequence[str] | None = None,
         dpop_required: bool = False,
+        certificate_bound: bool = False,
     ) -> None:
         self.resource = resource
+        self.certificate_bound = certificate_bound
         self.dpop_algorithms = dpop_algorithms
         self.dpop_required = dpop_required
         self.path = metadata_path(resource)
@@ -213,6 +221,7 @@ class MetadataEndpoint:
             resource_name=self.resource_name,
             dpop_algorithms=self.dpop_algorithms,
             dpop_required=self.dpop_required,
+            certificate_bound=self.certificate_bound,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,7 +6,8 @@ one per ``kid``, and the load balancers whose tokens are accepted), :mod:`.profi
 makes a token an access token), :mod:`.header` (a proxy's token header),
 :mod:`.introspection` (opaque tokens, by RFC 7662), :mod:`.tenants` (issuers accepted at
 request time), :mod:`.cookies` (the token in a cookie, and its CSRF guard), :mod:`.dpop`
-(DPoP proofs, their replay memory and nonces), and here the
+(DPoP proofs, their replay memory and nonces), :mod:`.mtls` (certificate-bound tokens and
+the proxies trusted with the client certificate), and here the
 claims, lifetimes, cache and edge settings; :mod:`.values` holds the value types and
 :mod:`.base` where values are read from and how a problem is reported.
 """
@@ -25,6 +26,7 @@ from .dpop import DPoPSettings
 from .header import HeaderSettings
 from .introspection import IntrospectionSettings
 from .local_keys import LocalKeySettings
+from .mtls import MTLSSettings
 from .profile import ProfileSettings
 from .tenants import TenantSettings
 from .values import (
@@ -59,6 +61,7 @@ class JWTSettings(
     TenantSettings,
     CookieSettings,
     DPoPSettings,
+    MTLSSettings,
 ):
     """Everything the middleware and the token helpers need, read from ``JWT_*`` variables.
 

@@ -53,11 +53,15 @@ class Acceptance:
         custom: ClaimCheck | None,
         cache: VerifiedTokenCache | None,
         dpop: bool = False,
+        certificate_bound: bool = False,
     ) -> None:
         self._leeway = settings.leeway_seconds
         self._max_age = settings.max_token_age_seconds
         #: For each issuer policy, the claim checks its tokens go through, in order.
-        self.checks = {policy: issuer_checks(settings, policy, dpop=dpop) for policy in policies}
+        self.checks = {
+            policy: issuer_checks(settings, policy, dpop=dpop, certificate_bound=certificate_bound)
+            for policy in policies
+        }
         #: The same, as :meth:`accept` runs them: (the claim that triggers it or None, its rule).
         self._rules = {
             policy: tuple((check.claim, check.rule) for check in checks)
@@ -154,11 +158,17 @@ def _top_level_names(scope_claims: tuple[ClaimPath, ...]) -> tuple[str, ...] | N
 
 
 def issuer_checks(
-    settings: JWTSettings, policy: IssuerPolicy, *, dpop: bool = False
+    settings: JWTSettings,
+    policy: IssuerPolicy,
+    *,
+    dpop: bool = False,
+    certificate_bound: bool = False,
 ) -> tuple[ClaimCheck, ...]:
     """The claim checks of one issuer's tokens, from the settings: what a JWT's payload
     and an introspection answer alike go through, in order; ``dpop``: those of a token
-    sent with a DPoP proof, which must be bound to a key (``cnf.jkt``)."""
+    sent with a DPoP proof, which must be bound to a key (``cnf.jkt``);
+    ``certificate_bound``: those of a token bound to a TLS client certificate
+    (``cnf.x5t#S256``)."""
     return payload_checks(
         leeway_seconds=settings.leeway_seconds,
         max_age_seconds=settings.max_token_age_seconds,
@@ -167,4 +177,5 @@ def issuer_checks(
         accept_bound_tokens=settings.accept_bound_tokens_as_bearer,
         allow_nonce=settings.allow_nonce_in_access_tokens,
         dpop_bound=dpop,
+        certificate_bound=certificate_bound,
     )

@@ -57,6 +57,11 @@ class BearerAuthenticator:
             # Its tokens are bound to a key: accepted without a proof, they would be bearer
             # tokens again, and its cache would hand them to anyone who holds one.
             raise ConfigurationError("a BearerAuthenticator cannot use a DPoP verifier")
+        if verifier.certificate_bound:
+            # The same: its tokens are good only with the certificate they name.
+            raise ConfigurationError(
+                "a BearerAuthenticator cannot use a certificate-bound verifier"
+            )
         self.verifier = verifier
         self.introspector = introspector
         self.query_param = query_param

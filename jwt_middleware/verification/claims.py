@@ -31,6 +31,7 @@ from ..types import Claims
 __all__ = [
     "BOUND_ACCEPTED",
     "BOUND_REFUSED",
+    "CERTIFICATE_BOUND",
     "DPOP_BOUND",
     "FAMILY",
     "ID_TOKEN",
@@ -90,11 +91,16 @@ def payload_checks(
     accept_bound_tokens: bool,
     allow_nonce: bool = False,
     dpop_bound: bool = False,
+    certificate_bound: bool = False,
 ) -> tuple[ClaimCheck, ...]:
     """The checks a token's payload goes through, in order, for these settings (one
     issuer's ``audiences``): only those the settings need. ``allow_nonce`` is
     ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``; ``dpop_bound`` asks for a DPoP-bound token (the
-    DPoP verifier's, :data:`DPOP_BOUND`) instead of refusing or passing any ``cnf``."""
+    DPoP verifier's, :data:`DPOP_BOUND`) and ``certificate_bound`` for a certificate-bound
+    one (the mTLS verifier's, :data:`CERTIFICATE_BOUND`) instead of refusing or passing
+    any ``cnf``."""
+    if dpop_bound and certificate_bound:
+        raise ValueError("a verifier is for DPoP-bound or for certificate-bound tokens")
     checks = [
         expiry_check(leeway_seconds),
         not_before_check(leeway_seconds),
@@ -107,6 +113,8 @@ def payload_checks(
         checks.append(required_check(required_claims))
     if dpop_bound:
         checks.append(DPOP_BOUND)
+    elif certificate_bound:
+        checks.append(CERTIFICATE_BOUND)
     else:
         checks.append(BOUND_ACCEPTED if accept_bound_tokens else BOUND_REFUSED)
     checks.append(ID_TOKEN if allow_nonce else ID_TOKEN_OR_NONCE)
@@ -314,6 +322,27 @@ def _dpop_bound(claims: Mapping[str, Any], now: float) -> None:
 #: it the token is a bearer token, which the DPoP path never accepts (nor would a proof
 #: make it any safer): the bearer path and its cache are where those go.
 DPOP_BOUND: Final = ClaimCheck("cnf_jkt", Reason.DPOP_BINDING, _dpop_bound)
+
+
+def _certificate_bound(claims: Mapping[str, Any], now: float) -> None:
+    confirmation = claims.get("cnf")
+    if confirmation is None:
+        raise InvalidTokenError(reason=Reason.MISSING_CLAIM)
+    if type(confirmation) is not dict:
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
+    if "x5t#S256" not in confirmation or len(confirmation) != 1:
+        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
+    thumbprint = confirmation["x5t#S256"]
+    if type(thumbprint) is not str or not thumbprint:
+        raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
+
+
+#: A token accepted with a TLS client certificate must be bound to one: ``cnf`` holds
+#: ``x5t#S256`` (RFC 8705 section 3.1), a string, which the certificate's thumbprint is
+#: then compared with on every request. Nothing else in ``cnf``: a ``jkt`` as well asks for
+#: a DPoP proof, which the DPoP path checks (with the certificate), and another member is a
+#: key this path cannot prove (``bound_token``). Fail closed on what the issuer meant.
+CERTIFICATE_BOUND: Final = ClaimCheck("cnf_x5t", Reason.BOUND_TOKEN, _certificate_bound)
 
 
 def _id_token_marks(names: frozenset[str]) -> CheckRule:

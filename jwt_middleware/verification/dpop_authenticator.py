@@ -7,10 +7,11 @@ the checks of :mod:`.dpop` for this request and this token; its nonce is one of 
 nonces are on (:mod:`.dpop_nonce`); the token verifies with the authenticator's own
 :class:`~jwt_middleware.verification.verifier.TokenVerifier` (``dpop=True``: a token
 without ``cnf.jkt`` is refused, and its verified-token cache is its own, never the bearer
-path's); the token's ``cnf.jkt`` is the thumbprint of the proof's key; and the proof was
-not used before (:mod:`.dpop_replay`; across instances, through Redis:
-:mod:`.dpop_replay_redis`). A token found in the cache still needs a fresh proof: the
-proof is never cached.
+path's); the token's ``cnf.jkt`` is the thumbprint of the proof's key (and, for a token
+bound to a TLS client certificate as well, ``cnf.x5t#S256`` that of the request's
+certificate: refused when certificate-bound tokens are off); and the proof was not used
+before (:mod:`.dpop_replay`; across instances, through Redis: :mod:`.dpop_replay_redis`).
+A token found in the cache still needs a fresh proof: the proof is never cached.
 
 A replay memory that must wait (Redis) cannot answer :meth:`~DPoPAuthenticator.authenticate_now`;
 the proof and token it checked are then handed to
@@ -32,6 +33,7 @@ from typing import Final, Literal, NoReturn
 
 from starlette.types import Scope
 
+from ..edge.client_certificate import CertificateRefused, ClientCertificates
 from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
@@ -82,7 +84,9 @@ class DPoPAuthenticator:
     default in this process: :class:`InMemoryProofReplayCache`; for a fleet,
     :class:`~.dpop_replay_redis.RedisProofReplayCache`), and when it cannot answer
     ``replay_on_error`` decides: ``"deny"`` answers 503 with ``Retry-After``, ``"refuse"``
-    401 ``invalid_dpop_proof``; ``nonces`` demands server nonces. ``refuse_bearer``
+    401 ``invalid_dpop_proof``; ``nonces`` demands server nonces. ``certificates`` reads the
+    request's TLS client certificate, for tokens bound to one as well
+    (``JWT_MTLS_ENABLED``; without it such a token is refused). ``refuse_bearer``
     (``JWT_DPOP_REQUIRED``) answers a bearer token with ``invalid_token`` instead of
     leaving it to another authenticator; ``bearer_accepted``
     (bearer tokens pass through another authenticator) adds their challenge to every DPoP
@@ -94,6 +98,7 @@ class DPoPAuthenticator:
         "_bearer_accepted",
         "_clock",
         "bearer_methods",
+        "certificates",
         "checker",
         "nonces",
         "refuse_bearer",
@@ -111,6 +116,7 @@ class DPoPAuthenticator:
         replay: ProofReplayCache | None = None,
         replay_on_error: Literal["deny", "refuse"] = "deny",
         nonces: DPoPNonces | None = None,
+        certificates: ClientCertificates | None = None,
         refuse_bearer: bool = False,
         bearer_accepted: bool = True,
         clock: Callable[[], float] = time.time,
@@ -126,6 +132,7 @@ class DPoPAuthenticator:
         self.replay: ProofReplayCache = replay if replay is not None else InMemoryProofReplayCache()
         self.replay_on_error = replay_on_error
         self.nonces = nonces
+        self.certificates = certificates
         self.refuse_bearer = refuse_bearer
         self._algorithms = " ".join(algorithms)
         self._bearer_accepted = bearer_accepted and not refuse_bearer
@@ -172,6 +179,9 @@ class DPoPAuthenticator:
             ),
             replay_on_error=settings.dpop_replay_on_error,
             nonces=nonces,
+            certificates=(
+                ClientCertificates.from_settings(settings) if settings.mtls_enabled else None
+            ),
             refuse_bearer=settings.dpop_required,
             clock=clock,
         )
@@ -242,14 +252,23 @@ class DPoPAuthenticator:
                 scope[FRESH_NONCE_SCOPE_KEY] = nonces.current(now)
         return checked
 
-    def _bound(self, verified: VerifiedToken, proof: Proof) -> None:
-        """Refuse a token not bound to the proof's key (RFC 9449 section 7.1)."""
-        # The verifier's DPOP_BOUND check saw a string cnf.jkt.
-        jkt: str = verified.claims["cnf"]["jkt"]
+    def _bound(self, scope: Scope, verified: VerifiedToken, proof: Proof) -> None:
+        """Refuse a token not bound to the proof's key (RFC 9449 section 7.1), or bound to
+        a TLS client certificate as well that is not the request's (RFC 8705)."""
+        # The verifier's DPOP_BOUND check saw a dict cnf with a string jkt.
+        confirmation = verified.claims["cnf"]
+        jkt: str = confirmation["jkt"]
         if not hmac.compare_digest(
             jkt.encode("utf-8", "replace"), proof.thumbprint.encode("ascii")
         ):
             self._refuse_token(Reason.DPOP_BINDING)
+        if "x5t#S256" in confirmation:
+            if self.certificates is None:
+                self._refuse_token(Reason.BOUND_TOKEN)  # a binding not checked here
+            try:
+                self.certificates.check(scope, confirmation["x5t#S256"])
+            except CertificateRefused as refused:
+                self._refuse_token(refused.reason)
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, proof_text = self._credentials(scope)
@@ -261,7 +280,7 @@ class DPoPAuthenticator:
             raise self._token_error(exc) from None
         if verified is None:
             return None  # its keys have to be fetched: authenticate() does it all again
-        self._bound(verified, proof)
+        self._bound(scope, verified, proof)
         first = self.replay.first_use_now(
             replay_key(proof.thumbprint, proof.jti), expires_at=proof.expires_at
         )
@@ -285,7 +304,7 @@ class DPoPAuthenticator:
                 verified = await self.verifier.authenticate(token)
             except InvalidTokenError as exc:
                 raise self._token_error(exc) from None
-            self._bound(verified, proof)
+            self._bound(scope, verified, proof)
         key = replay_key(proof.thumbprint, proof.jti)
         try:
             first = await self.replay.first_use(key, expires_at=proof.expires_at)

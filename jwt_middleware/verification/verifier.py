@@ -90,7 +90,11 @@ class TokenVerifier:
     accepts only tokens bound to a key (``cnf.jkt``), and its cache is its own, so a
     DPoP-bound token it accepted is never found by the bearer path, whose verifier refuses
     any ``cnf``. A :class:`~jwt_middleware.verification.bearer.BearerAuthenticator` refuses
-    such a verifier.
+    such a verifier. ``certificate_bound=True`` makes, the same way, the verifier of
+    tokens bound to a TLS client certificate (``cnf.x5t#S256``, RFC 8705), for
+    :class:`~jwt_middleware.verification.certificate_bound.CertificateBoundAuthenticator`,
+    which compares the certificate on every request, cached token or not. Either verifier
+    alone proves nothing about the sender: only its authenticator does.
     """
 
     __slots__ = (
@@ -106,6 +110,7 @@ class TokenVerifier:
         "_tenants",
         "_types",
         "cached",
+        "certificate_bound",
         "dpop",
         "settings",
     )
@@ -121,14 +126,19 @@ class TokenVerifier:
         issuers: Issuers | None = None,
         resolve_issuer: ResolveIssuer | None = None,
         dpop: bool = False,
+        certificate_bound: bool = False,
     ) -> None:
         if issuers is not None and keys is not None:
             raise ValueError("give keys or issuers, not both")
+        if dpop and certificate_bound:
+            raise ValueError("give dpop or certificate_bound, not both: each path has its own")
         #: What it was built from; a middleware given this verifier and no settings uses
         #: these rather than reading the environment again.
         self.settings = settings
         #: Whether this verifies DPoP-bound tokens only (see the class).
         self.dpop = dpop
+        #: Whether this verifies certificate-bound tokens only (see the class).
+        self.certificate_bound = certificate_bound
         self._issuers = (
             issuers
             if issuers is not None
@@ -160,7 +170,12 @@ class TokenVerifier:
         )
         custom = custom_check(check_claims) if check_claims is not None else None
         self._acceptance = Acceptance(
-            settings, policies, custom=custom, cache=self._cache, dpop=dpop
+            settings,
+            policies,
+            custom=custom,
+            cache=self._cache,
+            dpop=dpop,
+            certificate_bound=certificate_bound,
         )
         #: ``cached(token)``: the verification of ``token`` if it is in the verified-token
         #: cache, else ``None``: the middleware's fast path, without a coroutine. The cache's
@@ -199,6 +214,7 @@ class TokenVerifier:
             token_types=self._types,
             cache_verified=False,
             dpop=self.dpop,
+            certificate_bound=self.certificate_bound,
         )
         tenant._cache, tenant.cached = self._cache, self.cached
         acceptance = tenant._acceptance

@@ -17,6 +17,10 @@
 //   scopes                 scope values supported besides openid and offline_access (optional)
 //   extra_clients          more client metadata objects, registered as given (optional): resource
 //                          servers that introspect, with their own token_endpoint_auth_method
+//   mtls_certificate_header  a header name (optional): turns on the mTLS feature with
+//                          certificate-bound access tokens (RFC 8705 section 3), the client's
+//                          certificate read from that header as URL-encoded PEM, as a
+//                          TLS-terminating proxy in front of the provider would pass it
 //
 // Token introspection (RFC 7662) is enabled: any authenticated client may introspect any token.
 // DPoP (RFC 9449) is enabled: a token request with a DPoP proof (ES256, Ed25519/EdDSA, PS256 or
@@ -175,6 +179,14 @@ server.listen(config.port, '127.0.0.1', () => {
       clientCredentials: { enabled: true },
       registration: { enabled: config.dynamic_registration === true },
       introspection: { enabled: true },
+      mTLS: {
+        enabled: typeof config.mtls_certificate_header === 'string',
+        certificateBoundAccessTokens: true,
+        getCertificate(ctx) {
+          const escaped = ctx.get(config.mtls_certificate_header);
+          return escaped ? decodeURIComponent(escaped) : undefined;
+        },
+      },
       // On by default in oidc-provider 9; said here so that a new default cannot turn it off.
       dPoP: { enabled: true },
       resourceIndicators: {

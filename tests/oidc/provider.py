@@ -127,6 +127,9 @@ class ProviderConfig:
     to register for them; tokens still carry a scope only for the resources that have it.
     ``extra_clients`` are more clients' metadata, registered as given (resource servers
     that introspect tokens with their own ``token_endpoint_auth_method``).
+    ``mtls_certificate_header`` turns on the provider's mTLS feature: a client registered
+    with ``tls_client_certificate_bound_access_tokens`` gets tokens bound to the certificate
+    (RFC 8705), read from that header as URL-encoded PEM, as a proxy in front would pass it.
     """
 
     keys: Sequence[JWK]
@@ -137,6 +140,7 @@ class ProviderConfig:
     dynamic_registration: bool = False
     scopes: Sequence[str] = ()
     extra_clients: Sequence[Mapping[str, object]] = ()
+    mtls_certificate_header: str | None = None
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -367,6 +371,7 @@ class OpenIDProvider:
             "dynamic_registration": config.dynamic_registration,
             "scopes": list(config.scopes),
             "extra_clients": [dict(client) for client in config.extra_clients],
+            "mtls_certificate_header": config.mtls_certificate_header,
         }
 
     def _wait_ready(self, ready_path: Path) -> None:

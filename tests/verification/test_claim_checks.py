@@ -23,6 +23,7 @@ from jwt_middleware.settings import IssuerSettings
 from jwt_middleware.verification.claims import (
     BOUND_ACCEPTED,
     BOUND_REFUSED,
+    CERTIFICATE_BOUND,
     FAMILY,
     JTI_FORM,
     JTI_PRESENT,
@@ -77,6 +78,9 @@ CUSTOM = custom_check(lambda claims: claims.get("tid") == "tenant")
 ABSENT_OR_MALFORMED = {Reason.MISSING_CLAIM, Reason.MALFORMED_CLAIM, Reason.AUDIENCE_MISSING}
 
 #: (the check as the verifier runs it, claims it passes, claims it refuses, the reason)
+#: A token bound to a certificate, as the certificate-bound verifier wants it.
+X5T = {"cnf": {"x5t#S256": "thumbprint"}}
+
 CASES = [
     pytest.param(EXPIRY, {"exp": NOW + 1}, {"exp": NOW - LEEWAY}, Reason.EXPIRED, id="exp"),
     pytest.param(EXPIRY, {"exp": NOW - LEEWAY + 1}, {}, Reason.MISSING_CLAIM, id="exp-absent"),
@@ -127,6 +131,21 @@ CASES = [
         Reason.MALFORMED_CLAIM,
         id="cnf-accepted",
     ),
+    pytest.param(
+        CERTIFICATE_BOUND, X5T, {"cnf": {"jkt": "k"}}, Reason.BOUND_TOKEN, id="x5t-absent"
+    ),
+    pytest.param(
+        CERTIFICATE_BOUND,
+        X5T,
+        {"cnf": {"x5t#S256": "t", "jkt": "k"}},
+        Reason.BOUND_TOKEN,
+        id="x5t-and-another-binding",
+    ),
+    pytest.param(
+        CERTIFICATE_BOUND, X5T, {"cnf": {"x5t#S256": ""}}, Reason.MALFORMED_CLAIM, id="x5t-empty"
+    ),
+    pytest.param(CERTIFICATE_BOUND, X5T, {"cnf": []}, Reason.MALFORMED_CLAIM, id="x5t-cnf-list"),
+    pytest.param(CERTIFICATE_BOUND, X5T, {}, Reason.MISSING_CLAIM, id="x5t-no-cnf"),
     pytest.param(CUSTOM, {"tid": "tenant"}, {"tid": "x"}, Reason.CHECK_CLAIMS, id="check-claims"),
     pytest.param(FAMILY, {"fam": "f"}, {"fam": 1}, Reason.NO_FAMILY, id="refresh-family"),
 ]

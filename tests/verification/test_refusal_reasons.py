@@ -44,6 +44,7 @@ from tests.helpers import (
     mint_token,
 )
 from tests.keypairs import RSA
+from tests.mtls.test_refusals import CASES as MTLS_CASES
 
 ISSUER = "https://id.example"
 ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/a/50dc6c495c0c9188"
@@ -506,6 +507,8 @@ def test_every_reason_is_tested_here() -> None:
     tested |= {p.values[1] for p in DPOP_CASES} | {p.values[2] for p in DPOP_STATEFUL_CASES}
     # Logged when the shared replay store cannot answer: tests/dpop/test_replay_outage.py.
     tested |= {Reason.DPOP_REPLAY_UNAVAILABLE}
+    # Logged by the certificate-bound authenticator: tests/mtls/test_refusals.py.
+    tested |= {p.values[2] for p in MTLS_CASES}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).
