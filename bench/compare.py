@@ -386,18 +386,15 @@ def telemetry_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats:
     ]
 
 
-def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
-    """The Redis store in both modes, on a key prefix of this run; empty without Redis."""
+def redis_reachable(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the Redis of ``REDIS_URL`` answers (and the redis package is installed)."""
     try:
         from redis.asyncio import Redis
         from redis.exceptions import RedisError
-
-        from jwt_middleware.revocation.redis import RedisRevocationStore
     except ImportError:
-        return {}
-    prefix = f"jwt-bench:{secrets.token_hex(4)}:"
+        return False
 
-    async def reachable() -> bool:
+    async def ping() -> bool:
         client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
         try:
             await client.ping()
@@ -407,7 +404,17 @@ def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
             await client.aclose()
         return True
 
-    if not loop.run_until_complete(reachable()):
+    return loop.run_until_complete(ping())
+
+
+def redis_revocation_stores(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """The Redis store in both modes, on a key prefix of this run; empty without Redis."""
+    try:
+        from jwt_middleware.revocation.redis import RedisRevocationStore
+    except ImportError:
+        return {}
+    prefix = f"jwt-bench:{secrets.token_hex(4)}:"
+    if not redis_reachable(loop):
         return {}
     stores = {
         "redis local view": RedisRevocationStore.from_url(
@@ -996,6 +1003,13 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
 
     app = apps.jwt_auth_middleware(settings)
     floor_app = apps.floor_dpop_middleware(DPOP_BASE_URL, window_seconds=DPOP_WINDOW_SECONDS)
+    # The fleet's replay check: one SET NX to the Redis of REDIS_URL per request.
+    redis_app = None
+    if redis_reachable(loop):
+        from jwt_middleware.verification.dpop_replay_redis import RedisProofReplayCache
+
+        shared = RedisProofReplayCache(REDIS_URL, key_prefix=f"jwt-bench:{secrets.token_hex(4)}:")
+        redis_app = apps.jwt_auth_middleware(settings, dpop_replay=shared)
     # Before the timing, each case takes a proof once and refuses it the second time.
     if authenticator.authenticate_now(dict(scopes[0])) is None:
         raise SystemExit("DPoPAuthenticator: a proof with a cached token must be answered now")
@@ -1010,7 +1024,10 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
             continue
         raise SystemExit(f"{name} accepted a proof twice")
     # (The floor's app is the no-auth app, which answers without the user.)
-    for name, dpop_app, user in (("the app", app, b"user-1"), ("the floor app", floor_app, b"")):
+    checked = [("the app", app, b"user-1"), ("the floor app", floor_app, b"")]
+    if redis_app is not None:
+        checked.append(("the app with replay in Redis", redis_app, b"user-1"))
+    for name, dpop_app, user in checked:
         first = loop.run_until_complete(answer(dpop_app, scopes[1]))
         again = loop.run_until_complete(answer(dpop_app, scopes[1]))
         if first[0] != 200 or user not in first[1] or again[0] != 401:
@@ -1023,9 +1040,12 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
         "floor app": Case("floor app", asgi_batch(loop, floor_app, timed)),
         "no auth": Case("no auth", asgi_batch(loop, apps.no_auth(), timed)),
     }
+    if redis_app is not None:
+        cases["redis app"] = Case("redis app", asgi_batch(loop, redis_app, timed))
     contest(list(cases.values()), iterations=iterations, repeats=repeats)
     base = cases["no auth"].us
     section = "DPoP (RFC 9449): a reused token, a fresh ES256 proof per request, us per request"
+    fleet = cases.get("redis app")
     return [
         Row(
             section,
@@ -1046,6 +1066,19 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
             note=(
                 f"each over the no-auth app ({base:.1f} us); whole requests "
                 f"{cases['app'].us:.1f} and {cases['floor app'].us:.1f} us"
+            ),
+        ),
+        Row(
+            section,
+            "the same, replay refused fleet-wide (Redis)",
+            None if fleet is None else fleet.us - base,
+            "stdlib DPoP middleware",
+            cases["floor app"].us - base,
+            goal=1.3,
+            note=(
+                "no Redis at REDIS_URL"
+                if fleet is None
+                else "dpop_replay=RedisProofReplayCache: one SET NX on loopback per request"
             ),
         ),
     ]
