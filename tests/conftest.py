@@ -19,7 +19,12 @@ from jwt_middleware.tokens import reset_default_settings
 
 from .helpers import SECRET
 from .processes import CONFIGURATION_NAMES, CONFIGURATION_PREFIXES
-from .revocation.deployments import Deployment, local_cluster, local_sentinels
+from .revocation.deployments import (
+    STEADY_NODE_TIMEOUT_MILLISECONDS,
+    Deployment,
+    local_cluster,
+    local_sentinels,
+)
 from .services import REDIS_URL, redis_key_prefix, require_service
 
 
@@ -108,14 +113,16 @@ def unreachable_redis_url(request: pytest.FixtureRequest) -> str:
 def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """One cluster for the run (revocation stores, DPoP replay caches), each test under a
     key prefix of its own."""
-    with local_cluster(tmp_path_factory.mktemp("shared-cluster")) as started:
+    folder = tmp_path_factory.mktemp("shared-cluster")
+    with local_cluster(folder, node_timeout_ms=STEADY_NODE_TIMEOUT_MILLISECONDS) as started:
         yield started
 
 
 @pytest.fixture(scope="session")
 def shared_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """One Sentinel setup for the run, each test under a key prefix of its own."""
-    with local_sentinels(tmp_path_factory.mktemp("shared-sentinels")) as started:
+    folder = tmp_path_factory.mktemp("shared-sentinels")
+    with local_sentinels(folder, node_timeout_ms=STEADY_NODE_TIMEOUT_MILLISECONDS) as started:
         yield started
 
 

@@ -35,6 +35,10 @@ __all__ = ["Deployment", "LocalCluster", "LocalSentinels", "local_cluster", "loc
 
 #: How long a node (or a master, for the sentinels) may be silent before it counts as down.
 NODE_TIMEOUT_MILLISECONDS = 1000
+#: For deployments no test kills a server of (the suite's shared ones): long enough that a
+#: node the loaded CI machine leaves unscheduled for a second is not voted down, which
+#: would start a failover under tests that do not expect one.
+STEADY_NODE_TIMEOUT_MILLISECONDS = 15000
 #: A bound on starting a deployment or finishing a failover on a loaded machine.
 SETUP_SECONDS = 30.0
 FAILOVER_SECONDS = 20.0
@@ -269,8 +273,11 @@ class LocalCluster:
 
 
 @contextlib.contextmanager
-def local_cluster(folder: Path) -> Iterator[LocalCluster]:
-    """A cluster of three primaries with a replica each, on free ports, removed afterwards."""
+def local_cluster(
+    folder: Path, *, node_timeout_ms: int = NODE_TIMEOUT_MILLISECONDS
+) -> Iterator[LocalCluster]:
+    """A cluster of three primaries with a replica each, on free ports, removed afterwards;
+    a node silent for ``node_timeout_ms`` is failed over."""
     server_binary, cli = redis_binaries()
     ports = free_ports(12)
     servers: list[Server] = []
@@ -278,7 +285,7 @@ def local_cluster(folder: Path) -> Iterator[LocalCluster]:
     try:
         for index, (port, bus) in enumerate(zip(ports[:6], ports[6:], strict=True)):
             options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            options += ["--cluster-node-timeout", str(NODE_TIMEOUT_MILLISECONDS)]
+            options += ["--cluster-node-timeout", str(node_timeout_ms)]
             options += ["--cluster-port", str(bus), "--cluster-replica-validity-factor", "0"]
             servers.append(start_server(server_binary, folder / f"node-{index}", port, *options))
         for server in servers:
@@ -380,8 +387,11 @@ class LocalSentinels:
 
 
 @contextlib.contextmanager
-def local_sentinels(folder: Path) -> Iterator[LocalSentinels]:
-    """A primary, its replica and three sentinels on free ports, removed afterwards."""
+def local_sentinels(
+    folder: Path, *, node_timeout_ms: int = NODE_TIMEOUT_MILLISECONDS
+) -> Iterator[LocalSentinels]:
+    """A primary, its replica and three sentinels on free ports, removed afterwards; a
+    primary silent for ``node_timeout_ms`` is failed over."""
     server_binary, _ = redis_binaries()
     primary_port, replica_port, *sentinel_ports = free_ports(5)
     servers: list[Server] = []
@@ -408,7 +418,7 @@ def local_sentinels(folder: Path) -> Iterator[LocalSentinels]:
             lines = [
                 f"sentinel myid {ids[port]}",
                 f"sentinel monitor {SERVICE_NAME} 127.0.0.1 {primary_port} 2",
-                f"sentinel down-after-milliseconds {SERVICE_NAME} {NODE_TIMEOUT_MILLISECONDS}",
+                f"sentinel down-after-milliseconds {SERVICE_NAME} {node_timeout_ms}",
                 f"sentinel failover-timeout {SERVICE_NAME} 2000",
                 f"sentinel known-replica {SERVICE_NAME} 127.0.0.1 {replica_port}",
             ]
