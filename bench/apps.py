@@ -11,6 +11,7 @@ for the servers of ``bench/wire.py`` (``BENCH_APP=name uvicorn bench.apps:from_e
 # runtime, and these handlers refer to names local to the functions that build the apps.
 
 import os
+import socket
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -111,6 +112,37 @@ def floor_dpop_middleware(base_url: str, *, window_seconds: int) -> ASGIApp:
         claims = verify(token)
         proof = headers[b"dpop"].decode("ascii")
         check(proof, scope["method"], base_url + scope["path"], token, claims["cnf"]["jkt"])
+        sub: str = claims["sub"]
+        return sub
+
+    return _floor_app(subject)
+
+
+def floor_dpop_redis_middleware(base_url: str, *, window_seconds: int, redis_port: int) -> ASGIApp:
+    """:func:`floor_dpop_middleware` plus the least a fleet-wide replay check can cost: one
+    ``SET <proof's signature> 1 NX PX 60000`` sent to the Redis on loopback ``redis_port``
+    (no password, database 0) and its reply read, on a blocking socket, the request refused
+    unless it is ``+OK``. Blocking stalls the event loop for the round trip, which no server
+    could afford; no pool, no timeout, no reconnection: a floor, not a design."""
+    from bench.floors import Refused, dpop_floor, hs256_floor
+
+    verify, check = hs256_floor(SECRET.encode()), dpop_floor(window_seconds=window_seconds)
+    connection = socket.create_connection(("127.0.0.1", redis_port))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def subject(scope: Any) -> str:
+        headers = dict(scope["headers"])
+        token = headers[b"authorization"].decode("ascii").removeprefix("DPoP ")
+        claims = verify(token)
+        proof = headers[b"dpop"].decode("ascii")
+        check(proof, scope["method"], base_url + scope["path"], token, claims["cnf"]["jkt"])
+        key = b"jwt-bench-floor:" + proof[-43:].encode("ascii")
+        connection.sendall(
+            b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nNX\r\n"
+            b"$2\r\nPX\r\n$5\r\n60000\r\n" % (len(key), key)
+        )
+        if connection.recv(64) != b"+OK\r\n":
+            raise Refused
         sub: str = claims["sub"]
         return sub
 

@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -1003,13 +1004,19 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
 
     app = apps.jwt_auth_middleware(settings)
     floor_app = apps.floor_dpop_middleware(DPOP_BASE_URL, window_seconds=DPOP_WINDOW_SECONDS)
-    # The fleet's replay check: one SET NX to the Redis of REDIS_URL per request.
+    redis_app = None
+    fleet_apps: dict[str, Any] = {}
     redis_app = None
     if redis_reachable(loop):
         from jwt_middleware.verification.dpop_replay_redis import RedisProofReplayCache
 
         shared = RedisProofReplayCache(REDIS_URL, key_prefix=f"jwt-bench:{secrets.token_hex(4)}:")
         redis_app = apps.jwt_auth_middleware(settings, dpop_replay=shared)
+        fleet_apps["redis floor app"] = apps.floor_dpop_redis_middleware(
+            DPOP_BASE_URL,
+            window_seconds=DPOP_WINDOW_SECONDS,
+            redis_port=urlsplit(REDIS_URL).port or 6379,
+        )
     # Before the timing, each case takes a proof once and refuses it the second time.
     if authenticator.authenticate_now(dict(scopes[0])) is None:
         raise SystemExit("DPoPAuthenticator: a proof with a cached token must be answered now")
@@ -1027,6 +1034,7 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
     checked = [("the app", app, b"user-1"), ("the floor app", floor_app, b"")]
     if redis_app is not None:
         checked.append(("the app with replay in Redis", redis_app, b"user-1"))
+        checked.append(("the floor app with replay in Redis", fleet_apps["redis floor app"], b""))
     for name, dpop_app, user in checked:
         first = loop.run_until_complete(answer(dpop_app, scopes[1]))
         again = loop.run_until_complete(answer(dpop_app, scopes[1]))
@@ -1042,6 +1050,8 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
     }
     if redis_app is not None:
         cases["redis app"] = Case("redis app", asgi_batch(loop, redis_app, timed))
+        floor_fleet = fleet_apps["redis floor app"]
+        cases["redis floor app"] = Case("redis floor app", asgi_batch(loop, floor_fleet, timed))
     contest(list(cases.values()), iterations=iterations, repeats=repeats)
     base = cases["no auth"].us
     section = "DPoP (RFC 9449): a reused token, a fresh ES256 proof per request, us per request"
@@ -1080,6 +1090,15 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
                 if fleet is None
                 else "dpop_replay=RedisProofReplayCache: one SET NX on loopback per request"
             ),
+        ),
+        Row(
+            section,
+            "the same, beside a floor with the round trip",
+            None if fleet is None else fleet.us - base,
+            "stdlib DPoP middleware + raw SET NX",
+            None if fleet is None else cases["redis floor app"].us - base,
+            goal=1.3,
+            note="the floor sends the command and reads its reply on a blocking socket",
         ),
     ]
 

@@ -36,6 +36,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from ..errors import ProofReplayUnavailableError
 from ..redis_client import REDIS_ERRORS, RedisOutage, redis_client
+from ..redis_set_once import SetOnce, target
 
 __all__ = ["RedisProofReplayCache"]
 
@@ -62,7 +63,15 @@ class RedisProofReplayCache:
     instant small.
     """
 
-    __slots__ = ("_client", "_clock", "_key_prefix", "_outage", "_owns_client", "_timeout")
+    __slots__ = (
+        "_client",
+        "_clock",
+        "_key_prefix",
+        "_outage",
+        "_owns_client",
+        "_set_once",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -75,6 +84,9 @@ class RedisProofReplayCache:
         if not key_prefix:
             raise ValueError("key_prefix must not be empty")
         self._client, self._owns_client = redis_client(client, timeout_seconds=timeout_seconds)
+        where = target(client) if isinstance(client, str) else None
+        #: The command's own connection, for a URL it understands; else ``_client``.
+        self._set_once = SetOnce(where) if where is not None else None
         self._key_prefix = key_prefix
         self._timeout = timeout_seconds
         self._clock = clock
@@ -99,10 +111,18 @@ class RedisProofReplayCache:
         answer within ``timeout_seconds``."""
         # Rounded up, so the key never disappears while the proof is still accepted.
         milliseconds = max(1, math.ceil((expires_at - self._clock()) * 1000))
+        set_once = self._set_once
         try:
             async with asyncio.timeout(self._timeout):
-                stored = await self._client.set(self.key(key), b"1", nx=True, px=milliseconds)
+                if set_once is not None:
+                    stored = await set_once.set(self.key(key).encode(), milliseconds)
+                else:
+                    stored = bool(
+                        await self._client.set(self.key(key), b"1", nx=True, px=milliseconds)
+                    )
         except REDIS_ERRORS as exc:
+            if set_once is not None:
+                set_once.reset()  # a silent server is not waited on twice
             self._outage.began(exc, "DPoP requests are refused until it answers")
             raise ProofReplayUnavailableError from None
         self._outage.ended()
@@ -110,6 +130,8 @@ class RedisProofReplayCache:
 
     async def aclose(self) -> None:
         """Close the client if the cache created it from a URL. Safe to call twice."""
+        if self._set_once is not None:
+            await self._set_once.aclose()
         if self._owns_client:
             await self._client.aclose()
 

@@ -94,8 +94,10 @@ def test_the_middleware_uses_the_cache_it_is_given_and_closes_it_at_shutdown(
         assert client.get("/private", headers=headers).status_code == 200
         assert client.get("/private", headers=headers).status_code == 401
         assert len(list(sync_redis.scan_iter(match=f"{redis_prefix}*"))) == 1
-        connections: Any = cache.client.connection_pool._available_connections  # type: ignore[union-attr]
-        assert any(connection.is_connected for connection in connections)
-    # The lifespan's shutdown closed the client the cache made from its URL.
-    assert not any(connection.is_connected for connection in connections)
+        # A cache made from a URL sends its command on a connection of its own.
+        set_once = cache._set_once
+        assert set_once is not None
+        assert set_once.connected
+    # The lifespan's shutdown closed the connection the cache made from its URL.
+    assert not set_once.connected
     asyncio.run(cache.aclose())  # twice is harmless
