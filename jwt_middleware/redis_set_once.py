@@ -76,19 +76,32 @@ def target(url: str) -> Target | None:
 
 
 def _command(*arguments: bytes) -> bytes:
-    """One RESP2 command (an array of bulk strings)."""
+    """One RESP2 command (an array of bulk strings): for ``AUTH`` and ``SELECT``."""
     parts = [b"*%d\r\n" % len(arguments)]
     for argument in arguments:
         parts.append(b"$%d\r\n%b\r\n" % (len(argument), argument))
     return b"".join(parts)
 
 
-class _Replies(asyncio.Protocol):
-    """One connection: commands written, their replies matched to them in order."""
+#: ``SET <key> 1 NX PX <milliseconds>`` with the key and the milliseconds to fill in: one
+#: format per command, a quarter of what :func:`_command` costs.
+_SET: Final = b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nNX\r\n$2\r\nPX\r\n$%d\r\n%b\r\n"
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+
+class _Replies(asyncio.Protocol):
+    """One connection: commands written, their replies matched to them in order.
+
+    A command not answered within ``timeout`` seconds closes the connection (failing it
+    and every later one): one timer watches the oldest command in flight, rather than a
+    timer per command (``asyncio.timeout`` costs a request some 3 us)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self._loop = loop
+        self._timeout = timeout
         self._waiting: deque[asyncio.Future[bool]] = deque()
+        #: When each command of ``_waiting`` was sent (the loop's clock), in order.
+        self._sent: deque[float] = deque()
+        self._watchdog: asyncio.TimerHandle | None = None
         self._partial = b""
         self._transport: asyncio.Transport | None = None
         self.closed = False
@@ -101,10 +114,26 @@ class _Replies(asyncio.Protocol):
         """Write ``command``; its reply: ``True`` for ``+OK``, ``False`` for a null."""
         if self.closed or self._transport is None:
             raise ConnectionError("the connection to Redis is closed")
-        reply: asyncio.Future[bool] = self._loop.create_future()
+        loop = self._loop
+        reply: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(reply)
+        self._sent.append(loop.time())
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self._timeout, self._watch)
         self._transport.write(command)
         return reply
+
+    def _watch(self) -> None:
+        """Close the connection if its oldest command has waited ``timeout``; else look
+        again when it will have."""
+        self._watchdog = None
+        if not self._sent:
+            return
+        due = self._sent[0] + self._timeout
+        if due <= self._loop.time():
+            self.close()
+        else:
+            self._watchdog = self._loop.call_at(due, self._watch)
 
     def data_received(self, data: bytes) -> None:
         received = self._partial + data if self._partial else data
@@ -123,7 +152,8 @@ class _Replies(asyncio.Protocol):
                 self.close()
                 return
             reply = self._waiting.popleft()
-            if not reply.done():  # its caller may have stopped waiting (a timeout)
+            self._sent.popleft()
+            if not reply.done():  # its caller may have stopped waiting (cancelled)
                 reply.set_result(value)
         self._partial = received[start:]
         if len(self._partial) > _MAX_PENDING_BYTES:
@@ -141,6 +171,10 @@ class _Replies(asyncio.Protocol):
         self._fail_waiting()
 
     def _fail_waiting(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._sent.clear()
         while self._waiting:
             reply = self._waiting.popleft()
             if not reply.done():
@@ -148,18 +182,21 @@ class _Replies(asyncio.Protocol):
 
 
 class SetOnce:
-    """``SET key 1 NX PX ms`` on one pipelined connection to ``url``'s Redis (see the
-    module's documentation), connected at the first command and again after a failure.
+    """``SET key 1 NX PX ms`` on one pipelined connection to ``where`` (see the module's
+    documentation), connected at the first command and again after a failure.
 
-    It bounds no time itself: its caller wraps each :meth:`set` in ``asyncio.timeout``
-    and calls :meth:`reset` when one expires, so that a connection to a server that went
-    silent is not waited on again. Belongs to the event loop it is first used in.
+    Every command fails with :class:`OSError` within about ``timeout_seconds``: connecting
+    (with logging in) is bounded by ``asyncio.timeout``; a command in flight by the
+    connection's own watchdog, which closes a connection whose oldest command has waited
+    that long, so a server that went silent is not waited on again. Belongs to the event
+    loop it is first used in.
     """
 
-    __slots__ = ("_connecting", "_connection", "_target")
+    __slots__ = ("_connecting", "_connection", "_target", "_timeout")
 
-    def __init__(self, where: Target) -> None:
+    def __init__(self, where: Target, *, timeout_seconds: float) -> None:
         self._target = where
+        self._timeout = timeout_seconds
         self._connection: _Replies | None = None
         self._connecting = asyncio.Lock()
 
@@ -168,10 +205,10 @@ class SetOnce:
         Raises :class:`OSError` (:class:`ConnectionError`) when Redis does not answer it."""
         connection = self._connection
         if connection is None or connection.closed:
-            connection = await self._connect()
-        return await connection.send(
-            _command(b"SET", key, b"1", b"NX", b"PX", b"%d" % milliseconds)
-        )
+            async with asyncio.timeout(self._timeout):
+                connection = await self._connect()
+        duration = b"%d" % milliseconds
+        return await connection.send(_SET % (len(key), key, len(duration), duration))
 
     @property
     def connected(self) -> bool:
@@ -179,7 +216,7 @@ class SetOnce:
         return self._connection is not None and not self._connection.closed
 
     def reset(self) -> None:
-        """Close the connection (a caller gave up on it); the next command reconnects."""
+        """Close the connection; the next command reconnects."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -191,7 +228,7 @@ class SetOnce:
                 return connection
             loop = asyncio.get_running_loop()
             where = self._target
-            replies = _Replies(loop)
+            replies = _Replies(loop, self._timeout)
             if where.path is not None:
                 await loop.create_unix_connection(lambda: replies, where.path)
             else:

@@ -69,6 +69,7 @@ class RedisProofReplayCache:
         "_key_prefix",
         "_outage",
         "_owns_client",
+        "_prefix",
         "_set_once",
         "_timeout",
     )
@@ -86,8 +87,11 @@ class RedisProofReplayCache:
         self._client, self._owns_client = redis_client(client, timeout_seconds=timeout_seconds)
         where = target(client) if isinstance(client, str) else None
         #: The command's own connection, for a URL it understands; else ``_client``.
-        self._set_once = SetOnce(where) if where is not None else None
+        self._set_once = (
+            SetOnce(where, timeout_seconds=timeout_seconds) if where is not None else None
+        )
         self._key_prefix = key_prefix
+        self._prefix = key_prefix.encode()
         self._timeout = timeout_seconds
         self._clock = clock
         self._outage = RedisOutage("DPoP replay store")
@@ -113,16 +117,16 @@ class RedisProofReplayCache:
         milliseconds = max(1, math.ceil((expires_at - self._clock()) * 1000))
         set_once = self._set_once
         try:
-            async with asyncio.timeout(self._timeout):
-                if set_once is not None:
-                    stored = await set_once.set(self.key(key).encode(), milliseconds)
-                else:
+            if set_once is not None:  # which bounds its own time, more cheaply
+                stored = await set_once.set(self._prefix + key.hex().encode(), milliseconds)
+            else:
+                async with asyncio.timeout(self._timeout):
                     stored = bool(
                         await self._client.set(self.key(key), b"1", nx=True, px=milliseconds)
                     )
         except REDIS_ERRORS as exc:
             if set_once is not None:
-                set_once.reset()  # a silent server is not waited on twice
+                set_once.reset()  # whatever went wrong on it, the next command reconnects
             self._outage.began(exc, "DPoP requests are refused until it answers")
             raise ProofReplayUnavailableError from None
         self._outage.ended()
