@@ -105,6 +105,16 @@ CHECKER = ProofChecker(
     proof_seconds=60,
     leeway_seconds=30,
 )
+
+
+@given(st.lists(st.sampled_from([p.values[0] for p in URLS]) | st.text(max_size=40), max_size=200))
+def test_the_remembered_normal_forms_are_the_normal_forms(urls: list[str]) -> None:
+    # Whatever came before (more URLs than it keeps, the same one again), the checker's
+    # remembered answer is the one normalized_url gives.
+    for url in urls:
+        assert CHECKER._normal(url) == (normalized_url(url) or "")
+
+
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: (
