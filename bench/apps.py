@@ -97,38 +97,26 @@ def floor_middleware() -> ASGIApp:
     return _floor_app(subject)
 
 
-def floor_dpop_middleware(base_url: str, *, window_seconds: int) -> ASGIApp:
+def floor_dpop_middleware(
+    base_url: str, *, window_seconds: int, redis_port: int | None = None
+) -> ASGIApp:
     """The no-auth app behind the smallest middleware that checks a DPoP request: the
     stdlib floor of :mod:`bench.floors` on the token of ``Authorization: DPoP`` (no cache)
     and :func:`~bench.floors.dpop_floor` on the ``DPoP`` proof, for the URL ``base_url``
-    and the request's path; the subject in ``scope["state"]``, an empty 401 otherwise."""
-    from bench.floors import dpop_floor, hs256_floor
+    and the request's path; the subject in ``scope["state"]``, an empty 401 otherwise.
 
-    verify, check = hs256_floor(SECRET.encode()), dpop_floor(window_seconds=window_seconds)
-
-    def subject(scope: Any) -> str:
-        headers = dict(scope["headers"])
-        token = headers[b"authorization"].decode("ascii").removeprefix("DPoP ")
-        claims = verify(token)
-        proof = headers[b"dpop"].decode("ascii")
-        check(proof, scope["method"], base_url + scope["path"], token, claims["cnf"]["jkt"])
-        sub: str = claims["sub"]
-        return sub
-
-    return _floor_app(subject)
-
-
-def floor_dpop_redis_middleware(base_url: str, *, window_seconds: int, redis_port: int) -> ASGIApp:
-    """:func:`floor_dpop_middleware` plus the least a fleet-wide replay check can cost: one
-    ``SET <proof's signature> 1 NX PX 60000`` sent to the Redis on loopback ``redis_port``
-    (no password, database 0) and its reply read, on a blocking socket, the request refused
+    With ``redis_port``, plus the least a fleet-wide replay check can cost: one
+    ``SET <proof's signature> 1 NX PX 60000`` sent to the Redis on that loopback port (no
+    password, database 0) and its reply read, on a blocking socket, the request refused
     unless it is ``+OK``. Blocking stalls the event loop for the round trip, which no server
     could afford; no pool, no timeout, no reconnection: a floor, not a design."""
     from bench.floors import Refused, dpop_floor, hs256_floor
 
     verify, check = hs256_floor(SECRET.encode()), dpop_floor(window_seconds=window_seconds)
-    connection = socket.create_connection(("127.0.0.1", redis_port))
-    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connection = None
+    if redis_port is not None:
+        connection = socket.create_connection(("127.0.0.1", redis_port))
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def subject(scope: Any) -> str:
         headers = dict(scope["headers"])
@@ -136,13 +124,14 @@ def floor_dpop_redis_middleware(base_url: str, *, window_seconds: int, redis_por
         claims = verify(token)
         proof = headers[b"dpop"].decode("ascii")
         check(proof, scope["method"], base_url + scope["path"], token, claims["cnf"]["jkt"])
-        key = b"jwt-bench-floor:" + proof[-43:].encode("ascii")
-        connection.sendall(
-            b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nNX\r\n"
-            b"$2\r\nPX\r\n$5\r\n60000\r\n" % (len(key), key)
-        )
-        if connection.recv(64) != b"+OK\r\n":
-            raise Refused
+        if connection is not None:
+            key = b"jwt-bench-floor:" + proof[-43:].encode("ascii")
+            connection.sendall(
+                b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nNX\r\n"
+                b"$2\r\nPX\r\n$5\r\n60000\r\n" % (len(key), key)
+            )
+            if connection.recv(64) != b"+OK\r\n":
+                raise Refused
         sub: str = claims["sub"]
         return sub
 

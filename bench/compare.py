@@ -1012,7 +1012,7 @@ def dpop_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: int)
 
         shared = RedisProofReplayCache(REDIS_URL, key_prefix=f"jwt-bench:{secrets.token_hex(4)}:")
         redis_app = apps.jwt_auth_middleware(settings, dpop_replay=shared)
-        fleet_apps["redis floor app"] = apps.floor_dpop_redis_middleware(
+        fleet_apps["redis floor app"] = apps.floor_dpop_middleware(
             DPOP_BASE_URL,
             window_seconds=DPOP_WINDOW_SECONDS,
             redis_port=urlsplit(REDIS_URL).port or 6379,
