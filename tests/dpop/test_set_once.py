@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
+import uvloop
 
 from jwt_middleware.errors import ProofReplayUnavailableError
 from jwt_middleware.redis_set_once import Target, target
@@ -78,7 +79,21 @@ def first_use(cache: RedisProofReplayCache, key: bytes) -> Awaitable[bool]:
     return cache.first_use(key, expires_at=time.time() + 60)
 
 
-def run(make: Callable[[], RedisProofReplayCache], scenario: Callable[..., Any]) -> Any:
+#: Runs a coroutine to its end in a new event loop: asyncio's own, and uvloop's (uvicorn's
+#: default where installed), whose transports are not asyncio's classes.
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def runner(request: pytest.FixtureRequest) -> Runner:
+    if request.param == "uvloop":
+        return cast(Runner, uvloop.run)
+    return asyncio.run
+
+
+def run(
+    runner: Runner, make: Callable[[], RedisProofReplayCache], scenario: Callable[..., Any]
+) -> Any:
     """``scenario(cache)`` in a loop of its own, the cache closed afterwards."""
 
     async def main() -> Any:
@@ -88,7 +103,7 @@ def run(make: Callable[[], RedisProofReplayCache], scenario: Callable[..., Any])
         finally:
             await cache.aclose()
 
-    return asyncio.run(main())
+    return runner(main())
 
 
 # --- real servers --------------------------------------------------------------------------
@@ -162,7 +177,7 @@ LOGINS: list[Any] = [
 
 @pytest.mark.parametrize(("url_of", "db"), LOGINS)
 def test_it_logs_in_and_selects_the_database_or_refuses(
-    local_redis: LocalRedis, url_of: Callable[[LocalRedis], str], db: int | None
+    local_redis: LocalRedis, url_of: Callable[[LocalRedis], str], db: int | None, runner: Runner
 ) -> None:
     prefix = f"set-once:{os.urandom(4).hex()}:"
     make = lambda: RedisProofReplayCache(  # noqa: E731
@@ -175,14 +190,16 @@ def test_it_logs_in_and_selects_the_database_or_refuses(
 
     if db is None:
         with pytest.raises(ProofReplayUnavailableError):
-            run(make, scenario)
+            run(runner, make, scenario)
         return
-    assert run(make, scenario) == [True, False]
+    assert run(runner, make, scenario) == [True, False]
     stored = local_redis.inspector(db).pttl(prefix + b"proof".hex())
     assert 55_000 < stored <= 60_000
 
 
-def test_tls_verifies_the_server(local_redis: LocalRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tls_verifies_the_server(
+    local_redis: LocalRedis, monkeypatch: pytest.MonkeyPatch, runner: Runner
+) -> None:
     url = f"rediss://:{PASSWORD}@127.0.0.1:{local_redis.tls_port}/0"
     make = lambda: RedisProofReplayCache(url, timeout_seconds=TIMEOUT_SECONDS)  # noqa: E731
 
@@ -191,13 +208,13 @@ def test_tls_verifies_the_server(local_redis: LocalRedis, monkeypatch: pytest.Mo
 
     # Signed by an authority nobody here trusts: refused, not spoken to.
     with pytest.raises(ProofReplayUnavailableError):
-        run(make, scenario)
+        run(runner, make, scenario)
     # The same server once its authority is trusted (OpenSSL reads SSL_CERT_FILE).
     monkeypatch.setenv("SSL_CERT_FILE", str(local_redis.ca_file))
-    assert run(make, scenario) is True
+    assert run(runner, make, scenario) is True
 
 
-def test_commands_in_flight_share_one_connection(local_redis: LocalRedis) -> None:
+def test_commands_in_flight_share_one_connection(local_redis: LocalRedis, runner: Runner) -> None:
     url = f"redis://:{PASSWORD}@127.0.0.1:{local_redis.server.port}/0"
     keys = [os.urandom(8) for _ in range(150)]
 
@@ -207,7 +224,7 @@ def test_commands_in_flight_share_one_connection(local_redis: LocalRedis) -> Non
         return answers, sum(1 for client in clients if client["cmd"] == "set")
 
     answers, connections = run(
-        lambda: RedisProofReplayCache(url, timeout_seconds=TIMEOUT_SECONDS), scenario
+        runner, lambda: RedisProofReplayCache(url, timeout_seconds=TIMEOUT_SECONDS), scenario
     )
     # Every key set once: the first 150 commands, in the order they were sent.
     assert answers == [True] * 150 + [False] * 150
@@ -264,7 +281,9 @@ ODD_REPLIES = [
 
 
 @pytest.mark.parametrize("first", ODD_REPLIES)
-def test_an_odd_reply_fails_the_command_and_the_next_one_reconnects(first: bytes | None) -> None:
+def test_an_odd_reply_fails_the_command_and_the_next_one_reconnects(
+    first: bytes | None, runner: Runner
+) -> None:
     fake = FakeRedis(first)
 
     async def main() -> tuple[list[str], float, int]:
@@ -283,7 +302,7 @@ def test_an_odd_reply_fails_the_command_and_the_next_one_reconnects(first: bytes
             await fake.stop()
         return outcomes, time.monotonic() - started, fake.connections
 
-    outcomes, elapsed, connections = asyncio.run(main())
+    outcomes, elapsed, connections = runner(main())
     if first == b"+OK\r\n+OK\r\n":
         # The first command is answered; the stray second reply closes the connection, and
         # the next command finds it closed and connects again.
