@@ -75,14 +75,6 @@ CASES = [
     ),
     pytest.param(
         {},
-        bearer(bound_token(None, cnf={"x5t#S256": "t"})),
-        401,
-        'Bearer realm="api", error="invalid_token", '
-        'error_description="The access token is invalid."',
-        id="certificate-bound-token-as-bearer-mtls-off",
-    ),
-    pytest.param(
-        {},
         {"Authorization": "Basic dXNlcjpwYXNz"},
         401,
         f'DPoP realm="api", {ALGS}, Bearer realm="api"',
