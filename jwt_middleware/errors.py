@@ -18,10 +18,12 @@ from .refusals import Reason
 __all__ = [
     "AuthenticationError",
     "AuthenticationUnavailableError",
+    "CertificateRequiredError",
     "ConfigurationError",
     "CrossSiteRequestError",
     "DPoPError",
     "DPoPRequiredError",
+    "DPoPTokenAsBearerError",
     "DPoPTokenError",
     "InsufficientScopeError",
     "InsufficientUserAuthenticationError",
@@ -401,6 +403,30 @@ class DPoPRequiredError(DPoPTokenError):
     default_reason = Reason.DPOP_REQUIRED
 
 
+class DPoPTokenAsBearerError(InvalidTokenError):
+    """A DPoP-bound token (``cnf.jkt``) sent as a bearer token where DPoP is accepted: RFC
+    9449 section 7.2 refuses it, as the bearer path refuses any ``cnf``
+    (``bound_token``). The answer is the ``Bearer`` challenge with ``invalid_token`` (the
+    scheme the token came in), followed by the ``DPoP`` one with ``invalid_token`` and the
+    accepted proof algorithms, as section 7.1 answers a failed DPoP binding, so that the
+    client learns which scheme its token needs. ``algorithms`` is the configured list."""
+
+    default_description = "This access token is DPoP-bound: send it with a DPoP proof."
+    default_reason = Reason.BOUND_TOKEN
+
+    def __init__(self, description: str | None = None, *, algorithms: str = "") -> None:
+        super().__init__(description)
+        self.algorithms = algorithms
+
+    def other_challenges(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        own = (
+            ("error", "invalid_token"),
+            ("error_description", self.description),
+            ("algs", self.algorithms),
+        )
+        return (("DPoP", own),)
+
+
 class UseDPoPNonceError(DPoPError):
     """The proof carries no nonce, or one the server no longer accepts (RFC 9449 section
     9): ``use_dpop_nonce``, with a fresh nonce in the ``DPoP-Nonce`` header to retry with."""
@@ -422,6 +448,16 @@ class UseDPoPNonceError(DPoPError):
 
     def response_headers(self) -> tuple[tuple[str, str], ...]:
         return (("DPoP-Nonce", self.nonce),)
+
+
+class CertificateRequiredError(InvalidTokenError):
+    """A token that is not bound to the request's TLS client certificate, where only
+    certificate-bound tokens are accepted (``JWT_MTLS_REQUIRED``, or a requirement with
+    ``mtls``): ``401 invalid_token`` in the ``Bearer`` challenge, as RFC 8705 section 3
+    answers a certificate that does not match (it defines no scheme of its own)."""
+
+    default_description = "This resource accepts certificate-bound access tokens only."
+    default_reason = Reason.CERTIFICATE_REQUIRED
 
 
 class CrossSiteRequestError(AuthenticationError):

@@ -32,6 +32,7 @@ from .edge.unconfigured import UnconfiguredApp
 from .edge.websockets import watch_websocket
 from .errors import (
     AuthenticationError,
+    CertificateRequiredError,
     ConfigurationError,
     InvalidRequestError,
     MissingTokenError,
@@ -42,6 +43,7 @@ from .telemetry import AuthOutcomes, IssuerLabels, instruments
 from .types import Claims, VerifiedToken
 from .user import set_anonymous, set_identity
 from .verification.authenticator import Authenticator
+from .verification.certificate_bound import CERTIFICATE_PROVED_SCOPE_KEY
 from .verification.chain import one_authenticator
 from .verification.claims import JTI_PRESENT
 from .verification.dpop import DPOP_PROVED_SCOPE_KEY
@@ -92,7 +94,11 @@ class JWTAuthMiddleware:
         dpop: rules for requests that must come with a DPoP proof of their token's key
             (RFC 9449; needs ``JWT_DPOP_ENABLED``): a bearer token is refused there with
             ``dpop_required``. The same as ``scopes={rule: Requirement(dpop=True)}``.
-        policy: an :class:`~jwt_middleware.access.policy.AccessPolicy`, instead of the four above.
+        mtls: rules for requests whose token must be bound to their TLS client certificate
+            (RFC 8705; needs ``JWT_MTLS_ENABLED``): any other token is refused there with
+            ``certificate_required``. The same as ``scopes={rule: Requirement(mtls=True)}``;
+            ``JWT_MTLS_REQUIRED`` asks it of every request.
+        policy: an :class:`~jwt_middleware.access.policy.AccessPolicy`, instead of the five above.
         settings: configuration; ``None`` takes the ``verifier``'s settings, or without a
             verifier reads ``JWT_*`` from the environment now.
         authenticators: the :class:`~jwt_middleware.verification.authenticator.Authenticator`
@@ -157,6 +163,7 @@ class JWTAuthMiddleware:
         optional: Iterable[RuleSpec] = (),
         scopes: ScopeRules | None = None,
         dpop: Iterable[RuleSpec] = (),
+        mtls: Iterable[RuleSpec] = (),
         policy: AccessPolicy | None = None,
         settings: JWTSettings | None = None,
         authenticators: Sequence[Authenticator] | None = None,
@@ -188,7 +195,7 @@ class JWTAuthMiddleware:
             parts = assemble(
                 settings=settings,
                 policy=policy,
-                rules=(public, optional, scopes, dpop),
+                rules=(public, optional, scopes, dpop, mtls),
                 authenticators=authenticators,
                 credentials=CredentialOptions(
                     verifier=verifier,
@@ -216,6 +223,8 @@ class JWTAuthMiddleware:
             parts.authenticators,
             parts.policy,
         )
+        self._dpop_algorithms = parts.dpop_algorithms
+        self._certificate_required = self.settings.mtls_required
         if self.settings.log_refusals:
             show_refusals()
         telemetry = instruments() if self.settings.telemetry else None
@@ -330,13 +339,20 @@ class JWTAuthMiddleware:
             await self._call_app(scope, receive, send)
 
     def _check(self, verified: VerifiedToken, decision: Decision, scope: Scope) -> None:
-        """What the policy asks of an identity beyond its verification (a DPoP proof
-        included, where a requirement asks for one)."""
+        """What the policy asks of an identity beyond its verification (a DPoP proof, a
+        binding to the TLS client certificate, where a requirement or
+        ``JWT_MTLS_REQUIRED`` asks for one)."""
         if self._jti_rule is not None:
             self._jti_rule(verified.claims, 0.0)  # JTI_PRESENT: it could never be revoked
+        if self._certificate_required and CERTIFICATE_PROVED_SCOPE_KEY not in scope:
+            raise CertificateRequiredError
         if decision.requirement is not NO_REQUIREMENT:
             decision.requirement.check(
-                verified.scopes, verified.claims, proved=DPOP_PROVED_SCOPE_KEY in scope
+                verified.scopes,
+                verified.claims,
+                proved=DPOP_PROVED_SCOPE_KEY in scope,
+                certified=CERTIFICATE_PROVED_SCOPE_KEY in scope,
+                dpop_algorithms=self._dpop_algorithms,
             )
 
     def _decide(self, scope: Scope) -> Decision:

@@ -97,6 +97,7 @@ class Reason(StrEnum):
     CERTIFICATE_UNTRUSTED = "certificate_untrusted"
     CERTIFICATE_MALFORMED = "certificate_malformed"
     CERTIFICATE_MISMATCH = "certificate_mismatch"
+    CERTIFICATE_REQUIRED = "certificate_required"
     # An opaque token, by the issuer's introspection endpoint (RFC 7662).
     INACTIVE = "inactive"
     INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
@@ -127,6 +128,7 @@ REQUEST_REASONS: Final = frozenset(
         Reason.INSUFFICIENT_SCOPE,
         Reason.STEP_UP,
         Reason.DPOP_REQUIRED,
+        Reason.CERTIFICATE_REQUIRED,
     }
 )
 

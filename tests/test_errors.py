@@ -11,6 +11,8 @@ import pytest
 
 from jwt_middleware.errors import (
     AuthenticationError,
+    CertificateRequiredError,
+    DPoPTokenAsBearerError,
     InsufficientScopeError,
     InsufficientUserAuthenticationError,
     InvalidRequestError,
@@ -47,6 +49,8 @@ ERRORS = [
     pytest.param(KeysUnavailableError(), id="keys-unavailable"),
     pytest.param(InsufficientScopeError(scopes=["a", "b"]), id="scope"),
     pytest.param(InsufficientUserAuthenticationError(acr_values=["mfa"], max_age=60), id="step-up"),
+    pytest.param(DPoPTokenAsBearerError(algorithms="ES256"), id="dpop-token-as-bearer"),
+    pytest.param(CertificateRequiredError(), id="certificate-required"),
 ]
 
 COPIES = [
@@ -71,3 +75,4 @@ def test_an_error_keeps_what_it_carries_when_copied(
         error.issuer,
     )
     assert again.challenge_parameters() == error.challenge_parameters()
+    assert again.other_challenges() == error.other_challenges()

@@ -41,8 +41,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Final, TypeVar
 
-from ..errors import DPoPRequiredError, InsufficientScopeError
+from ..errors import CertificateRequiredError, DPoPRequiredError, InsufficientScopeError
 from ..types import Claims
+from ..verification.certificate_bound import CERTIFICATE_PROVED_SCOPE_KEY
 from ..verification.claims import check_acr, check_auth_time
 from ..verification.dpop import DPOP_PROVED_SCOPE_KEY
 from .index import RuleIndex
@@ -75,12 +76,15 @@ class Requirement:
     """What a token must have for a request: ``scopes`` (all of them); optionally an
     ``acr`` among ``acr_values`` and an ``auth_time`` at most ``max_age`` seconds ago
     (RFC 9470 step-up authentication); with ``dpop``, a DPoP proof of the key the token is
-    bound to (RFC 9449: a bearer token is refused there, ``dpop_required``)."""
+    bound to (RFC 9449: a bearer token is refused there, ``dpop_required``); with
+    ``mtls``, a binding to the request's TLS client certificate (RFC 8705: a token without
+    one is refused there, ``certificate_required``)."""
 
     scopes: frozenset[str] = frozenset()
     acr_values: tuple[str, ...] | None = None
     max_age: int | None = None
     dpop: bool = False
+    mtls: bool = False
 
     @classmethod
     def of(cls, value: Requirement | Iterable[str]) -> Requirement:
@@ -106,6 +110,7 @@ class Requirement:
             acr_values,
             min(ages) if ages else None,
             self.dpop or other.dpop,
+            self.mtls or other.mtls,
         )
 
     def check(
@@ -115,11 +120,18 @@ class Requirement:
         *,
         now: float | None = None,
         proved: bool = False,
+        certified: bool = False,
+        dpop_algorithms: str = "",
     ) -> None:
         """Raise the error a token with these scopes and claims deserves, or nothing;
-        ``proved``: whether it came with a DPoP proof (asked only with :attr:`dpop`)."""
+        ``proved``: whether it came with a DPoP proof (asked only with :attr:`dpop`), whose
+        refusal's challenge names ``dpop_algorithms`` (RFC 9449 section 7.1);
+        ``certified``: whether it is bound to the request's TLS client certificate, which
+        was compared (asked only with :attr:`mtls`)."""
         if self.dpop and not proved:
-            raise DPoPRequiredError
+            raise DPoPRequiredError(algorithms=dpop_algorithms)
+        if self.mtls and not certified:
+            raise CertificateRequiredError
         granted = set(scopes)
         if not self.scopes <= granted:
             raise InsufficientScopeError(scopes=sorted(self.scopes))
@@ -140,6 +152,8 @@ class Requirement:
             parts.append(f"max_age: {self.max_age}s")
         if self.dpop:
             parts.append("dpop")
+        if self.mtls:
+            parts.append("mtls")
         return ", ".join(parts)
 
 
@@ -147,6 +161,8 @@ class Requirement:
 NO_REQUIREMENT: Final = Requirement()
 #: A ``dpop=`` rule: a DPoP proof, and nothing more.
 _DPOP: Final = Requirement(dpop=True)
+#: An ``mtls=`` rule: a token bound to the request's TLS client certificate, and nothing more.
+_MTLS: Final = Requirement(mtls=True)
 
 
 class Access(enum.Enum):
@@ -195,6 +211,8 @@ class AccessPolicy:
             here also take path templates: ``"GET /todos/{id}"``.
         dpop: rules (the same syntax) for requests that must prove their token's key with
             DPoP: ``Requirement(dpop=True)`` for each.
+        mtls: rules (the same syntax) for requests whose token must be bound to their TLS
+            client certificate: ``Requirement(mtls=True)`` for each.
     """
 
     __slots__ = ("_decisions", "_requirements", "optional", "public", "route_rules", "rules")
@@ -206,6 +224,7 @@ class AccessPolicy:
         optional: Iterable[RuleSpec] = (),
         scopes: ScopeRules | None = None,
         dpop: Iterable[RuleSpec] = (),
+        mtls: Iterable[RuleSpec] = (),
     ) -> None:
         self.public = PublicPaths(public)
         self.optional = PublicPaths(optional, kind="optional")
@@ -221,6 +240,8 @@ class AccessPolicy:
             self.require(spec, Requirement.of(value))
         for spec in dpop:
             self.require(spec, _DPOP)
+        for spec in mtls:
+            self.require(spec, _MTLS)
 
     def require(self, spec: RuleSpec, requirement: Requirement) -> None:
         """Add a requirement rule."""
@@ -245,6 +266,12 @@ class AccessPolicy:
     def asks_for_dpop(self) -> bool:
         """Whether a rule of the configuration requires DPoP (see ``dpop``)."""
         return any(requirement.dpop for _, requirement in self.rules)
+
+    @property
+    def asks_for_mtls(self) -> bool:
+        """Whether a rule of the configuration requires certificate-bound tokens (see
+        ``mtls``)."""
+        return any(requirement.mtls for _, requirement in self.rules)
 
     @property
     def scopes_supported(self) -> tuple[str, ...]:
@@ -366,4 +393,9 @@ def check_connection(connection: Any, requirement: Requirement) -> None:
         raise MissingTokenError
     auth = connection.scope.get("auth")
     scopes = getattr(auth, "scopes", ())
-    requirement.check(scopes, claims, proved=DPOP_PROVED_SCOPE_KEY in connection.scope)
+    requirement.check(
+        scopes,
+        claims,
+        proved=DPOP_PROVED_SCOPE_KEY in connection.scope,
+        certified=CERTIFICATE_PROVED_SCOPE_KEY in connection.scope,
+    )

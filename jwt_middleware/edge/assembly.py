@@ -30,17 +30,26 @@ if TYPE_CHECKING:
 
 __all__ = ["Assembly", "CredentialOptions", "Rules", "assemble"]
 
-#: The middleware's rules: ``public``, ``optional``, ``scopes`` and ``dpop``.
-Rules = tuple[Iterable[RuleSpec], Iterable[RuleSpec], ScopeRules | None, Iterable[RuleSpec]]
+#: The middleware's rules: ``public``, ``optional``, ``scopes``, ``dpop`` and ``mtls``.
+Rules = tuple[
+    Iterable[RuleSpec],
+    Iterable[RuleSpec],
+    ScopeRules | None,
+    Iterable[RuleSpec],
+    Iterable[RuleSpec],
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Assembly:
-    """The parts a configured middleware wires together."""
+    """The parts a configured middleware wires together, and what the DPoP challenge of a
+    refusal by the policy names (``dpop_algorithms``, the DPoP authenticator's; empty
+    without one)."""
 
     settings: JWTSettings
     authenticators: tuple[Authenticator, ...]
     policy: AccessPolicy
+    dpop_algorithms: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,20 +82,38 @@ def assemble(
     authenticators: Sequence[Authenticator] | None,
     credentials: CredentialOptions,
 ) -> Assembly:
-    """The parts for these options: ``rules`` are ``public``, ``optional``, ``scopes`` and
-    ``dpop``; ``authenticators`` replaces the ones ``credentials`` describe."""
+    """The parts for these options: ``rules`` are ``public``, ``optional``, ``scopes``,
+    ``dpop`` and ``mtls``; ``authenticators`` replaces the ones ``credentials`` describe."""
     _check_credential_options(authenticators, credentials)
     if settings is None:
         settings = _settings_of(credentials.verifier, authenticators)
     if authenticators is None:
         authenticators = _default_authenticators(settings, credentials)
     access = _policy(policy, rules)
-    if access.asks_for_dpop and not any(isinstance(a, DPoPAuthenticator) for a in authenticators):
+    dpop = next((a for a in authenticators if isinstance(a, DPoPAuthenticator)), None)
+    if access.asks_for_dpop and dpop is None:
         raise ConfigurationError(
             "a dpop= rule (or Requirement(dpop=True)) needs JWT_DPOP_ENABLED=true, or a "
             "DPoPAuthenticator among authenticators=: no request could pass it"
         )
-    return Assembly(settings=settings, authenticators=tuple(authenticators), policy=access)
+    if access.asks_for_mtls and not any(_checks_certificates(a) for a in authenticators):
+        raise ConfigurationError(
+            "an mtls= rule (or Requirement(mtls=True)) needs JWT_MTLS_ENABLED=true, or a "
+            "CertificateBoundAuthenticator among authenticators=: no request could pass it"
+        )
+    return Assembly(
+        settings=settings,
+        authenticators=tuple(authenticators),
+        policy=access,
+        dpop_algorithms=dpop.algorithms if dpop is not None else "",
+    )
+
+
+def _checks_certificates(authenticator: Authenticator) -> bool:
+    """Whether ``authenticator`` accepts tokens bound to a TLS client certificate."""
+    if isinstance(authenticator, DPoPAuthenticator):
+        return authenticator.certificates is not None
+    return isinstance(authenticator, CertificateBoundAuthenticator)
 
 
 def _check_credential_options(
@@ -113,7 +140,9 @@ def _default_authenticators(
     others); with ``JWT_DPOP_ENABLED``, the DPoP authenticator first (so that a request
     with ``Authorization: DPoP`` is its to decide, whatever cookie it carries). Each of
     those two has a verifier and cache of its own. With ``JWT_DPOP_REQUIRED``, the DPoP
-    one alone."""
+    one alone. ``JWT_MTLS_REQUIRED`` keeps the bearer one (the middleware refuses what it
+    accepts, :class:`~jwt_middleware.errors.CertificateRequiredError`), but no other way
+    of sending a bearer token, which could never pass."""
     for enabled, name, authenticator in (
         (settings.dpop_enabled, "JWT_DPOP_ENABLED", "DPoPAuthenticator"),
         (settings.mtls_enabled, "JWT_MTLS_ENABLED", "CertificateBoundAuthenticator"),
@@ -123,6 +152,8 @@ def _default_authenticators(
                 f"{name} builds its own verifier; with verifier=, give "
                 f"authenticators=[{authenticator}(...), BearerAuthenticator(verifier)] instead"
             )
+    if settings.mtls_required:
+        _refuse_bearer_ways(settings, credentials, "JWT_MTLS_REQUIRED refuses plain bearer tokens")
     if not settings.dpop_enabled:
         if credentials.dpop_replay is not None:
             raise ConfigurationError(
@@ -141,8 +172,19 @@ def _default_authenticators(
     )
     if not settings.dpop_required:
         return [dpop, *_bearer_authenticators(settings, credentials)]
+    if settings.mtls_enabled:
+        raise ConfigurationError(
+            "JWT_DPOP_REQUIRED refuses bearer tokens: unset JWT_MTLS_ENABLED, which reads them"
+        )
+    _refuse_bearer_ways(settings, credentials, "JWT_DPOP_REQUIRED refuses bearer tokens")
+    return [dpop]
+
+
+def _refuse_bearer_ways(settings: JWTSettings, credentials: CredentialOptions, why: str) -> None:
+    """Refuse the options that read bearer tokens from elsewhere than the ``Authorization``
+    header (where a DPoP or certificate-bound token comes), when ``why`` says none of
+    them could pass."""
     bearer_ways = {
-        "JWT_MTLS_ENABLED": "on" if settings.mtls_enabled else None,
         "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
         "token_query_param=": credentials.token_query_param,
         "JWT_TOKEN_HEADER": credentials.token_header or settings.token_header,
@@ -150,10 +192,7 @@ def _default_authenticators(
     }
     for name, value in bearer_ways.items():
         if value is not None:
-            raise ConfigurationError(
-                f"JWT_DPOP_REQUIRED refuses bearer tokens: unset {name}, which reads them"
-            )
-    return [dpop]
+            raise ConfigurationError(f"{why}: unset {name}, which reads them")
 
 
 def _bearer_authenticators(
@@ -194,11 +233,13 @@ def _default_authenticator(settings: JWTSettings, credentials: CredentialOptions
 
 
 def _policy(policy: AccessPolicy | None, rules: Rules) -> AccessPolicy:
-    public, optional, scopes, dpop = rules
-    if policy is not None and (public or optional or scopes or dpop):
-        raise ConfigurationError("give policy= or public=/optional=/scopes=/dpop=, not both")
+    public, optional, scopes, dpop, mtls = rules
+    if policy is not None and (public or optional or scopes or dpop or mtls):
+        raise ConfigurationError("give policy= or public=/optional=/scopes=/dpop=/mtls=, not both")
     try:
-        return policy or AccessPolicy(public=public, optional=optional, scopes=scopes, dpop=dpop)
+        return policy or AccessPolicy(
+            public=public, optional=optional, scopes=scopes, dpop=dpop, mtls=mtls
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
 

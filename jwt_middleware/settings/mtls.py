@@ -1,7 +1,7 @@
 """Certificate-bound tokens (RFC 8705 section 3): what turns them on, and where the TLS
 client certificate comes from when a proxy in front ends TLS (its header, trusted only
 from its own addresses). Every value is checked here, so a configuration that cannot work
-stops start-up with the variable to set. See ``docs/sender-constrained.md``."""
+stops start-up with the variable to set. See ``docs/mtls.md``."""
 
 from __future__ import annotations
 
@@ -56,12 +56,17 @@ Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 class MTLSSettings(SettingsBase):
     """Certificate-bound tokens are refused unless ``JWT_MTLS_ENABLED=true``; then a token
-    whose ``cnf`` has ``x5t#S256`` is accepted with the TLS client certificate it names."""
+    whose ``cnf`` has ``x5t#S256`` is accepted with the TLS client certificate it names
+    (and, with ``JWT_MTLS_REQUIRED=true``, no other token is)."""
 
     mtls_enabled: bool = Field(
         default=False,
         description="Accept certificate-bound tokens (RFC 8705) with the TLS client "
         "certificate they name.",
+    )
+    mtls_required: bool = Field(
+        default=False,
+        description="Refuse every token not bound to the request's TLS client certificate.",
     )
     client_cert_header: str | None = Field(
         default=None,
@@ -90,7 +95,7 @@ class MTLSSettings(SettingsBase):
     @model_validator(mode="after")
     def _mtls_can_work(self) -> Self:
         if not self.mtls_enabled:
-            for name in ("client_cert_header", "trusted_proxies"):
+            for name in ("mtls_required", "client_cert_header", "trusted_proxies"):
                 if getattr(self, name):
                     raise ValueError(f"JWT_{name.upper()} needs JWT_MTLS_ENABLED=true")
             return self

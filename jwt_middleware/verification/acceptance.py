@@ -168,7 +168,8 @@ def issuer_checks(
     and an introspection answer alike go through, in order; ``dpop``: those of a token
     sent with a DPoP proof, which must be bound to a key (``cnf.jkt``);
     ``certificate_bound``: those of a token bound to a TLS client certificate
-    (``cnf.x5t#S256``)."""
+    (``cnf.x5t#S256``). With DPoP on, a DPoP-bound token refused on any other path is
+    answered with the ``DPoP`` challenge as well."""
     return payload_checks(
         leeway_seconds=settings.leeway_seconds,
         max_age_seconds=settings.max_token_age_seconds,
@@ -178,4 +179,5 @@ def issuer_checks(
         allow_nonce=settings.allow_nonce_in_access_tokens,
         dpop_bound=dpop,
         certificate_bound=certificate_bound,
+        dpop_algorithms=settings.dpop_accepted_algorithms if settings.dpop_enabled else None,
     )

@@ -13,7 +13,10 @@ takes is accepted when, in this order: it verifies with the authenticator's own
 never the bearer path's); and the request's client certificate
 (:mod:`jwt_middleware.edge.client_certificate`) has that thumbprint. The certificate is
 compared on every request, for a token found in the cache as for one seen first: the cache
-remembers the signature and claims, never the certificate.
+remembers the signature and claims, never the certificate. An accepted request's scope is
+marked (:data:`CERTIFICATE_PROVED_SCOPE_KEY`), for the ``mtls=`` rules and
+``JWT_MTLS_REQUIRED``, which refuse any token that was not bound here (or by the DPoP path,
+for a token bound to a key and a certificate).
 
 The routing fails closed both ways: a bound token the search misses (its JSON escapes the
 name) goes to the bearer path, which refuses any ``cnf``; a plain token that happens to
@@ -39,7 +42,12 @@ from ..settings import JWTSettings
 from ..types import VerifiedToken
 from .verifier import TokenVerifier
 
-__all__ = ["CertificateBoundAuthenticator", "names_a_certificate"]
+__all__ = ["CERTIFICATE_PROVED_SCOPE_KEY", "CertificateBoundAuthenticator", "names_a_certificate"]
+
+#: Set in a request's scope when its token's binding to the request's TLS client
+#: certificate was checked (here, or by the DPoP path for a token bound to both): what an
+#: ``mtls=`` rule and ``JWT_MTLS_REQUIRED`` ask for.
+CERTIFICATE_PROVED_SCOPE_KEY: Final = "jwt_middleware.certificate_proved"
 
 #: The confirmation member of RFC 8705 section 3.1, as a JSON string in a payload.
 _X5T_S256: Final = b'"x5t#S256"'
@@ -139,6 +147,7 @@ class CertificateBoundAuthenticator:
             self.certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
         except CertificateRefused as refused:
             _refuse(refused.reason)
+        scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
         return verified
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:

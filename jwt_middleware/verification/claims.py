@@ -24,7 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..errors import InsufficientUserAuthenticationError, InvalidTokenError, TokenExpiredError
+from ..errors import (
+    DPoPTokenAsBearerError,
+    InsufficientUserAuthenticationError,
+    InvalidTokenError,
+    TokenExpiredError,
+)
 from ..refusals import Reason
 from ..types import Claims
 
@@ -42,6 +47,8 @@ __all__ = [
     "CheckRule",
     "ClaimCheck",
     "audience_check",
+    "bound_refused_check",
+    "certificate_bound_check",
     "check_acr",
     "check_auth_time",
     "custom_check",
@@ -92,13 +99,16 @@ def payload_checks(
     allow_nonce: bool = False,
     dpop_bound: bool = False,
     certificate_bound: bool = False,
+    dpop_algorithms: Sequence[str] | None = None,
 ) -> tuple[ClaimCheck, ...]:
     """The checks a token's payload goes through, in order, for these settings (one
     issuer's ``audiences``): only those the settings need. ``allow_nonce`` is
     ``JWT_ALLOW_NONCE_IN_ACCESS_TOKENS``; ``dpop_bound`` asks for a DPoP-bound token (the
     DPoP verifier's, :data:`DPOP_BOUND`) and ``certificate_bound`` for a certificate-bound
     one (the mTLS verifier's, :data:`CERTIFICATE_BOUND`) instead of refusing or passing
-    any ``cnf``."""
+    any ``cnf``. ``dpop_algorithms``, when DPoP is on, are the accepted proof algorithms:
+    a DPoP-bound token refused on the other paths is then answered with the ``DPoP``
+    challenge as well (:func:`bound_refused_check`)."""
     if dpop_bound and certificate_bound:
         raise ValueError("a verifier is for DPoP-bound or for certificate-bound tokens")
     checks = [
@@ -114,9 +124,11 @@ def payload_checks(
     if dpop_bound:
         checks.append(DPOP_BOUND)
     elif certificate_bound:
-        checks.append(CERTIFICATE_BOUND)
+        checks.append(certificate_bound_check(dpop_algorithms))
+    elif accept_bound_tokens:
+        checks.append(BOUND_ACCEPTED)
     else:
-        checks.append(BOUND_ACCEPTED if accept_bound_tokens else BOUND_REFUSED)
+        checks.append(bound_refused_check(dpop_algorithms))
     checks.append(ID_TOKEN if allow_nonce else ID_TOKEN_OR_NONCE)
     return tuple(checks)
 
@@ -301,6 +313,38 @@ def _bound_accepted(claims: Mapping[str, Any], now: float) -> None:
 #: ``cnf`` counts, whatever its members (an empty object too: what binding the issuer meant
 #: is not ours to guess).
 BOUND_REFUSED: Final = ClaimCheck("cnf", Reason.BOUND_TOKEN, _bound_refused, claim="cnf")
+
+
+def _dpop_bound_elsewhere(algorithms: str) -> Callable[[Mapping[str, Any]], None]:
+    """Raise :class:`~jwt_middleware.errors.DPoPTokenAsBearerError` for a ``cnf`` (a dict)
+    with ``jkt``: a DPoP-bound token on a path without a proof."""
+
+    def refuse(confirmation: Mapping[str, Any]) -> None:
+        if "jkt" in confirmation:
+            raise DPoPTokenAsBearerError(algorithms=algorithms)
+
+    return refuse
+
+
+def bound_refused_check(dpop_algorithms: Sequence[str] | None) -> ClaimCheck:
+    """:data:`BOUND_REFUSED`, or, when DPoP is on (its accepted proof algorithms given),
+    the same refusal for a DPoP-bound token as a
+    :class:`~jwt_middleware.errors.DPoPTokenAsBearerError`, whose answer offers the
+    ``DPoP`` challenge (RFC 9449 sections 7.1 and 7.2); same reason, ``bound_token``."""
+    if dpop_algorithms is None:
+        return BOUND_REFUSED
+    dpop_bound = _dpop_bound_elsewhere(" ".join(dpop_algorithms))
+
+    def bound_refused(claims: Mapping[str, Any], now: float) -> None:
+        confirmation = claims["cnf"]
+        if type(confirmation) is not dict:
+            raise InvalidTokenError(reason=Reason.MALFORMED_CLAIM)
+        dpop_bound(confirmation)
+        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
+
+    return ClaimCheck("cnf", Reason.BOUND_TOKEN, bound_refused, claim="cnf")
+
+
 #: ``JWT_ACCEPT_BOUND_TOKENS_AS_BEARER``, for a migration: a ``cnf`` passes, but one that is
 #: not an object is malformed (RFC 7800 section 3.1) and refused even then.
 BOUND_ACCEPTED: Final = ClaimCheck("cnf", Reason.MALFORMED_CLAIM, _bound_accepted, claim="cnf")
@@ -343,6 +387,24 @@ def _certificate_bound(claims: Mapping[str, Any], now: float) -> None:
 #: a DPoP proof, which the DPoP path checks (with the certificate), and another member is a
 #: key this path cannot prove (``bound_token``). Fail closed on what the issuer meant.
 CERTIFICATE_BOUND: Final = ClaimCheck("cnf_x5t", Reason.BOUND_TOKEN, _certificate_bound)
+
+
+def certificate_bound_check(dpop_algorithms: Sequence[str] | None) -> ClaimCheck:
+    """:data:`CERTIFICATE_BOUND`, or, when DPoP is on (its accepted proof algorithms
+    given), the same with a token also bound to a DPoP key refused as a
+    :class:`~jwt_middleware.errors.DPoPTokenAsBearerError` (see
+    :func:`bound_refused_check`): it came without its proof."""
+    if dpop_algorithms is None:
+        return CERTIFICATE_BOUND
+    dpop_bound = _dpop_bound_elsewhere(" ".join(dpop_algorithms))
+
+    def certificate_bound(claims: Mapping[str, Any], now: float) -> None:
+        confirmation = claims.get("cnf")
+        if type(confirmation) is dict:
+            dpop_bound(confirmation)
+        _certificate_bound(claims, now)
+
+    return ClaimCheck("cnf_x5t", Reason.BOUND_TOKEN, certificate_bound)
 
 
 def _id_token_marks(names: frozenset[str]) -> CheckRule:

@@ -9,7 +9,8 @@ nonces are on (:mod:`.dpop_nonce`); the token verifies with the authenticator's 
 without ``cnf.jkt`` is refused, and its verified-token cache is its own, never the bearer
 path's); the token's ``cnf.jkt`` is the thumbprint of the proof's key (and, for a token
 bound to a TLS client certificate as well, ``cnf.x5t#S256`` that of the request's
-certificate: refused when certificate-bound tokens are off); and the proof was not used
+certificate, which marks the request as an ``mtls=`` rule asks: refused when
+certificate-bound tokens are off); and the proof was not used
 before (:mod:`.dpop_replay`; across instances, through Redis: :mod:`.dpop_replay_redis`).
 A token found in the cache still needs a fresh proof: the proof is never cached.
 
@@ -50,6 +51,7 @@ from ..errors import (
 from ..refusals import Reason, log_refusal
 from ..settings import JWTSettings
 from ..types import VerifiedToken
+from .certificate_bound import CERTIFICATE_PROVED_SCOPE_KEY
 from .dpop import DPOP_PROVED_SCOPE_KEY, Proof, ProofChecker, ProofRefused
 from .dpop_nonce import DPoPNonces, NonceState
 from .dpop_replay import InMemoryProofReplayCache, ProofReplayCache, replay_key
@@ -139,6 +141,12 @@ class DPoPAuthenticator:
         self._clock = clock
         #: DPoP is no RFC 9728 bearer method: the metadata says so in its own members.
         self.bearer_methods: tuple[str, ...] = ()
+
+    @property
+    def algorithms(self) -> str:
+        """The accepted proof algorithms as every ``DPoP`` challenge names them (``algs``,
+        RFC 9449 section 7.1): space-separated, in the configured order."""
+        return self._algorithms
 
     @classmethod
     def from_settings(
@@ -269,6 +277,7 @@ class DPoPAuthenticator:
                 self.certificates.check(scope, confirmation["x5t#S256"])
             except CertificateRefused as refused:
                 self._refuse_token(refused.reason)
+            scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, proof_text = self._credentials(scope)

@@ -15,6 +15,7 @@ from tests.dpop.proofs import DPOP_SETTINGS, PyJWTKey, bound_token, dpop_headers
 from tests.helpers import bearer, build_app, mint_token
 
 ALGS = 'algs="ES256 EdDSA Ed25519 PS256 RS256"'
+AS_BEARER = "This access token is DPoP-bound: send it with a DPoP proof."
 RESOURCE = "https://api.example.com/private"
 METADATA = (
     'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/private"'
@@ -45,6 +46,32 @@ CASES = [
         'DPoP realm="api", error="invalid_token", error_description="This resource accepts '
         f'DPoP-bound access tokens only.", {ALGS}',
         id="bearer-when-required",
+    ),
+    pytest.param(
+        {},
+        bearer(bound_token(PyJWTKey().jkt)),
+        401,
+        f'Bearer realm="api", error="invalid_token", error_description="{AS_BEARER}", '
+        f'DPoP realm="api", error="invalid_token", error_description="{AS_BEARER}", {ALGS}',
+        id="bound-token-as-bearer",
+    ),
+    pytest.param(
+        {"resource": RESOURCE},
+        bearer(bound_token(PyJWTKey().jkt)),
+        401,
+        f'Bearer realm="api", error="invalid_token", error_description="{AS_BEARER}", '
+        f'{METADATA}, DPoP realm="api", error="invalid_token", '
+        f'error_description="{AS_BEARER}", {ALGS}, {METADATA}',
+        id="bound-token-as-bearer-with-metadata",
+    ),
+    pytest.param(
+        {"dpop_algorithms": ["ES256"]},
+        bearer(bound_token(PyJWTKey().jkt)),
+        401,
+        f'Bearer realm="api", error="invalid_token", error_description="{AS_BEARER}", '
+        f'DPoP realm="api", error="invalid_token", error_description="{AS_BEARER}", '
+        'algs="ES256"',
+        id="bound-token-as-bearer-one-algorithm",
     ),
     pytest.param(
         {},

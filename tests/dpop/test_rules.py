@@ -43,9 +43,12 @@ def test_a_bearer_token_is_refused_where_a_rule_asks_for_dpop(
     caplog.set_level(logging.INFO, logger="jwt_middleware")
     refused = call(app, _bearer_request("/posts/1"))
     assert refused.status == 401
+    # Only the DPoP challenge (bearer tokens are not accepted here), with its algs (RFC
+    # 9449 section 7.1).
     assert refused.headers["www-authenticate"] == (
         'DPoP realm="api", error="invalid_token", '
-        'error_description="This resource accepts DPoP-bound access tokens only."'
+        'error_description="This resource accepts DPoP-bound access tokens only.", '
+        'algs="ES256 EdDSA Ed25519 PS256 RS256"'
     )
     assert [r.getMessage() for r in caplog.records] == ["refused: reason=dpop_required"]
     assert call(app, _bearer_request("/private")).status == 200

@@ -165,3 +165,30 @@ def test_a_bound_token_is_never_a_bearer_token(mtls_enabled: bool) -> None:
         assert call(app, request(extensions=tls(PKI.alice.pem))).status == 200
     assert call(app, request()).status == 401
     assert call(app, request(extensions=tls(PKI.mallory.pem))).status == 401
+
+
+_AS_BEARER = "This access token is DPoP-bound: send it with a DPoP proof."
+
+
+def test_with_dpop_on_only_a_dpop_bound_token_is_told_of_dpop() -> None:
+    """RFC 8705 section 3: a certificate-bound token without its certificate is a plain
+    ``401 invalid_token``, DPoP on or not; one bound to a DPoP key as well came without
+    its proof, and is told of the DPoP scheme too (RFC 9449 section 7.1)."""
+    settings = mtls_settings(
+        dpop_enabled=True, dpop_base_url="https://api.example.com", dpop_algorithms=["ES256"]
+    )
+    app = build_app(settings)
+    bound_once = call(app, request(mint_token("alice", cnf={"x5t#S256": PKI.alice.x5t})))
+    assert (bound_once.status, bound_once.headers["www-authenticate"]) == (
+        401,
+        'Bearer realm="api", error="invalid_token", '
+        'error_description="The access token is invalid."',
+    )
+    bound_twice = mint_token("alice", cnf={"x5t#S256": PKI.alice.x5t, "jkt": "k"})
+    answer = call(app, request(bound_twice))
+    assert (answer.status, answer.headers["www-authenticate"]) == (
+        401,
+        f'Bearer realm="api", error="invalid_token", error_description="{_AS_BEARER}", '
+        f'DPoP realm="api", error="invalid_token", error_description="{_AS_BEARER}", '
+        'algs="ES256"',
+    )

@@ -117,6 +117,10 @@ def test_a_token_from_the_provider_is_accepted_with_its_keys_proof(
         assert 'error="invalid_dpop_proof"' in replayed.headers["www-authenticate"]
         as_bearer = http.get("/private", headers={"Authorization": f"Bearer {token}"})
         assert as_bearer.status_code == 401
+        # RFC 9449 sections 7.1 and 7.2: refused, and told which scheme the token needs.
+        challenges = as_bearer.headers["www-authenticate"]
+        assert challenges.startswith('Bearer realm="api", error="invalid_token"')
+        assert ', DPoP realm="api", error="invalid_token", ' in challenges
 
 
 def _later(seconds: int) -> Any:

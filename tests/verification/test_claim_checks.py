@@ -14,6 +14,7 @@ import pytest
 
 from jwt_middleware import JWTSettings, TokenVerifier
 from jwt_middleware.errors import (
+    DPoPTokenAsBearerError,
     InsufficientUserAuthenticationError,
     InvalidTokenError,
     TokenExpiredError,
@@ -30,6 +31,8 @@ from jwt_middleware.verification.claims import (
     SUBJECT,
     ClaimCheck,
     audience_check,
+    bound_refused_check,
+    certificate_bound_check,
     check_acr,
     check_auth_time,
     custom_check,
@@ -68,6 +71,9 @@ EXPIRY = expiry_check(LEEWAY)
 NOT_BEFORE = not_before_check(LEEWAY)
 ISSUED_AT = issued_at_check(LEEWAY)
 MAX_AGE = max_age_check(60, LEEWAY)
+#: The checks of ``cnf`` on the bearer and certificate-bound paths with DPoP on.
+BOUND_REFUSED_DPOP_ON = bound_refused_check(("ES256", "PS256"))
+CERTIFICATE_BOUND_DPOP_ON = certificate_bound_check(("ES256", "PS256"))
 NO_AUDIENCE = audience_check(None)
 AUDIENCE = audience_check(("api", "api2"))
 REQUIRED = required_check(("tid",))
@@ -146,6 +152,23 @@ CASES = [
     ),
     pytest.param(CERTIFICATE_BOUND, X5T, {"cnf": []}, Reason.MALFORMED_CLAIM, id="x5t-cnf-list"),
     pytest.param(CERTIFICATE_BOUND, X5T, {}, Reason.MISSING_CLAIM, id="x5t-no-cnf"),
+    pytest.param(
+        BOUND_REFUSED_DPOP_ON,
+        {},
+        {"cnf": {"x5t#S256": "t"}},
+        Reason.BOUND_TOKEN,
+        id="cnf-refused-dpop-on",
+    ),
+    pytest.param(
+        BOUND_REFUSED_DPOP_ON, {}, {"cnf": "k"}, Reason.MALFORMED_CLAIM, id="cnf-dpop-on-not-object"
+    ),
+    pytest.param(
+        CERTIFICATE_BOUND_DPOP_ON,
+        X5T,
+        {"cnf": {"x5t#S256": "t", "jwk": {}}},
+        Reason.BOUND_TOKEN,
+        id="x5t-dpop-on-and-another-binding",
+    ),
     pytest.param(CUSTOM, {"tid": "tenant"}, {"tid": "x"}, Reason.CHECK_CLAIMS, id="check-claims"),
     pytest.param(FAMILY, {"fam": "f"}, {"fam": 1}, Reason.NO_FAMILY, id="refresh-family"),
 ]
@@ -178,6 +201,44 @@ def test_time_checks_raise_the_errors_they_always_did(
     with pytest.raises(InvalidTokenError) as caught:
         check(claims, NOW)
     assert type(caught.value) is error
+
+
+#: (a check of ``cnf``, the ``cnf`` it refuses, whether the refusal offers the DPoP challenge).
+DPOP_OFFERED_CASES = [
+    pytest.param(BOUND_REFUSED_DPOP_ON, {"jkt": "k"}, True, id="bearer-jkt"),
+    pytest.param(BOUND_REFUSED_DPOP_ON, {"jkt": "k", "x5t#S256": "t"}, True, id="bearer-both"),
+    pytest.param(BOUND_REFUSED_DPOP_ON, {"x5t#S256": "t"}, False, id="bearer-x5t"),
+    pytest.param(BOUND_REFUSED_DPOP_ON, {}, False, id="bearer-empty-cnf"),
+    pytest.param(BOUND_REFUSED, {"jkt": "k"}, False, id="bearer-jkt-dpop-off"),
+    pytest.param(CERTIFICATE_BOUND_DPOP_ON, {"jkt": "k", "x5t#S256": "t"}, True, id="x5t-both"),
+    pytest.param(CERTIFICATE_BOUND_DPOP_ON, {"jkt": "k"}, True, id="x5t-path-jkt"),
+    pytest.param(CERTIFICATE_BOUND, {"jkt": "k", "x5t#S256": "t"}, False, id="x5t-dpop-off"),
+]
+
+
+@pytest.mark.parametrize(("check", "confirmation", "offered"), DPOP_OFFERED_CASES)
+def test_a_dpop_bound_token_refused_elsewhere_names_the_dpop_scheme(
+    check: ClaimCheck, confirmation: dict[str, Any], offered: bool
+) -> None:
+    """RFC 9449 sections 7.1 and 7.2: with DPoP on, a token bound to a DPoP key is refused
+    without its proof with the ``DPoP`` challenge (``invalid_token``, ``algs``) as well;
+    the reason logged stays ``bound_token``."""
+    with pytest.raises(InvalidTokenError) as caught:
+        check({"sub": "u", "cnf": confirmation}, NOW)
+    assert caught.value.reason is Reason.BOUND_TOKEN
+    assert isinstance(caught.value, DPoPTokenAsBearerError) is offered
+    if offered:
+        description = "This access token is DPoP-bound: send it with a DPoP proof."
+        assert caught.value.other_challenges() == (
+            (
+                "DPoP",
+                (
+                    ("error", "invalid_token"),
+                    ("error_description", description),
+                    ("algs", "ES256 PS256"),
+                ),
+            ),
+        )
 
 
 #: (a step-up check, claims it passes, claims it refuses); both refuse with RFC 9470's error.

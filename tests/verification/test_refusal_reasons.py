@@ -509,6 +509,9 @@ def test_every_reason_is_tested_here() -> None:
     tested |= {Reason.DPOP_REPLAY_UNAVAILABLE}
     # Logged by the certificate-bound authenticator: tests/mtls/test_refusals.py.
     tested |= {p.values[2] for p in MTLS_CASES}
+    # Logged by the middleware where a certificate-bound token is required:
+    # tests/mtls/test_rules.py.
+    tested |= {Reason.CERTIFICATE_REQUIRED}
     assert tested >= REQUEST_REASONS
     # Never logged: the reasons of errors raised without one, and of a revocation store
     # that is down (one line per outage, logged when it starts and ends).
