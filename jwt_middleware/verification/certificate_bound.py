@@ -39,7 +39,7 @@ from ..settings import JWTSettings
 from ..types import VerifiedToken
 from .verifier import TokenVerifier
 
-__all__ = ["CertificateBoundAuthenticator", "names_a_certificate"]
+__all__ = ["CertificateBoundAuthenticator", "certificate_confirmed", "names_a_certificate"]
 
 #: The confirmation member of RFC 8705 section 3.1, as a JSON string in a payload.
 _X5T_S256: Final = b'"x5t#S256"'
@@ -134,12 +134,7 @@ class CertificateBoundAuthenticator:
 
     def _bound(self, scope: Scope, verified: VerifiedToken) -> VerifiedToken:
         """``verified``, if the request's certificate is the one it is bound to."""
-        try:
-            # The verifier's CERTIFICATE_BOUND check saw a dict cnf with a string in it.
-            self.certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
-        except CertificateRefused as refused:
-            _refuse(refused.reason)
-        return verified
+        return certificate_confirmed(self.certificates, scope, verified)
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, verified = self._bound_token(scope)
@@ -165,6 +160,22 @@ class CertificateBoundAuthenticator:
 
     async def aclose(self) -> None:
         await self.verifier.aclose()
+
+
+def certificate_confirmed(
+    certificates: ClientCertificates, scope: Scope, verified: VerifiedToken
+) -> VerifiedToken:
+    """``verified``, a token whose claims passed the certificate-bound check
+    (:data:`~.claims.CERTIFICATE_BOUND`: ``cnf`` is an object holding a string
+    ``x5t#S256``), if the request's client certificate is the one it names; else the
+    refusal, logged: ``401 invalid_token``. The one comparison of a certificate-bound
+    token, a JWT's here and an opaque token's introspection answer
+    (:mod:`.introspection`) alike, so the two cannot drift apart."""
+    try:
+        certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
+    except CertificateRefused as refused:
+        _refuse(refused.reason)
+    return verified
 
 
 def _refuse(reason: Reason) -> NoReturn:
