@@ -1,25 +1,28 @@
 """``python -m jwt_middleware explain``: what the middleware would do with a request, and why.
 
 The verdict is not worked out beside the middleware: the app's own
-:class:`~jwt_middleware.middleware.JWTAuthMiddleware` answers the request, with the app
-behind it replaced by a stand-in that only records that the request got through (no
-handler runs). The status, ``WWW-Authenticate`` and body printed are the ones it sent, and
-the reason is the one its refusal log wrote (``jwt_middleware.refusals``), so the
+:class:`~jwt_middleware.middleware.JWTAuthMiddleware` answers the request, through a
+copy of it (:meth:`~jwt_middleware.middleware.JWTAuthMiddleware.replica`: the same
+settings, policy, authenticators and caches) whose app is a stand-in that only records
+that the request got through (no handler runs; the middleware that serves is left as it
+was). The status, ``WWW-Authenticate`` and body printed are the ones it sent, and the
+reason is the one its refusal log wrote (``jwt_middleware.refusals``), so the
 explanation cannot disagree with the server. Around that verdict it says what it can
 without the token's secrets: the rule the path falls under, where the credential was,
 the token's header (algorithm, ``kid``, ``typ``), the issuer and the key source that
 serve it, and each claim check of that issuer with its outcome.
 
 Sender-constrained tokens are explained as the server would see them: a DPoP request
-(``Authorization: DPoP`` and its ``DPoP`` proof, RFC 9449) gets, beside the verdict, each
-check of the proof with its outcome (the library's own :class:`~.verification.dpop.ProofChecker`,
-run on the same proof, names which one failed: ``htm`` or ``htu`` for ``dpop_request``) and
-the URL the proof must name. Whether a proof was used before is not knowable here: only
-the server's replay memory knows, so the request goes through a copy of the middleware
-whose DPoP replay memory answers "first use" and records nothing, and the explanation says
-so, instead of guessing (the server's own memory is neither asked nor filled). A client
-certificate (for a token bound to one, RFC 8705) is handed over as a server that ended TLS
-itself hands it (the ASGI ``tls`` extension), and its thumbprint shown.
+(``Authorization: DPoP`` and its ``DPoP`` proof, RFC 9449) gets, beside the verdict,
+each check of the proof with its outcome (the library's own
+:class:`~.verification.dpop.ProofChecker`, run on the same proof, names which one
+failed: ``htm`` or ``htu`` for ``dpop_request``) and the URL the proof must name.
+Whether a proof was used before is not knowable here: only the server's replay memory
+knows, so in that copy the DPoP replay memory is one that answers "first use" and
+records nothing, and the explanation says so, instead of guessing (the server's own
+memory is neither asked nor filled). A client certificate (for a token bound to one, RFC
+8705) is handed over as a server that ended TLS itself hands it (the ASGI ``tls``
+extension), and its thumbprint shown.
 
 It never prints the token, the proof, a claim's value, a secret or key material.
 """
@@ -144,6 +147,8 @@ _WHY: Final = {
     "request does not prove: send it with its DPoP proof, or over TLS with its certificate",
     Reason.DPOP_BINDING.value: "the token's cnf.jkt is missing, or is not the thumbprint of "
     "the proof's key: the proof was made with another key than the token's",
+    Reason.DPOP_NONCE.value: "the proof has no nonce, or not one of the server's "
+    "(JWT_DPOP_NONCE): a client retries with the DPoP-Nonce it is sent",
     Reason.CERTIFICATE_MISSING.value: "the token is bound to a client certificate, and none "
     "came with the request",
     Reason.CERTIFICATE_MISMATCH.value: "the client certificate is not the one the token's "
@@ -452,8 +457,9 @@ def _describe_proof(
     method, path = scope["method"], _proof_path(scope)
     target = dpop.checker.request_url(path) or "(none: the path makes no URL)"
     explanation.proof_target = f"{method} {target} (the proof's htm and htu must name it)"
-    if proof is None:
-        explanation.proof_header = "none sent (a DPoP header is needed)"
+    sent = sum(1 for name, _ in scope["headers"] if name == b"dpop")
+    if proof is None or sent != 1:
+        explanation.proof_header = f"{sent} DPoP headers sent (exactly one is needed)"
         explanation.replay = "not reached"
         return
     try:

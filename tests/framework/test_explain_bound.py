@@ -260,6 +260,47 @@ def test_replay_is_not_guessed_and_the_servers_memory_is_left_alone(
     assert sent.explained(served).replay == REPLAY_NOT_KNOWABLE  # still not guessed
 
 
+class CountedReplay:
+    """A replay memory that counts what it is asked, as a shared (Redis) one would be."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def first_use_now(self, key: bytes, *, expires_at: float) -> bool | None:
+        self.asked += 1
+        return True
+
+    async def first_use(self, key: bytes, *, expires_at: float) -> bool:
+        self.asked += 1
+        return True
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def test_the_apps_own_replay_memory_is_never_asked() -> None:
+    replay = CountedReplay()
+    served = build_app(settings(), dpop_replay=replay)
+    assert Sent(TOKEN, (proof(),)).explained(served).let_through
+    assert replay.asked == 0
+    assert call(served, Sent(TOKEN, (proof(),)).scope()).status == 200
+    assert replay.asked == 1
+
+
+@pytest.mark.parametrize(
+    ("proofs", "said"),
+    [
+        pytest.param((), "0 DPoP headers sent", id="none"),
+        pytest.param((proof(), proof()), "2 DPoP headers sent", id="two"),
+    ],
+)
+def test_a_request_without_exactly_one_proof_says_so(proofs: tuple[str, ...], said: str) -> None:
+    explanation = Sent(TOKEN, proofs).explained(app)
+    assert explanation.proof_header is not None
+    assert explanation.proof_header.startswith(said)
+    assert explanation.proof_checks == []
+
+
 def test_a_refused_proof_has_its_replay_not_reached() -> None:
     explanation = Sent(TOKEN, (proof(htm="POST"),)).explained(app)
     assert explanation.replay == "not reached"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp, Message
 
+from jwt_middleware.explain import run
 from jwt_middleware.refusals import Reason
 from jwt_middleware.testing import FakeIssuer
 from tests.asgi import Answer, call, receive_body
@@ -67,6 +68,11 @@ def test_a_bound_opaque_token_passes_only_with_its_certificate(
         assert answer.status == 401
         assert answer.headers["www-authenticate"].startswith(_INVALID_TOKEN)
         assert caplog.messages == [f"refused: reason={reason.value}"]
+    # explain, given the same token and certificate, reports the same reason.
+    again, _ = introspected_app(endpoint, introspection_settings(mtls_enabled=mtls))
+    explained = run(again, token=OPAQUE, path="/private", client_certificate=certificate)
+    assert explained.reason == (reason.value if reason is not None else None)
+    assert explained.status == answer.status
 
 
 def test_a_remembered_answer_still_needs_the_certificate() -> None:
