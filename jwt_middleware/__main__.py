@@ -9,7 +9,11 @@ app's middleware (no handler runs) and prints what it answered and why: the rule
 credential, the token's header, the issuer and keys, each claim check, and the exact
 status, ``WWW-Authenticate`` and body. The token is read from ``--token``, from a file
 (``--token-file``), or from standard input (``--token -``), and never printed. The exit
-code is 0 when the request would reach the app, 1 when it would be refused.
+code is 0 when the request would reach the app, 1 when it would be refused. For a
+sender-constrained token: ``--dpop-proof`` (or ``--dpop-proof-file``) sends the token as
+``Authorization: DPoP`` with that proof (``--scheme`` says otherwise: ``Bearer`` to see a
+bound token sent as a bearer token, ``DPoP`` without a proof), and ``--client-cert`` a PEM
+file holding the client certificate of the TLS connection.
 
 The app is imported as uvicorn would import it (``module:attribute``, from the current
 folder).
@@ -37,6 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     token = explain.add_mutually_exclusive_group()
     token.add_argument("--token", help="the token, or - to read it from standard input")
     token.add_argument("--token-file", type=Path, help="a file holding the token")
+    proof = explain.add_mutually_exclusive_group()
+    proof.add_argument("--dpop-proof", help="a DPoP proof, sent in the DPoP header")
+    proof.add_argument("--dpop-proof-file", type=Path, help="a file holding the DPoP proof")
+    explain.add_argument(
+        "--scheme",
+        choices=["Bearer", "DPoP"],
+        help="the Authorization scheme (DPoP with a proof, else Bearer)",
+    )
+    explain.add_argument(
+        "--client-cert", type=Path, help="a PEM file: the client certificate of the connection"
+    )
     explain.add_argument("--method", default="GET", help="the request's method (GET)")
     explain.add_argument("--path", default="/", help="the request's path (/)")
     explain.add_argument(
@@ -53,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{arguments.app}: {exc}", file=sys.stderr)
             return 2
         return 0
+    if arguments.token == arguments.dpop_proof == "-":  # noqa: S105 - "-" is stdin
+        parser.error("standard input holds the token or the proof, not both")
     headers = []
     for header in arguments.header:
         name, colon, value = header.partition(":")
@@ -66,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             method=arguments.method,
             path=arguments.path,
             headers=headers,
+            scheme=arguments.scheme,
+            dpop_proof=_token(arguments.dpop_proof, arguments.dpop_proof_file),
+            client_certificate=(
+                arguments.client_cert.read_text(encoding="ascii", errors="replace")
+                if arguments.client_cert is not None
+                else None
+            ),
         )
     except LookupError as exc:
         print(f"{arguments.app}: {exc}", file=sys.stderr)

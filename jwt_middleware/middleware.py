@@ -12,6 +12,7 @@ either calls the app with the identity in its scope or sends the error's answer
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from functools import partial
@@ -277,6 +278,21 @@ class JWTAuthMiddleware:
         unconfigured = UnconfiguredApp(self.app, error)
         self._lifespan = unconfigured
         self._not_ready = lambda scope: unconfigured
+
+    def replica(
+        self, *, app: ASGIApp, authenticators: Sequence[Authenticator] | None = None
+    ) -> JWTAuthMiddleware:
+        """A copy of this middleware in front of ``app``, authenticating with
+        ``authenticators`` when given (its settings, policy, answers, start-up and caches
+        shared): how :mod:`jwt_middleware.explain` sends a request through the app's own
+        configuration without changing the middleware that serves it."""
+        twin = copy.copy(self)
+        twin.app = app
+        if authenticators is not None and self._configuration_error is None:
+            twin.authenticators = tuple(authenticators)
+            twin._authenticator = one_authenticator(twin.authenticators)
+            twin._authenticate_now = twin._authenticator.authenticate_now
+        return twin
 
     @property
     def configuration_error(self) -> ConfigurationError | None:

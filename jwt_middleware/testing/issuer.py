@@ -19,6 +19,8 @@ or a closed connection) and answer slowly; it counts the requests it was sent.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import threading
 import time
@@ -29,7 +31,9 @@ from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypeVar
 
 import jwt
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -89,6 +93,22 @@ _AuthClient = TypeVar("_AuthClient", bound=_HasAuth)
 class _SigningKey(NamedTuple):
     kid: str
     key: _PrivateKey
+
+
+def _bound(
+    claims: Mapping[str, Any], dpop_key: DPoPKey | None, certificate: x509.Certificate | None
+) -> dict[str, Any]:
+    """``claims``, with the ``cnf`` that binds a token to ``dpop_key`` (``jkt``) and to
+    ``certificate`` (``x5t#S256``: base64url of the SHA-256 of its DER bytes, RFC 8705
+    section 3.1) when given; a ``cnf`` among ``claims`` replaces it."""
+    confirmation: dict[str, str] = {}
+    if dpop_key is not None:
+        confirmation["jkt"] = dpop_key.thumbprint
+    if certificate is not None:
+        der = certificate.public_bytes(Encoding.DER)
+        digest = hashlib.sha256(der).digest()
+        confirmation["x5t#S256"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return {"cnf": confirmation, **claims} if confirmation else dict(claims)
 
 
 def _new_key(algorithm: SigningAlgorithm, generation: int) -> _SigningKey:
@@ -181,6 +201,7 @@ class FakeIssuer:
         acr: str | None = None,
         algorithm: SigningAlgorithm = "RS256",
         dpop_key: DPoPKey | None = None,
+        certificate: x509.Certificate | None = None,
         **claims: Any,
     ) -> str:
         """A token for ``sub``, signed with the provider's current key for ``algorithm``.
@@ -193,11 +214,13 @@ class FakeIssuer:
 
         With ``dpop_key`` the token is bound to that key (``cnf.jkt``, RFC 9449): it works
         only with proofs the key signs (:class:`~.dpop.DPoPAuth`), never as a bearer token.
+        With ``certificate`` it is bound to that TLS client certificate (``cnf.x5t#S256``,
+        RFC 8705): it works only on requests that come with it (``JWT_MTLS_ENABLED``);
+        with both, to both.
 
         Its introspection answers these claims too until it expires or is revoked.
         """
-        if dpop_key is not None:
-            claims = {"cnf": {"jkt": dpop_key.thumbprint}, **claims}
+        claims = _bound(claims, dpop_key, certificate)
         payload = self._claims(sub, scopes, audience, expires_in, acr, claims)
         with self._lock:
             signing = self._keys[algorithm]
@@ -215,6 +238,7 @@ class FakeIssuer:
         audience: str | Sequence[str] | None = None,
         expires_in: float = 300,
         acr: str | None = None,
+        certificate: x509.Certificate | None = None,
         **claims: Any,
     ) -> str:
         """An opaque token for ``sub``: a random string that says nothing itself, which the
@@ -224,8 +248,12 @@ class FakeIssuer:
         The arguments are :meth:`mint`'s, and become the members of the endpoint's answer
         (``{"active": true, "token_type": "Bearer", ...claims}``, the claims last) until
         ``exp`` passes or the token is revoked; then, or for a token it never minted, the
-        answer is ``{"active": false}``.
+        answer is ``{"active": false}``. With ``certificate``, the answer binds the token to
+        that TLS client certificate (``"cnf": {"x5t#S256": ...}``, RFC 8705 section 3.2):
+        the middleware accepts it only with ``JWT_MTLS_ENABLED``, on requests that come
+        with that certificate.
         """
+        claims = _bound(claims, None, certificate)
         token = secrets.token_urlsafe(32)
         self._introspection.file(
             token, self._claims(sub, scopes, audience, expires_in, acr, claims)

@@ -8,7 +8,8 @@ named, or the header a proxy sets when one is named), checked against the RFC 67
 ``b64token`` syntax unless the verified cache knows it already (a proxy's header is left
 to the JWS parser), and verified without a coroutine whenever the keys are at hand. With a
 :class:`~.introspection.TokenIntrospector`, a token that is not a JWT (every token, with
-``JWT_INTROSPECT_ALL_TOKENS``) goes to it instead.
+``JWT_INTROSPECT_ALL_TOKENS``) goes to it instead; one whose answer binds it to a TLS
+client certificate (RFC 8705 section 3.2) passes only with that certificate.
 """
 
 from __future__ import annotations
@@ -87,13 +88,14 @@ class BearerAuthenticator:
         token = self._token(scope)
         introspector = self.introspector
         if introspector is not None and token.count(".") != 2:
-            return introspector.authenticate_now(token)  # no JWT: never in the verifier's cache
+            # No JWT: never in the verifier's cache.
+            return _confirmed(introspector, scope, introspector.authenticate_now(token))
         verified = self.verifier.cached(token)
         if verified is not None:
             return verified
         # Only now, so that a reused JWT costs next to what it costs without introspection.
         if introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token)):
-            return introspector.authenticate_now(token)
+            return _confirmed(introspector, scope, introspector.authenticate_now(token))
         # A token in the cache has passed this check already, on its first sight; a token
         # from a proxy's header is no RFC 6750 bearer token (the JWS parser checks it).
         if self._header is None and not is_b64token(token):
@@ -106,7 +108,7 @@ class BearerAuthenticator:
             token = self._token(scope)
             introspector = self.introspector
             if introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token)):
-                return await introspector.authenticate(token)
+                return introspector.confirmed(scope, await introspector.authenticate(token))
             verified = await self.verifier.authenticate(token)
         return verified
 
@@ -125,3 +127,11 @@ class BearerAuthenticator:
         await self.verifier.aclose()
         if self.introspector is not None:
             await self.introspector.aclose()
+
+
+def _confirmed(
+    introspector: TokenIntrospector, scope: Scope, verified: VerifiedToken | None
+) -> VerifiedToken | None:
+    """An introspected identity, once the request shows what its answer binds it to (a
+    client certificate: :meth:`~.introspection.TokenIntrospector.confirmed`)."""
+    return introspector.confirmed(scope, verified) if verified is not None else None

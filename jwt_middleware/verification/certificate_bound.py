@@ -42,11 +42,16 @@ from ..settings import JWTSettings
 from ..types import VerifiedToken
 from .verifier import TokenVerifier
 
-__all__ = ["CERTIFICATE_PROVED_SCOPE_KEY", "CertificateBoundAuthenticator", "names_a_certificate"]
+__all__ = [
+    "CERTIFICATE_PROVED_SCOPE_KEY",
+    "CertificateBoundAuthenticator",
+    "certificate_confirmed",
+    "names_a_certificate",
+]
 
 #: Set in a request's scope when its token's binding to the request's TLS client
-#: certificate was checked (here, or by the DPoP path for a token bound to both): what an
-#: ``mtls=`` rule and ``JWT_MTLS_REQUIRED`` ask for.
+#: certificate was checked (here, by introspection for an opaque token, or by the DPoP path
+#: for a token bound to both): what an ``mtls=`` rule and ``JWT_MTLS_REQUIRED`` ask for.
 CERTIFICATE_PROVED_SCOPE_KEY: Final = "jwt_middleware.certificate_proved"
 
 #: The confirmation member of RFC 8705 section 3.1, as a JSON string in a payload.
@@ -142,13 +147,7 @@ class CertificateBoundAuthenticator:
 
     def _bound(self, scope: Scope, verified: VerifiedToken) -> VerifiedToken:
         """``verified``, if the request's certificate is the one it is bound to."""
-        try:
-            # The verifier's CERTIFICATE_BOUND check saw a dict cnf with a string in it.
-            self.certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
-        except CertificateRefused as refused:
-            _refuse(refused.reason)
-        scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
-        return verified
+        return certificate_confirmed(self.certificates, scope, verified)
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, verified = self._bound_token(scope)
@@ -174,6 +173,23 @@ class CertificateBoundAuthenticator:
 
     async def aclose(self) -> None:
         await self.verifier.aclose()
+
+
+def certificate_confirmed(
+    certificates: ClientCertificates, scope: Scope, verified: VerifiedToken
+) -> VerifiedToken:
+    """``verified``, a token whose claims passed the certificate-bound check
+    (:data:`~.claims.CERTIFICATE_BOUND`: ``cnf`` is an object holding a string
+    ``x5t#S256``), if the request's client certificate is the one it names; else the
+    refusal, logged: ``401 invalid_token``. The one comparison of a certificate-bound
+    token, a JWT's here and an opaque token's introspection answer
+    (:mod:`.introspection`) alike, so the two cannot drift apart."""
+    try:
+        certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
+    except CertificateRefused as refused:
+        _refuse(refused.reason)
+    scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
+    return verified
 
 
 def _refuse(reason: Reason) -> NoReturn:

@@ -48,6 +48,7 @@ __all__ = [
     "DPOP_PROVED_SCOPE_KEY",
     "MAX_JTI_CHARACTERS",
     "MAX_PROOF_CHARACTERS",
+    "PROOF_CHECKS",
     "PROOF_TYPE",
     "Proof",
     "ProofChecker",
@@ -66,6 +67,22 @@ PROOF_TYPE: Final = "dpop+jwt"
 MAX_PROOF_CHARACTERS: Final = 4096
 #: A longer ``jti`` is refused: it is kept against replay (a client's is some 20 to 50).
 MAX_JTI_CHARACTERS: Final = 256
+#: The checks of :meth:`ProofChecker.check`, in the order it makes them: the names a
+#: :class:`ProofRefused` gives as its ``check``.
+PROOF_CHECKS: Final = (
+    "size",
+    "form",
+    "typ",
+    "alg",
+    "jwk",
+    "signature",
+    "payload",
+    "jti",
+    "htm",
+    "htu",
+    "iat",
+    "ath",
+)
 #: A longer ``htu`` is refused before it is parsed.
 _MAX_URL_CHARACTERS: Final = 2048
 #: URLs whose normal form a :class:`ProofChecker` remembers: a client's proofs name the few
@@ -83,11 +100,14 @@ _MAX_KEYS: Final = 1024
 
 
 class ProofRefused(ValueError):
-    """The proof fails a check; :attr:`reason` says which (for the log, never the wire)."""
+    """The proof fails a check: :attr:`reason` says why (for the log, never the wire), and
+    :attr:`check` which of :data:`PROOF_CHECKS` it failed (``htm`` or ``htu`` for
+    ``dpop_request``, say: what ``python -m jwt_middleware explain`` shows)."""
 
-    def __init__(self, reason: Reason) -> None:
+    def __init__(self, reason: Reason, check: str) -> None:
         super().__init__(reason.value)
         self.reason = reason
+        self.check = check
 
 
 class Proof(NamedTuple):
@@ -209,44 +229,44 @@ class ProofChecker:
         """The :class:`Proof` of ``proof``, made for a ``method`` request to ``raw_path``
         with ``access_token`` at ``now`` (wall-clock seconds); else :class:`ProofRefused`."""
         if len(proof) > MAX_PROOF_CHARACTERS:
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "size")
         try:
             parsed = jws.parse(proof)
         except jws.MalformedTokenError:
-            raise ProofRefused(Reason.DPOP_PROOF) from None
+            raise ProofRefused(Reason.DPOP_PROOF, "form") from None
         typ = parsed.typ
         if typ is None or (typ != PROOF_TYPE and typ.lower() != PROOF_TYPE):
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "typ")
         if parsed.algorithm not in self._algorithms:
-            raise ProofRefused(Reason.DPOP_ALGORITHM)
+            raise ProofRefused(Reason.DPOP_ALGORITHM, "alg")
         check, thumbprint = self._key(parsed)
         if not check(parsed.signing_input, parsed.signature):
-            raise ProofRefused(Reason.DPOP_SIGNATURE)
+            raise ProofRefused(Reason.DPOP_SIGNATURE, "signature")
         try:
             claims = parsed.payload()
         except jws.MalformedTokenError:
-            raise ProofRefused(Reason.DPOP_PROOF) from None
+            raise ProofRefused(Reason.DPOP_PROOF, "payload") from None
         if not isinstance(claims, dict):
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "payload")
         jti = claims.get("jti")
         if type(jti) is not str or not 0 < len(jti) <= MAX_JTI_CHARACTERS:
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "jti")
         htm, htu = claims.get("htm"), claims.get("htu")
-        if type(htm) is not str or htm != method or type(htu) is not str:
-            raise ProofRefused(Reason.DPOP_REQUEST)
+        if type(htm) is not str or htm != method:
+            raise ProofRefused(Reason.DPOP_REQUEST, "htm")
         expected = self._normal(self._base + raw_path)
-        if not expected or self._normal(htu) != expected:
-            raise ProofRefused(Reason.DPOP_REQUEST)
+        if type(htu) is not str or not expected or self._normal(htu) != expected:
+            raise ProofRefused(Reason.DPOP_REQUEST, "htu")
         iat: Any = claims.get("iat")
         if type(iat) not in (int, float) or not math.isfinite(iat):
-            raise ProofRefused(Reason.DPOP_TIME)
+            raise ProofRefused(Reason.DPOP_TIME, "iat")
         if not now - self._window - self._leeway <= iat <= now + self._leeway:
-            raise ProofRefused(Reason.DPOP_TIME)
+            raise ProofRefused(Reason.DPOP_TIME, "iat")
         ath = claims.get("ath")
         if type(ath) is not str or not hmac.compare_digest(
             ath.encode("ascii", "replace"), token_hash(access_token).encode("ascii")
         ):
-            raise ProofRefused(Reason.DPOP_TOKEN_HASH)
+            raise ProofRefused(Reason.DPOP_TOKEN_HASH, "ath")
         return Proof(
             thumbprint=thumbprint,
             jti=jti,
@@ -262,13 +282,13 @@ class ProofChecker:
         try:
             header = jws.header_object(parsed.header_segment)
         except jws.MalformedTokenError:
-            raise ProofRefused(Reason.DPOP_PROOF) from None
+            raise ProofRefused(Reason.DPOP_PROOF, "jwk") from None
         jwk = header.get("jwk")
         if type(jwk) is not dict:
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "jwk")
         key = key_from_public_jwk(jwk, parsed.algorithm)
         if key is None:
-            raise ProofRefused(Reason.DPOP_PROOF)
+            raise ProofRefused(Reason.DPOP_PROOF, "jwk")
         algorithm = "EdDSA" if parsed.algorithm == "Ed25519" else parsed.algorithm
         known = (signature_check(algorithm, key), jwk_thumbprint(jwk))
         if len(_KEYS) >= _MAX_KEYS:

@@ -27,6 +27,7 @@ is logged once with its reason (:mod:`jwt_middleware.refusals`), here or by the 
 
 from __future__ import annotations
 
+import copy
 import hmac
 import time
 from collections.abc import Callable
@@ -193,6 +194,15 @@ class DPoPAuthenticator:
             refuse_bearer=settings.dpop_required,
             clock=clock,
         )
+
+    def with_replay(self, replay: ProofReplayCache) -> DPoPAuthenticator:
+        """A copy of this authenticator that remembers proofs in ``replay`` instead, all
+        else shared (its verifier and cache, its checks, its nonces): what
+        :mod:`jwt_middleware.explain` asks, so that explaining a request neither reads nor
+        fills the replay memory the server answers from."""
+        twin = copy.copy(self)
+        twin.replay = replay
+        return twin
 
     # --- the request ---------------------------------------------------------------------
 

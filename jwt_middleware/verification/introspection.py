@@ -28,6 +28,15 @@ active ones out (they are held apart). Concurrent first sights of one token shar
 (single flight). A revocation needs nothing of this cache: the middleware asks its
 revocation check after every authentication, cached or not, with these claims.
 
+With ``JWT_MTLS_ENABLED``, an answer whose ``cnf`` names a TLS client certificate
+(``x5t#S256``, RFC 8705 section 3.2) goes through the checks of a certificate-bound JWT
+instead (:data:`~.claims.CERTIFICATE_BOUND`: that and nothing else in ``cnf``), and
+:meth:`~TokenIntrospector.confirmed` then compares the request's certificate with it
+(:func:`~.certificate_bound.certificate_confirmed`, the comparison a certificate-bound JWT
+gets) on every request, its answer remembered or not: the cache holds the answer, never
+the certificate. Without mTLS, or for any other ``cnf`` (a DPoP key's ``jkt``), the token
+is refused as a JWT with that ``cnf`` would be on the bearer path (``bound_token``).
+
 When the endpoint cannot answer (unreachable, timeout, an HTTP error, an answer that is
 not a JSON object with a boolean ``active``), the request gets 503 with ``Retry-After``
 (:class:`~jwt_middleware.errors.IntrospectionUnavailableError`), and nothing is cached.
@@ -41,11 +50,13 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import httpx
+from starlette.types import Scope
 
+from ..edge.client_certificate import ClientCertificates
 from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
@@ -61,6 +72,7 @@ from ..settings import JWTSettings
 from ..types import Claims, VerifiedToken
 from .acceptance import Acceptance
 from .cache import PayloadShape, VerifiedTokenCache, entry_size
+from .certificate_bound import certificate_confirmed
 from .claims import custom_check
 from .client_auth import ClientAuthentication
 from .introspection_answers import RefusalMemory, active_answer
@@ -89,6 +101,7 @@ class TokenIntrospector:
         "_acceptance",
         "_active",
         "_auth",
+        "_bound_acceptance",
         "_client",
         "_clock",
         "_discovered",
@@ -103,6 +116,7 @@ class TokenIntrospector:
         "_url",
         "all_tokens",
         "calls",
+        "certificates",
     )
 
     def __init__(
@@ -125,12 +139,17 @@ class TokenIntrospector:
         self._issuers = {policy.issuer for policy in policies}
         #: The claim checks an answer goes through, as a JWT of its issuer would, and the
         #: identity it becomes (remembered here, not in the verifier's cache).
-        self._acceptance = Acceptance(
-            settings,
-            policies,
-            custom=custom_check(check_claims) if check_claims is not None else None,
-            cache=None,
-        )
+        custom = custom_check(check_claims) if check_claims is not None else None
+        self._acceptance = Acceptance(settings, policies, custom=custom, cache=None)
+        #: With ``JWT_MTLS_ENABLED``: where a request's client certificate is read, and the
+        #: checks of an answer bound to one (see the module); else ``None`` for both.
+        self.certificates: ClientCertificates | None = None
+        self._bound_acceptance: Acceptance | None = None
+        if settings.mtls_enabled:
+            self.certificates = ClientCertificates.from_settings(settings)
+            self._bound_acceptance = Acceptance(
+                settings, policies, custom=custom, cache=None, certificate_bound=True
+            )
         self._max_len = settings.max_token_bytes
         self._timeout = settings.introspection_timeout_seconds
         size = settings.verified_cache_size
@@ -174,6 +193,15 @@ class TokenIntrospector:
         # Shielded: a caller that goes away (client disconnected) does not cancel the call
         # the others wait on.
         return await asyncio.shield(flight)
+
+    def confirmed(self, scope: Scope, verified: VerifiedToken) -> VerifiedToken:
+        """``verified`` (an identity this introspector gave), once the request shows what
+        its answer binds it to: for an answer bound to a certificate (accepted only with
+        mTLS on), the request's client certificate must be that one, else it is refused
+        (logged, ``401 invalid_token``). Asked on every request, remembered answers too."""
+        if self.certificates is not None and _names_a_certificate(verified.claims):
+            return certificate_confirmed(self.certificates, scope, verified)
+        return verified
 
     def _remembered(self, token: str) -> tuple[str, VerifiedToken | None]:
         """The token's key, and its remembered identity (or its refusal, raised)."""
@@ -298,7 +326,10 @@ class TokenIntrospector:
             answer["jti"] = key
         policy = self._policy_for(answer.get("iss"))
         shape = PayloadShape.of(body.decode("utf-8"))
-        verified = self._acceptance.identity(answer, policy, shape, self._clock())
+        acceptance = self._acceptance
+        if self._bound_acceptance is not None and _names_a_certificate(answer):
+            acceptance = self._bound_acceptance
+        verified = acceptance.identity(answer, policy, shape, self._clock())
         try:
             remember_until = float(answer["exp"])  # the expiry check saw a finite number
         except OverflowError:  # 400 digits: a token that never expires
@@ -310,6 +341,13 @@ class TokenIntrospector:
             if policy.issuer is None or policy.issuer == iss:
                 return policy
         raise InvalidTokenError(reason=Reason.ISSUER)
+
+
+def _names_a_certificate(claims: Claims) -> bool:
+    """Whether ``claims`` bind the token to a certificate: ``cnf`` an object naming
+    ``x5t#S256`` (what else it holds is for the certificate-bound check to refuse)."""
+    confirmation = claims.get("cnf")
+    return isinstance(confirmation, Mapping) and "x5t#S256" in confirmation
 
 
 def _discovered_source(policies: tuple[IssuerPolicy, ...]) -> DiscoveredKeys:
