@@ -142,3 +142,25 @@ def test_the_fake_provider_binds_a_jwt_to_a_certificate_too() -> None:
             ],
         )
     assert (alice.status, mallory.status) == (200, 401)
+
+
+def test_certificate_bound_opaque_tokens_pass_where_a_certificate_is_required() -> None:
+    """With ``JWT_MTLS_REQUIRED``, introspection stays on (an answer can bind an opaque
+    token to a certificate): the bound token passes with its certificate, and a plain
+    opaque token is refused as any unbound token is there."""
+    with FakeIssuer() as issuer:
+        token = issuer.mint_opaque("alice", certificate=PKI.alice.certificate)
+        plain = issuer.mint_opaque("bob")
+        settings = issuer.settings(introspection=True, mtls_enabled=True, mtls_required=True)
+        alice, mallory, bob = _answers(
+            build_app(settings),
+            [
+                request(token, extensions=tls(PKI.alice.pem)),
+                request(token, extensions=tls(PKI.mallory.pem)),
+                request(plain, extensions=tls(PKI.alice.pem)),
+            ],
+        )
+    assert (alice.status, alice.json()["user_id"]) == (200, "alice")
+    assert mallory.status == 401
+    assert bob.status == 401
+    assert "certificate-bound access tokens only" in bob.json()["detail"]
