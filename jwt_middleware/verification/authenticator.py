@@ -12,6 +12,11 @@ Several authenticators may be given, tried in order: the first that finds a cred
 its kind decides; one that finds none raises :class:`~jwt_middleware.errors.MissingTokenError`
 so the next may try. :class:`~jwt_middleware.verification.bearer.BearerAuthenticator` (a
 JWT in ``Authorization: Bearer``) is the first implementation.
+
+An authenticator that can tell from the ``Authorization`` header alone that a request is
+not its own (another scheme, say) may say so as well
+(:class:`DecliningAuthenticator`): a chain then reads the header once and does not ask it,
+so that the requests it does not take pay nothing for it, not even a raised error.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from starlette.types import Scope
 
 from ..types import VerifiedToken
 
-__all__ = ["Authenticator"]
+__all__ = ["Authenticator", "DecliningAuthenticator"]
 
 
 @runtime_checkable
@@ -62,4 +67,24 @@ class Authenticator(Protocol):
 
     async def aclose(self) -> None:
         """Release what is held open (an HTTP client), at shutdown. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class DecliningAuthenticator(Authenticator, Protocol):
+    """An :class:`Authenticator` that can tell cheaply which requests are not its own.
+
+    :class:`~jwt_middleware.verification.chain.AuthenticatorChain` reads a request's
+    ``Authorization`` header once, and does not ask an authenticator that declines it
+    unless no other finds a credential (then it does, for its challenge). Optional: an
+    authenticator without :meth:`declines` is asked every time.
+    """
+
+    def declines(self, authorization: bytes | None) -> bool:
+        """Whether a request whose one ``Authorization`` header has this value (``None``:
+        it has none) is surely not this authenticator's: asked, it would raise
+        :class:`~jwt_middleware.errors.MissingTokenError` and nothing else, whatever else
+        the request carries, and leave the scope as it was. ``False`` when in doubt (a
+        header its parser refuses is not declined: the refusal is its to raise). Cheap,
+        and never raises: it is asked for every request."""
         ...

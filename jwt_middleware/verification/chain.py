@@ -7,26 +7,63 @@ none finds one, the answer challenges once for each scheme they accept
 their order, so a client learns every way in; authenticators of one scheme (a cookie and a
 header) answer the first one's challenge. The middleware holds one authenticator either
 way: a chain, or the only one given (no frame between).
+
+Asking an authenticator that finds nothing costs a raised error, and most requests are not
+the first authenticator's (a bearer token behind the DPoP one, a plain token behind the
+certificate-bound one). So the chain reads the ``Authorization`` header once, and does not
+ask an authenticator that declines it
+(:class:`~jwt_middleware.verification.authenticator.DecliningAuthenticator`): the answer
+is the same, as one that declines would raise ``MissingTokenError``. It is asked after
+all, in its turn, only when no other finds a credential, for its challenge. A request with
+two ``Authorization`` headers is not read: each authenticator is asked, and refuses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Final, Literal, TypeAlias
 
 from starlette.types import Scope
 
 from ..errors import MissingCredentialsError, MissingTokenError
 from ..types import VerifiedToken
-from .authenticator import Authenticator
+from .authenticator import Authenticator, DecliningAuthenticator
 
 __all__ = ["AuthenticatorChain", "one_authenticator"]
+
+
+class _Unread(Enum):
+    """What :func:`_authorization` answers when the header cannot say who declines."""
+
+    ASK_EACH = "ask each"
+
+
+#: Bound once (an enum member read from its class costs a lookup per read on Python 3.11).
+_ASK_EACH: Final = _Unread.ASK_EACH
+#: The request's one ``Authorization`` header, ``None`` for none, or :data:`_ASK_EACH`.
+_Authorization: TypeAlias = bytes | Literal[_Unread.ASK_EACH] | None
+#: ``declines(authorization)`` of a :class:`DecliningAuthenticator`.
+_Declines: TypeAlias = Callable[[bytes | None], bool]
+
+
+def _authorization(scope: Scope) -> _Authorization:
+    """The value of the request's ``Authorization`` header (``None`` without one), or
+    :data:`_ASK_EACH` when it has several, which only the authenticators may refuse."""
+    found: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if found is not None:
+                return _ASK_EACH
+            found = value
+    return found
 
 
 class AuthenticatorChain:
     """An :class:`~jwt_middleware.verification.authenticator.Authenticator` made of others,
     asked in order."""
 
-    __slots__ = ("authenticators", "bearer_methods")
+    __slots__ = ("_members", "_reads_authorization", "authenticators", "bearer_methods")
 
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         if not authenticators:
@@ -35,26 +72,54 @@ class AuthenticatorChain:
         self.bearer_methods: tuple[str, ...] = tuple(
             dict.fromkeys(method for each in self.authenticators for method in each.bearer_methods)
         )
+        #: Each authenticator with its ``declines``, or ``None`` for one that must be asked.
+        self._members: tuple[tuple[Authenticator, _Declines | None], ...] = tuple(
+            (each, each.declines if isinstance(each, DecliningAuthenticator) else None)
+            for each in self.authenticators
+        )
+        self._reads_authorization = any(declines for _, declines in self._members)
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         """The first authenticator that finds a credential decides (``None``: it has to
         wait, and :meth:`authenticate` asks again)."""
-        missing: list[MissingTokenError] = []
-        for authenticator in self.authenticators:
+        authorization = _authorization(scope) if self._reads_authorization else _ASK_EACH
+        missing: list[MissingTokenError | None] = []
+        for authenticator, declines in self._members:
+            if declines is not None and authorization is not _ASK_EACH and declines(authorization):
+                missing.append(None)  # not asked (see the module)
+                continue
             try:
                 return authenticator.authenticate_now(scope)
             except MissingTokenError as exc:
                 missing.append(exc)
+        # None found one: those that declined are asked in their turn, for their challenge
+        # (one that found a credential after all would decide, as it would have first).
+        for index, error in enumerate(missing):
+            if error is None:
+                try:
+                    return self.authenticators[index].authenticate_now(scope)
+                except MissingTokenError as exc:
+                    missing[index] = exc
         raise _all_missing(missing)
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
         """As :meth:`authenticate_now`, waiting where an authenticator has to."""
-        missing: list[MissingTokenError] = []
-        for authenticator in self.authenticators:
+        authorization = _authorization(scope) if self._reads_authorization else _ASK_EACH
+        missing: list[MissingTokenError | None] = []
+        for authenticator, declines in self._members:
+            if declines is not None and authorization is not _ASK_EACH and declines(authorization):
+                missing.append(None)
+                continue
             try:
                 return await authenticator.authenticate(scope)
             except MissingTokenError as exc:
                 missing.append(exc)
+        for index, error in enumerate(missing):
+            if error is None:
+                try:
+                    return await self.authenticators[index].authenticate(scope)
+                except MissingTokenError as exc:
+                    missing[index] = exc
         raise _all_missing(missing)
 
     async def prefetch(self) -> None:
@@ -66,9 +131,10 @@ class AuthenticatorChain:
             await authenticator.aclose()
 
 
-def _all_missing(missing: list[MissingTokenError]) -> MissingTokenError:
+def _all_missing(found: list[MissingTokenError | None]) -> MissingTokenError:
     """What a request without any credential is answered: the first authenticator's error,
     with one challenge more for each other scheme (see the module)."""
+    missing = [error for error in found if error is not None]
     schemes: dict[str, MissingTokenError] = {}
     for error in missing:
         schemes.setdefault(error.scheme, error)

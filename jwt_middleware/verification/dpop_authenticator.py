@@ -20,6 +20,10 @@ the proof and token it checked are then handed to
 costs one signature check of its proof, not two. When that memory cannot answer at all, the
 request is refused, 503 or 401 (``replay_on_error``), never accepted.
 
+A request with another scheme than ``DPoP`` is declined from its ``Authorization`` header
+alone (:meth:`~DPoPAuthenticator.declines`), so that a chain leaves a bearer token to the
+bearer authenticator without asking this one.
+
 Refusals are :class:`~jwt_middleware.errors.DPoPError` s: a ``DPoP`` challenge naming the
 accepted algorithms, and a ``Bearer`` one as well while bearer tokens are accepted. Each
 is logged once with its reason (:mod:`jwt_middleware.refusals`), here or by the verifier.
@@ -223,7 +227,7 @@ class DPoPAuthenticator:
             raise MissingDPoPTokenError(algorithms=self._algorithms)
         scheme, _, credentials = authorization.partition(b" ")
         scheme = scheme.lower()
-        if scheme != b"dpop":
+        if scheme != b"dpop":  # what declines() tells without asking
             if scheme == b"bearer" and self.refuse_bearer:
                 # Logged by the middleware, as a requirement's dpop_required is.
                 raise self._error(DPoPRequiredError, Reason.DPOP_REQUIRED)
@@ -240,6 +244,17 @@ class DPoPAuthenticator:
             return token, proof.decode("ascii")
         except UnicodeDecodeError:
             self._refuse_proof(Reason.DPOP_PROOF)
+
+    def declines(self, authorization: bytes | None) -> bool:
+        """Whether a request with this ``Authorization`` header is surely not this
+        authenticator's (see
+        :class:`~jwt_middleware.verification.authenticator.DecliningAuthenticator`): no
+        header, or a scheme other than ``DPoP`` (and than ``Bearer``, which
+        ``refuse_bearer`` refuses), read as :meth:`_credentials` reads it."""
+        if authorization is None:
+            return True
+        scheme = authorization.partition(b" ")[0].lower()
+        return scheme != b"dpop" and not (self.refuse_bearer and scheme == b"bearer")
 
     def _proof(self, scope: Scope, token: str, proof: str, now: float) -> Proof:
         """The request's proof, checked (see the module), and its nonce when nonces are on."""
