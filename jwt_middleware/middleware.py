@@ -24,7 +24,7 @@ from .access.paths import route_path
 from .access.policy import NO_REQUIREMENT, Access, AccessPolicy, Decision, ScopeRules
 from .access.rules import RuleSpec
 from .edge.answers import Answers, ErrorBody, authentication_error_handler, challenge_response
-from .edge.assembly import CredentialOptions, assemble
+from .edge.assembly import CredentialOptions, assemble, offers_dpop_nonces
 from .edge.metadata import MetadataEndpoint, metadata_url
 from .edge.readiness import ReadinessEndpoint
 from .edge.revocation_check import GuardedRevocationCheck
@@ -226,6 +226,7 @@ class JWTAuthMiddleware:
         )
         self._dpop_algorithms = parts.dpop_algorithms
         self._certificate_required = self.settings.mtls_required
+        self._offers_dpop_nonces = parts.offers_dpop_nonces
         if self.settings.log_refusals:
             show_refusals()
         telemetry = instruments() if self.settings.telemetry else None
@@ -292,6 +293,7 @@ class JWTAuthMiddleware:
             twin.authenticators = tuple(authenticators)
             twin._authenticator = one_authenticator(twin.authenticators)
             twin._authenticate_now = twin._authenticator.authenticate_now
+            twin._offers_dpop_nonces = offers_dpop_nonces(twin.authenticators)
         return twin
 
     @property
@@ -349,9 +351,10 @@ class JWTAuthMiddleware:
         if kind == "websocket":
             await self._watched(verified, scope, receive, send)
         else:
-            nonce = scope.pop(FRESH_NONCE_SCOPE_KEY, None)
-            if nonce is not None:  # a DPoP proof with the previous step's nonce
-                send = _offering_nonce(send, nonce)
+            if self._offers_dpop_nonces:
+                nonce = scope.pop(FRESH_NONCE_SCOPE_KEY, None)
+                if nonce is not None:  # a DPoP proof with the previous step's nonce
+                    send = _offering_nonce(send, nonce)
             await self._call_app(scope, receive, send)
 
     def _check(self, verified: VerifiedToken, decision: Decision, scope: Scope) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..access.policy import AccessPolicy, ScopeRules
 from ..access.rules import RuleSpec
@@ -19,6 +19,7 @@ from ..types import Claims
 from ..verification.authenticator import Authenticator
 from ..verification.bearer import BearerAuthenticator
 from ..verification.certificate_bound import CertificateBoundAuthenticator
+from ..verification.chain import AuthenticatorChain
 from ..verification.cookie import CookieAuthenticator, CsrfGuard
 from ..verification.dpop_authenticator import DPoPAuthenticator
 from ..verification.tenants import ResolveIssuer
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ..verification.dpop_replay import ProofReplayCache
     from ..verification.introspection import TokenIntrospector
 
-__all__ = ["Assembly", "CredentialOptions", "Rules", "assemble"]
+__all__ = ["Assembly", "CredentialOptions", "Rules", "assemble", "offers_dpop_nonces"]
 
 #: The middleware's rules: ``public``, ``optional``, ``scopes``, ``dpop`` and ``mtls``.
 Rules = tuple[
@@ -49,6 +50,9 @@ class Assembly:
     settings: JWTSettings
     authenticators: tuple[Authenticator, ...]
     policy: AccessPolicy
+    #: Whether an accepted request's scope may carry a DPoP nonce to offer with the
+    #: answer (:func:`offers_dpop_nonces`): the middleware looks for one only then.
+    offers_dpop_nonces: bool
     dpop_algorithms: str = ""
 
 
@@ -105,6 +109,7 @@ def assemble(
         settings=settings,
         authenticators=tuple(authenticators),
         policy=access,
+        offers_dpop_nonces=offers_dpop_nonces(authenticators),
         dpop_algorithms=dpop.algorithms if dpop is not None else "",
     )
 
@@ -114,6 +119,29 @@ def _checks_certificates(authenticator: Authenticator) -> bool:
     if isinstance(authenticator, DPoPAuthenticator):
         return authenticator.certificates is not None
     return isinstance(authenticator, CertificateBoundAuthenticator)
+
+
+def offers_dpop_nonces(authenticators: Iterable[Authenticator]) -> bool:
+    """Whether one of ``authenticators`` may leave a fresh nonce in an accepted request's
+    scope for the middleware to offer (``FRESH_NONCE_SCOPE_KEY`` of
+    :mod:`~jwt_middleware.verification.dpop_authenticator`): a ``DPoPAuthenticator`` with
+    server nonces, or an authenticator of a kind this library does not know, which may
+    wrap one. Never one of the bearer kinds, nor a ``DPoPAuthenticator`` without nonces:
+    with those alone, a request pays nothing for a nonce it cannot have."""
+    for authenticator in authenticators:
+        if isinstance(authenticator, DPoPAuthenticator):
+            if authenticator.nonces is not None:
+                return True
+        elif isinstance(authenticator, AuthenticatorChain):
+            if offers_dpop_nonces(authenticator.authenticators):
+                return True
+        elif not isinstance(authenticator, _WITHOUT_NONCES):
+            return True
+    return False
+
+
+#: The authenticators that never offer a DPoP nonce.
+_WITHOUT_NONCES: Final = (BearerAuthenticator, CookieAuthenticator, CertificateBoundAuthenticator)
 
 
 def _check_credential_options(

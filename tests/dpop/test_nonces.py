@@ -1,18 +1,33 @@
 """Server nonces (RFC 9449 section 9): stateless, so every instance with the same secret
 accepts every other's; accepted in their own time step and the next; a proof with the
 previous step's nonce passes and its answer offers the current one (``DPoP-Nonce``),
-before the old one stops being accepted."""
+before the old one stops being accepted. A middleware whose authenticators cannot leave a
+nonce in the request does not look for one."""
 
 from __future__ import annotations
 
-import pytest
+import math
+from collections.abc import Callable
 
-from jwt_middleware import JWTAuthMiddleware, JWTSettings
-from jwt_middleware.verification.dpop_authenticator import DPoPAuthenticator
+import pytest
+from starlette.types import Scope
+
+from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
+from jwt_middleware.edge.assembly import offers_dpop_nonces
+from jwt_middleware.types import VerifiedToken, freeze
+from jwt_middleware.verification.authenticator import Authenticator
+from jwt_middleware.verification.bearer import BearerAuthenticator
+from jwt_middleware.verification.certificate_bound import CertificateBoundAuthenticator
+from jwt_middleware.verification.chain import AuthenticatorChain
+from jwt_middleware.verification.cookie import CookieAuthenticator
+from jwt_middleware.verification.dpop_authenticator import (
+    FRESH_NONCE_SCOPE_KEY,
+    DPoPAuthenticator,
+)
 from jwt_middleware.verification.dpop_nonce import DPoPNonces, NonceState
-from tests.asgi import Answer, call, http_scope
+from tests.asgi import Answer, call, http_scope, scope_headers
 from tests.dpop.proofs import DPOP_SETTINGS, PyJWTKey, bound_token, dpop_headers
-from tests.helpers import FakeClock, build_app
+from tests.helpers import FakeClock, bearer, build_app
 
 SECRET = b"2f9c41d07be85a36c1e4f09d7a62b3c8e5f1d4a0"
 STEP = 300
@@ -122,3 +137,84 @@ def test_a_dpop_configuration_that_cannot_work_names_its_variable(
         JWTAuthMiddleware(build_app(JWTSettings(**settings)))
     assert "short" not in str(raised.value)
     assert "a" * 40 not in str(raised.value)
+
+
+NONCES = JWTSettings(**DPOP_SETTINGS, dpop_nonce=True, dpop_nonce_secret=SECRET.decode())
+NO_NONCES = JWTSettings(**DPOP_SETTINGS)
+BEARER_ONLY = JWTSettings(**DPOP_SETTINGS | {"dpop_enabled": False}, mtls_enabled=True)
+
+
+class _AppsOwn:
+    """An authenticator of the app's own (wrapping a DPoP one, say) that leaves a nonce."""
+
+    bearer_methods = ()
+
+    def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
+        scope[FRESH_NONCE_SCOPE_KEY] = "nonce-of-the-app"
+        return VerifiedToken(freeze({"sub": "app"}), "app", (), None, math.inf)
+
+    async def authenticate(self, scope: Scope) -> VerifiedToken:
+        verified = self.authenticate_now(scope)
+        assert verified is not None
+        return verified
+
+    async def prefetch(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _bearer() -> BearerAuthenticator:
+    return BearerAuthenticator(TokenVerifier(BEARER_ONLY))
+
+
+@pytest.mark.parametrize(
+    ("authenticators", "offers"),
+    [
+        pytest.param(lambda: [_bearer()], False, id="bearer"),
+        pytest.param(
+            lambda: [
+                CertificateBoundAuthenticator.from_settings(BEARER_ONLY),
+                CookieAuthenticator(TokenVerifier(BEARER_ONLY), cookie_name="access"),
+            ],
+            False,
+            id="certificate-bound-and-cookie",
+        ),
+        pytest.param(
+            lambda: [DPoPAuthenticator.from_settings(NO_NONCES), _bearer()], False, id="no-nonces"
+        ),
+        pytest.param(lambda: [DPoPAuthenticator.from_settings(NONCES)], True, id="nonces"),
+        pytest.param(
+            lambda: [_bearer(), AuthenticatorChain([DPoPAuthenticator.from_settings(NONCES)])],
+            True,
+            id="nonces-in-a-chain",
+        ),
+        pytest.param(lambda: [_bearer(), _AppsOwn()], True, id="the-apps-own"),
+    ],
+)
+def test_which_authenticators_may_leave_a_nonce(
+    authenticators: Callable[[], list[Authenticator]], offers: bool
+) -> None:
+    assert offers_dpop_nonces(authenticators()) is offers
+
+
+@pytest.mark.parametrize(
+    ("settings", "authenticators", "offered"),
+    [
+        pytest.param(BEARER_ONLY, None, None, id="dpop-off"),
+        pytest.param(NO_NONCES, None, None, id="dpop-without-nonces"),
+        pytest.param(BEARER_ONLY, [_AppsOwn()], "nonce-of-the-app", id="the-apps-own"),
+    ],
+)
+def test_a_nonce_is_offered_only_where_an_authenticator_may_leave_one(
+    settings: JWTSettings, authenticators: list[Authenticator] | None, offered: str | None
+) -> None:
+    """Fails if a middleware without nonces still reads the scope for one (what every
+    request paid for, DPoP off), or if one of the app's own authenticators loses its."""
+    app = build_app(settings, authenticators=authenticators)
+    scope = http_scope("/private", headers=scope_headers(bearer(bound_token(None))))
+    scope[FRESH_NONCE_SCOPE_KEY] = "put-there-before"
+    answer = call(app, scope)
+    assert answer.status == 200
+    assert answer.headers.get("dpop-nonce") == offered
