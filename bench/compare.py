@@ -297,10 +297,17 @@ def cookie_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: in
     The middleware stands in front of the least ASGI app (:func:`apps.bare_jwt_auth_middleware`):
     the goal is a microsecond, and two whole FastAPI requests differ by more than that from
     one run to the next. In front of FastAPI, a request with cookies also costs FastAPI
-    about 5 us to parse them for its dependencies, whoever reads the token from where."""
+    about 5 us to parse them for its dependencies, whoever reads the token from where.
+
+    Likewise what ``JWT_DPOP_ENABLED`` and ``JWT_MTLS_ENABLED`` cost a plain bearer token in
+    the header, which their authenticators, in front of the bearer one, must leave to it."""
     token = hs256(scope="items:read")
     with_cookie = apps.bare_jwt_auth_middleware(cookie_name="__Host-access")
     without = apps.bare_jwt_auth_middleware()
+    with_dpop = apps.bare_jwt_auth_middleware(
+        apps.settings(dpop_enabled=True, dpop_base_url=DPOP_BASE_URL)
+    )
+    with_mtls = apps.bare_jwt_auth_middleware(apps.settings(mtls_enabled=True))
     cookies = (
         b"cookie",
         b"_ga=GA1.1.1234567890.1700000000; theme=dark; __Host-access="
@@ -316,6 +323,8 @@ def cookie_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: in
         "header": (with_cookie, by_header),
         "header, no cookies": (with_cookie, scope_for(token)),
         "header, no cookie_name": (without, scope_for(token)),
+        "header, DPoP on": (with_dpop, scope_for(token)),
+        "header, mTLS on": (with_mtls, scope_for(token)),
     }
     cases: dict[str, Case] = {}
     for name, (app, scope) in variants.items():
@@ -344,6 +353,18 @@ def cookie_section(loop: asyncio.AbstractEventLoop, iterations: int, repeats: in
             cases["header, no cookie_name"].us,
             compare="diff",
             note="what naming a cookie costs a client that sends the header",
+        ),
+        *(
+            Row(
+                section,
+                f"reused bearer token, JWT_{name}_ENABLED=true",
+                cases[f"header, {label} on"].us,
+                "without",
+                cases["header, no cookie_name"].us,
+                compare="diff",
+                note=f"what turning {label} on costs a request that does not use it",
+            )
+            for name, label in (("DPOP", "DPoP"), ("MTLS", "mTLS"))
         ),
     ]
 
