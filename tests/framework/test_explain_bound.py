@@ -13,7 +13,9 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -94,100 +96,113 @@ def proof(**changes: Any) -> str:
     return KEY.proof(**values)
 
 
-#: (the request, the reason the server logs (None: let through), the proof check that
-#: explain says failed).
+#: (the request, made when the test runs: its proofs' ``iat`` must be fresh then, not when
+#: the suite was collected; the reason the server logs (None: let through); the proof check
+#: that explain says failed).
 CASES: Final = [
-    pytest.param(Sent(TOKEN, (proof(),)), None, None, id="dpop-accepted"),
-    pytest.param(Sent(TOKEN), Reason.DPOP_PROOF, None, id="no-proof"),
-    pytest.param(Sent(TOKEN, (proof(), proof())), Reason.DPOP_PROOF, None, id="two-proofs"),
-    pytest.param(Sent(TOKEN, ("not-a-jws",)), Reason.DPOP_PROOF, "form", id="proof-form"),
+    pytest.param(lambda: Sent(TOKEN, (proof(),)), None, None, id="dpop-accepted"),
+    pytest.param(lambda: Sent(TOKEN), Reason.DPOP_PROOF, None, id="no-proof"),
+    pytest.param(lambda: Sent(TOKEN, (proof(), proof())), Reason.DPOP_PROOF, None, id="two-proofs"),
+    pytest.param(lambda: Sent(TOKEN, ("not-a-jws",)), Reason.DPOP_PROOF, "form", id="proof-form"),
     pytest.param(
-        Sent(TOKEN, (proof(header={"typ": "JWT"}),)), Reason.DPOP_PROOF, "typ", id="proof-typ"
+        lambda: Sent(TOKEN, (proof(header={"typ": "JWT"}),)),
+        Reason.DPOP_PROOF,
+        "typ",
+        id="proof-typ",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(key=OTHER_SECRET, algorithm="HS256"),)),
+        lambda: Sent(TOKEN, (proof(key=OTHER_SECRET, algorithm="HS256"),)),
         Reason.DPOP_ALGORITHM,
         "alg",
         id="proof-hmac",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(key=OTHER_KEY.private),)),
+        lambda: Sent(TOKEN, (proof(key=OTHER_KEY.private),)),
         Reason.DPOP_SIGNATURE,
         "signature",
         id="bad-proof-signature",
     ),
-    pytest.param(Sent(TOKEN, (proof(htm="POST"),)), Reason.DPOP_REQUEST, "htm", id="htm"),
+    pytest.param(lambda: Sent(TOKEN, (proof(htm="POST"),)), Reason.DPOP_REQUEST, "htm", id="htm"),
     pytest.param(
-        Sent(TOKEN, (proof(htu=BASE_URL + "/other"),)), Reason.DPOP_REQUEST, "htu", id="htu"
+        lambda: Sent(TOKEN, (proof(htu=BASE_URL + "/other"),)), Reason.DPOP_REQUEST, "htu", id="htu"
     ),
     pytest.param(
-        Sent(TOKEN, (proof(htu="https://elsewhere.example/private"),)),
+        lambda: Sent(TOKEN, (proof(htu="https://elsewhere.example/private"),)),
         Reason.DPOP_REQUEST,
         "htu",
         id="htu-other-host",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(iat=int(time.time()) - 3600),)),
+        lambda: Sent(TOKEN, (proof(iat=int(time.time()) - 3600),)),
         Reason.DPOP_TIME,
         "iat",
         id="iat-too-old",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(iat=int(time.time()) + 3600),)),
+        lambda: Sent(TOKEN, (proof(iat=int(time.time()) + 3600),)),
         Reason.DPOP_TIME,
         "iat",
         id="iat-in-the-future",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(token=UNBOUND),)), Reason.DPOP_TOKEN_HASH, "ath", id="ath-other-token"
+        lambda: Sent(TOKEN, (proof(token=UNBOUND),)),
+        Reason.DPOP_TOKEN_HASH,
+        "ath",
+        id="ath-other-token",
     ),
     pytest.param(
-        Sent(TOKEN, (proof(drop=("ath",)),)), Reason.DPOP_TOKEN_HASH, "ath", id="ath-missing"
+        lambda: Sent(TOKEN, (proof(drop=("ath",)),)),
+        Reason.DPOP_TOKEN_HASH,
+        "ath",
+        id="ath-missing",
     ),
     pytest.param(
-        Sent(OTHER_KEYS_TOKEN, (proof(token=OTHER_KEYS_TOKEN),)),
+        lambda: Sent(OTHER_KEYS_TOKEN, (proof(token=OTHER_KEYS_TOKEN),)),
         Reason.DPOP_BINDING,
         None,
         id="cnf-jkt-mismatch",
     ),
     pytest.param(
-        Sent(UNBOUND, (proof(token=UNBOUND),)), Reason.DPOP_BINDING, None, id="no-cnf-jkt"
+        lambda: Sent(UNBOUND, (proof(token=UNBOUND),)), Reason.DPOP_BINDING, None, id="no-cnf-jkt"
     ),
     pytest.param(
-        Sent(TOKEN, scheme="Bearer"), Reason.BOUND_TOKEN, None, id="dpop-token-sent-as-bearer"
+        lambda: Sent(TOKEN, scheme="Bearer"),
+        Reason.BOUND_TOKEN,
+        None,
+        id="dpop-token-sent-as-bearer",
     ),
     pytest.param(
-        Sent(BOTH, (proof(token=BOTH),), certificate=PKI.alice.pem),
+        lambda: Sent(BOTH, (proof(token=BOTH),), certificate=PKI.alice.pem),
         None,
         None,
         id="dpop-and-certificate-accepted",
     ),
     pytest.param(
-        Sent(BOTH, (proof(token=BOTH),), certificate=PKI.mallory.pem),
+        lambda: Sent(BOTH, (proof(token=BOTH),), certificate=PKI.mallory.pem),
         Reason.CERTIFICATE_MISMATCH,
         None,
         id="dpop-and-another-certificate",
     ),
     pytest.param(
-        Sent(ALICE, scheme="Bearer", certificate=PKI.alice.pem),
+        lambda: Sent(ALICE, scheme="Bearer", certificate=PKI.alice.pem),
         None,
         None,
         id="certificate-accepted",
     ),
     pytest.param(
-        Sent(ALICE, scheme="Bearer"),
+        lambda: Sent(ALICE, scheme="Bearer"),
         Reason.CERTIFICATE_MISSING,
         None,
         id="certificate-missing",
     ),
     pytest.param(
-        Sent(ALICE, scheme="Bearer", certificate=PKI.mallory.pem),
+        lambda: Sent(ALICE, scheme="Bearer", certificate=PKI.mallory.pem),
         Reason.CERTIFICATE_MISMATCH,
         None,
         id="certificate-thumbprint-mismatch",
     ),
     pytest.param(
-        Sent(ALICE, scheme="Bearer", certificate=GARBLED_PEM),
+        lambda: Sent(ALICE, scheme="Bearer", certificate=GARBLED_PEM),
         Reason.CERTIFICATE_MALFORMED,
         None,
         id="certificate-malformed",
@@ -211,10 +226,14 @@ def _served(sent: Sent, caplog: pytest.LogCaptureFixture) -> tuple[Answer, list[
     return answer, _logged_reasons(caplog)
 
 
-@pytest.mark.parametrize(("sent", "reason", "failed_check"), CASES)
+@pytest.mark.parametrize(("make", "reason", "failed_check"), CASES)
 def test_explain_reports_the_reason_the_server_logs(
-    caplog: pytest.LogCaptureFixture, sent: Sent, reason: Reason | None, failed_check: str | None
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[], Sent],
+    reason: Reason | None,
+    failed_check: str | None,
 ) -> None:
+    sent = make()
     answer, logged = _served(sent, caplog)
     assert logged == ([reason.value] if reason is not None else [])
     explanation = sent.explained(build_app(settings()))
@@ -326,11 +345,11 @@ def _command(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    ("options", "code", "said"),
+    ("given", "code", "said"),
     [
-        pytest.param(("--dpop-proof", proof()), 0, "verdict     let through", id="dpop"),
+        pytest.param(("--dpop-proof", proof), 0, "verdict     let through", id="dpop"),
         pytest.param(
-            ("--dpop-proof", proof(htm="POST")),
+            ("--dpop-proof", partial(proof, htm="POST")),
             1,
             "log         refused: reason=dpop_request",
             id="dpop-htm",
@@ -341,8 +360,10 @@ def _command(*arguments: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_the_command_explains_a_dpop_request_and_never_prints_it(
-    tmp_path: Path, options: tuple[str, ...], code: int, said: str
+    tmp_path: Path, given: tuple[str | Callable[[], str], ...], code: int, said: str
 ) -> None:
+    # A proof is made now, not when the suite was collected: its iat must be fresh.
+    options = [option if isinstance(option, str) else option() for option in given]
     (tmp_path / "token").write_text(TOKEN)
     where = "tests.framework.test_explain_bound:app"
     done = _command(where, "--path", "/private", "--token-file", str(tmp_path / "token"), *options)
