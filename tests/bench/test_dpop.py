@@ -96,10 +96,11 @@ def test_the_bench_proofs_pass_the_floor_each_once() -> None:
 
 
 def test_the_section_runs_small(sync_redis: redis.Redis) -> None:
-    """Its own checks pass, and it gives four rows, each a ratio of two positive figures
-    with the 1.3x goal: the last two with the replay check through the real Redis, beside
-    the floor without and with one round trip to it (``sync_redis`` makes a missing Redis
-    fail in CI, skip elsewhere)."""
+    """Its own checks pass, and it gives four rows, each a ratio of two positive figures,
+    the last two with the replay check through the real Redis, beside the floor without
+    and with one round trip to it: the 1.3x goal on each but the one beside a floor that
+    no fleet-wide check could reach (``sync_redis`` makes a missing Redis fail in CI, skip
+    elsewhere)."""
     loop = asyncio.new_event_loop()
     try:
         rows = SECTIONS["dpop"](loop, 30, 1)
@@ -114,4 +115,4 @@ def test_the_section_runs_small(sync_redis: redis.Redis) -> None:
     for row in rows:
         assert (row.ours or 0) > 0
         assert (row.reference or 0) > 0
-        assert row.goal == 1.3
+    assert [row.goal for row in rows] == [1.3, 1.3, None, 1.3]
