@@ -47,3 +47,16 @@ def run_python(
         timeout=120,
         check=False,
     )
+
+
+def explain_command(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m jwt_middleware explain ARGUMENTS`` from the checkout, its output kept."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "jwt_middleware", "explain", *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )

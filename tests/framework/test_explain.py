@@ -10,8 +10,6 @@ standard input, and never prints it.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +26,7 @@ from jwt_middleware import JWTAuthMiddleware, JWTSettings
 from jwt_middleware.explain import explain, find_middleware, run
 from tests.asgi import call, http_scope, scope_headers
 from tests.helpers import OTHER_SECRET, SECRET
+from tests.processes import explain_command
 
 AUDIENCE: Final = "api://orders"
 HANDLED: list[str] = []
@@ -121,18 +120,6 @@ def test_an_app_without_the_middleware_is_said_so() -> None:
         find_middleware(Starlette())
 
 
-def _command(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "jwt_middleware", "explain", *arguments],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
 @pytest.mark.parametrize(
     ("how", "valid", "code"),
     [
@@ -147,12 +134,12 @@ def test_the_command_reads_the_token_and_never_prints_it(
     sent = token() if valid else token(secret=OTHER_SECRET)
     where = "tests.framework.test_explain:app"
     if how == "argument":
-        done = _command(where, "--path", "/orders", "--token", sent)
+        done = explain_command(where, "--path", "/orders", "--token", sent)
     elif how == "stdin":
-        done = _command(where, "--path", "/orders", "--token", "-", stdin=sent + "\n")
+        done = explain_command(where, "--path", "/orders", "--token", "-", stdin=sent + "\n")
     else:
         (tmp_path / "token").write_text(sent)
-        done = _command(where, "--path", "/orders", "--token-file", str(tmp_path / "token"))
+        done = explain_command(where, "--path", "/orders", "--token-file", str(tmp_path / "token"))
     assert done.returncode == code, done.stderr
     assert "verdict" in done.stdout
     for part in sent.split("."):
@@ -160,7 +147,7 @@ def test_the_command_reads_the_token_and_never_prints_it(
 
 
 def test_the_command_says_what_it_cannot_import() -> None:
-    done = _command("no_such_module:app", "--token", "x")
+    done = explain_command("no_such_module:app", "--token", "x")
     assert done.returncode == 2
     assert "cannot import no_such_module:app" in done.stderr
 

@@ -10,8 +10,6 @@ memory as it was.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from tests.asgi import Answer, call, http_scope
 from tests.dpop.proofs import BASE_URL, DPOP_SETTINGS, PyJWTKey, bound_token
 from tests.helpers import OTHER_SECRET, build_app
 from tests.mtls.certificates import PKI
+from tests.processes import explain_command
 
 KEY = PyJWTKey()
 OTHER_KEY = PyJWTKey()
@@ -333,17 +332,6 @@ def test_the_certificate_is_shown_by_its_thumbprint() -> None:
     assert "why         the client certificate is not the one" in explanation.render()
 
 
-def _command(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "jwt_middleware", "explain", *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
 @pytest.mark.parametrize(
     ("given", "code", "said"),
     [
@@ -366,7 +354,9 @@ def test_the_command_explains_a_dpop_request_and_never_prints_it(
     options = [option if isinstance(option, str) else option() for option in given]
     (tmp_path / "token").write_text(TOKEN)
     where = "tests.framework.test_explain_bound:app"
-    done = _command(where, "--path", "/private", "--token-file", str(tmp_path / "token"), *options)
+    done = explain_command(
+        where, "--path", "/private", "--token-file", str(tmp_path / "token"), *options
+    )
     assert done.returncode == code, done.stderr
     assert said in done.stdout
     for secret in (TOKEN, *options):
@@ -388,7 +378,7 @@ def test_the_command_reads_the_client_certificate_from_a_pem_file(
     tmp_path: Path, certificate: str, code: int, said: str
 ) -> None:
     (tmp_path / "client.pem").write_text(certificate)
-    done = _command(
+    done = explain_command(
         "tests.framework.test_explain_bound:app",
         "--path",
         "/private",
