@@ -46,6 +46,13 @@ __all__ = [
 ]
 
 
+def _rebuilt(kind: type[AuthenticationError], args: tuple[Any, ...]) -> AuthenticationError:
+    """An error of ``kind`` with ``args``, its other attributes to be set by unpickling."""
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    return error
+
+
 class AuthenticationError(Exception):
     """Base class: the request could not be authenticated.
 
@@ -77,14 +84,17 @@ class AuthenticationError(Exception):
         super().__init__(self.description)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Exception's own pickles the instance dict only; the slots go with it here.
+        # Exception's own pickles the instance dict only; the slots go with it here. Rebuilt
+        # without calling __init__, whose keyword-only arguments (a DPoP challenge's
+        # algorithms, a nonce, the errors of several schemes) args does not hold: the state
+        # puts every attribute back.
         state = {
             **vars(self),
             "description": self.description,
             "reason": self.reason,
             "issuer": self.issuer,
         }
-        return type(self), self.args, state
+        return _rebuilt, (type(self), self.args), state
 
     def challenge_parameters(self) -> list[tuple[str, str]]:
         """Parameters this error adds to the ``WWW-Authenticate`` challenge after ``error``

@@ -12,14 +12,20 @@ import pytest
 from jwt_middleware.errors import (
     AuthenticationError,
     CertificateRequiredError,
+    DPoPRequiredError,
     DPoPTokenAsBearerError,
+    DPoPTokenError,
     InsufficientScopeError,
     InsufficientUserAuthenticationError,
+    InvalidDPoPProofError,
     InvalidRequestError,
     InvalidTokenError,
     KeysUnavailableError,
+    MissingCredentialsError,
+    MissingDPoPTokenError,
     MissingTokenError,
     TokenExpiredError,
+    UseDPoPNonceError,
     invalid_token,
 )
 from jwt_middleware.refusals import Reason
@@ -51,6 +57,18 @@ ERRORS = [
     pytest.param(InsufficientUserAuthenticationError(acr_values=["mfa"], max_age=60), id="step-up"),
     pytest.param(DPoPTokenAsBearerError(algorithms="ES256"), id="dpop-token-as-bearer"),
     pytest.param(CertificateRequiredError(), id="certificate-required"),
+    pytest.param(MissingDPoPTokenError(algorithms="ES256 EdDSA"), id="missing-dpop"),
+    pytest.param(
+        InvalidDPoPProofError(reason=Reason.DPOP_TIME, algorithms="ES256", bearer_accepted=True),
+        id="dpop-proof",
+    ),
+    pytest.param(DPoPTokenError(reason=Reason.DPOP_BINDING, algorithms="ES256"), id="dpop-token"),
+    pytest.param(DPoPRequiredError(algorithms="ES256", bearer_accepted=True), id="dpop-required"),
+    pytest.param(UseDPoPNonceError(nonce="n-1", algorithms="ES256"), id="use-dpop-nonce"),
+    pytest.param(
+        MissingCredentialsError([MissingDPoPTokenError(algorithms="ES256"), MissingTokenError()]),
+        id="several-schemes",
+    ),
 ]
 
 COPIES = [
@@ -76,3 +94,4 @@ def test_an_error_keeps_what_it_carries_when_copied(
     )
     assert again.challenge_parameters() == error.challenge_parameters()
     assert again.other_challenges() == error.other_challenges()
+    assert again.response_headers() == error.response_headers()
