@@ -36,6 +36,7 @@ from .errors import (
     CertificateRequiredError,
     ConfigurationError,
     InvalidRequestError,
+    MissingCredentialsError,
     MissingTokenError,
 )
 from .refusals import APP_REASONS, REQUEST_REASONS, Reason, log_refusal, show_refusals
@@ -401,6 +402,8 @@ class JWTAuthMiddleware:
             return
         if exc.reason in REQUEST_REASONS:  # the verifier logged its own as it refused
             log_refusal(exc.reason)
+        if missing and decision.requirement.dpop and isinstance(exc, MissingCredentialsError):
+            exc = _dpop_only(exc)
         await self._deny(exc, scope, send, decision.requirement.scopes)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -497,3 +500,12 @@ def _offering_nonce(send: Send, nonce: str) -> Send:
         return send(message)
 
     return offering
+
+
+def _dpop_only(missing: MissingCredentialsError) -> MissingTokenError:
+    """The ``DPoP`` challenge alone of a request without credentials on a route that
+    requires DPoP: a ``Bearer`` one would offer a way in that the route refuses."""
+    for each in (missing.first, *missing.others):
+        if each.scheme == "DPoP":
+            return each
+    return missing

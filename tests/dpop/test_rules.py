@@ -56,6 +56,22 @@ def test_a_bearer_token_is_refused_where_a_rule_asks_for_dpop(
     assert (proved.status, proved.json()["user_id"]) == (200, "user-1")
 
 
+@pytest.mark.parametrize("options", OPTIONS)
+def test_a_request_without_credentials_is_offered_dpop_alone_where_a_rule_asks_for_it(
+    options: dict[str, Any],
+) -> None:
+    app = build_app(JWTSettings(**DPOP_SETTINGS), **options)
+    anonymous = http_scope("/posts/1", raw_path=b"/posts/1")
+    assert call(app, anonymous).headers["www-authenticate"] == (
+        'DPoP realm="api", algs="ES256 EdDSA Ed25519 PS256 RS256"'
+    )
+    # Elsewhere both ways in are offered, DPoP's first.
+    elsewhere = call(app, http_scope("/private", raw_path=b"/private"))
+    assert elsewhere.headers["www-authenticate"] == (
+        'DPoP realm="api", algs="ES256 EdDSA Ed25519 PS256 RS256", Bearer realm="api"'
+    )
+
+
 def test_a_dpop_rule_without_dpop_on_does_not_start() -> None:
     settings = JWTSettings(**{k: v for k, v in DPOP_SETTINGS.items() if not k.startswith("dpop")})
     middleware = JWTAuthMiddleware(build_app(settings), settings=settings, dpop=["/posts/*"])
