@@ -194,15 +194,17 @@ def _default_authenticators(
                 "dpop_replay= remembers DPoP proofs: it needs JWT_DPOP_ENABLED=true"
             )
         return _bearer_authenticators(settings, credentials)
+    dpop_verifier = TokenVerifier(
+        settings,
+        check_claims=credentials.check_claims,
+        resolve_issuer=credentials.resolve_issuer,
+        dpop=True,
+    )
     dpop = DPoPAuthenticator.from_settings(
         settings,
-        TokenVerifier(
-            settings,
-            check_claims=credentials.check_claims,
-            resolve_issuer=credentials.resolve_issuer,
-            dpop=True,
-        ),
+        dpop_verifier,
         replay=credentials.dpop_replay,
+        introspector=_introspector(settings, dpop_verifier, credentials.check_claims, dpop=True),
     )
     if not settings.dpop_required:
         return [dpop, *_bearer_authenticators(settings, credentials)]
@@ -210,7 +212,10 @@ def _default_authenticators(
         raise ConfigurationError(
             "JWT_DPOP_REQUIRED refuses bearer tokens: unset JWT_MTLS_ENABLED, which reads them"
         )
-    _refuse_bearer_ways(settings, credentials, "JWT_DPOP_REQUIRED refuses bearer tokens")
+    # Introspection stays: an opaque token's answer may bind it to a DPoP key.
+    _refuse_bearer_ways(
+        settings, credentials, "JWT_DPOP_REQUIRED refuses bearer tokens", introspection=False
+    )
     return [dpop]
 
 
@@ -220,7 +225,7 @@ def _refuse_bearer_ways(
     """Refuse the options that read bearer tokens from elsewhere than the ``Authorization``
     header (where a DPoP or certificate-bound token comes), when ``why`` says none of
     them could pass; and introspection too, unless ``introspection`` is false (an opaque
-    token's answer can bind it to a certificate, never to a DPoP key)."""
+    token's answer can bind it to a certificate, or to a DPoP key)."""
     bearer_ways = {
         "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
         "token_query_param=": credentials.token_query_param,
@@ -282,15 +287,22 @@ def _policy(policy: AccessPolicy | None, rules: Rules) -> AccessPolicy:
 
 
 def _introspector(
-    settings: JWTSettings, verifier: TokenVerifier, check_claims: Callable[[Claims], bool] | None
+    settings: JWTSettings,
+    verifier: TokenVerifier,
+    check_claims: Callable[[Claims], bool] | None,
+    *,
+    dpop: bool = False,
 ) -> TokenIntrospector | None:
     """Opaque tokens by RFC 7662 introspection, when ``JWT_INTROSPECTION_CLIENT_ID`` is
-    set; imported only then, as it needs the ``jwks`` extra (httpx)."""
+    set; imported only then, as it needs the ``jwks`` extra (httpx). ``dpop``: the DPoP
+    path's own, for tokens bound to a DPoP key."""
     if not settings.introspection_enabled:
         return None
     from ..verification.introspection import TokenIntrospector
 
-    return TokenIntrospector(settings, policies=verifier.policies, check_claims=check_claims)
+    return TokenIntrospector(
+        settings, policies=verifier.policies, check_claims=check_claims, dpop=dpop
+    )
 
 
 def _settings_of(

@@ -7,7 +7,8 @@ sets ``Authorization`` for a bearer token. :class:`DPoPAuth` makes the proof whe
 request is sent, from the request itself, and when the server answers ``use_dpop_nonce``
 it retries once with the nonce it was given, as DPoP client libraries do. It works for
 Starlette's ``TestClient`` and ``httpx.Client``/``httpx.AsyncClient`` alike (the auth flow
-reads no body). :meth:`.issuer.FakeIssuer.mint` binds a token to a :class:`DPoPKey`.
+reads no body). :meth:`.issuer.FakeIssuer.mint` (and ``mint_opaque``, for an opaque token)
+binds a token to a :class:`DPoPKey`.
 
 The proofs are signed with PyJWT and the thumbprint is computed here, not by the library:
 the kit must not agree with the code under test by construction.

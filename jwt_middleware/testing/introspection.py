@@ -3,7 +3,8 @@ their SHA-256, and the answers for the one client it knows.
 
 The client authenticates with ``client_secret_basic`` or ``client_secret_post`` (RFC 6749
 section 2.3.1), one method at a time; its credentials are compared in constant time. A live
-token is answered ``{"active": true, "token_type": "Bearer", ...claims}``; an expired,
+token is answered ``{"active": true, "token_type": "Bearer", ...claims}`` (``"DPoP"`` for
+one bound to a DPoP key, whose claims hold ``cnf.jkt``: RFC 9449 section 6.2); an expired,
 not-yet-valid, revoked or unknown one ``{"active": false}``.
 """
 
@@ -110,7 +111,13 @@ class IntrospectionEndpoint:
         now = time.time()
         if claims is None or _expired(claims, now) or _not_yet(claims, now):
             return _INACTIVE
-        return Answer(200, {"active": True, "token_type": "Bearer", **claims})
+        return Answer(200, {"active": True, "token_type": _token_type(claims), **claims})
+
+
+def _token_type(claims: Mapping[str, Any]) -> str:
+    """``DPoP`` for a token bound to a DPoP key (RFC 9449 section 6.2), else ``Bearer``."""
+    confirmation = claims.get("cnf")
+    return "DPoP" if isinstance(confirmation, Mapping) and "jkt" in confirmation else "Bearer"
 
 
 def _fingerprint(token: str) -> str:

@@ -238,6 +238,7 @@ class FakeIssuer:
         audience: str | Sequence[str] | None = None,
         expires_in: float = 300,
         acr: str | None = None,
+        dpop_key: DPoPKey | None = None,
         certificate: x509.Certificate | None = None,
         **claims: Any,
     ) -> str:
@@ -251,9 +252,12 @@ class FakeIssuer:
         answer is ``{"active": false}``. With ``certificate``, the answer binds the token to
         that TLS client certificate (``"cnf": {"x5t#S256": ...}``, RFC 8705 section 3.2):
         the middleware accepts it only with ``JWT_MTLS_ENABLED``, on requests that come
-        with that certificate.
+        with that certificate. With ``dpop_key``, to that DPoP key (``"cnf": {"jkt": ...}``
+        and ``"token_type": "DPoP"``, RFC 9449 section 6.2): the middleware accepts it only
+        with ``JWT_DPOP_ENABLED``, sent as ``Authorization: DPoP`` with proofs the key signs
+        (:class:`~.dpop.DPoPAuth`, or :meth:`as_dpop_user` with ``opaque=True``).
         """
-        claims = _bound(claims, None, certificate)
+        claims = _bound(claims, dpop_key, certificate)
         token = secrets.token_urlsafe(32)
         self._introspection.file(
             token, self._claims(sub, scopes, audience, expires_in, acr, claims)
@@ -321,6 +325,7 @@ class FakeIssuer:
         *,
         key: DPoPKey | None = None,
         scopes: Sequence[str] = (),
+        opaque: bool = False,
         **mint: Any,
     ) -> _AuthClient:
         """Send ``client``'s further requests as ``sub`` with a DPoP-bound token (RFC 9449):
@@ -328,10 +333,12 @@ class FakeIssuer:
         each request, made by :class:`~.dpop.DPoPAuth`, which also follows the server's
         nonces (Starlette's ``TestClient`` and ``httpx.Client``/``AsyncClient`` alike). The
         server's ``JWT_DPOP_BASE_URL`` must be the client's base URL, which the proofs
-        name. ``scopes`` and ``mint`` are as for :meth:`mint`; returns the client, whose
-        ``auth`` holds the key (``client.auth.key``)."""
+        name. ``scopes`` and ``mint`` are as for :meth:`mint`; with ``opaque``, the token
+        is an opaque one (:meth:`mint_opaque`). Returns the client, whose ``auth`` holds
+        the key (``client.auth.key``)."""
         key = key if key is not None else DPoPKey()
-        token = self.mint(sub, scopes=scopes, dpop_key=key, **mint)
+        minter = self.mint_opaque if opaque else self.mint
+        token = minter(sub, scopes=scopes, dpop_key=key, **mint)
         client.auth = DPoPAuth.for_client(client, token, key)
         return client
 

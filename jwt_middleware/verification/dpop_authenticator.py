@@ -14,6 +14,17 @@ certificate-bound tokens are off); and the proof was not used
 before (:mod:`.dpop_replay`; across instances, through Redis: :mod:`.dpop_replay_redis`).
 A token found in the cache still needs a fresh proof: the proof is never cached.
 
+An opaque token (RFC 9449 section 6.2), when the authenticator has an introspector of its
+own (:class:`~.introspection.TokenIntrospector` with ``dpop=True``), goes through the same
+steps, its introspection answer standing for the verified token: the proof is checked
+first (its ``ath`` over the token's text), so a bad proof costs no call to the endpoint;
+the answer must be active, pass the claim checks of any opaque token and hold ``cnf.jkt``
+(``dpop_binding`` without); and that ``cnf.jkt`` is compared with the proof's key by
+:meth:`~DPoPAuthenticator._bound`, the one comparison a JWT gets too, on every request,
+the answer remembered or not. The tokens that go to it are those the bearer path
+introspects: every token that is not JWT-shaped (every token, with
+``JWT_INTROSPECT_ALL_TOKENS``).
+
 A replay memory that must wait (Redis) cannot answer :meth:`~DPoPAuthenticator.authenticate_now`;
 the proof and token it checked are then handed to
 :meth:`~DPoPAuthenticator.authenticate` through the request's scope, so that a request
@@ -35,12 +46,12 @@ import copy
 import hmac
 import time
 from collections.abc import Callable
-from typing import Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from starlette.types import Scope
 
 from ..edge.client_certificate import CertificateRefused, ClientCertificates
-from ..edge.credentials import is_b64token
+from ..edge.credentials import is_b64token, is_jwt_shaped
 from ..errors import (
     ConfigurationError,
     DPoPError,
@@ -62,6 +73,9 @@ from .dpop_nonce import DPoPNonces, NonceState
 from .dpop_replay import InMemoryProofReplayCache, ProofReplayCache, replay_key
 from .verifier import TokenVerifier
 
+if TYPE_CHECKING:
+    from .introspection import TokenIntrospector
+
 __all__ = ["FRESH_NONCE_SCOPE_KEY", "DPoPAuthenticator"]
 
 #: Where an accepted request's scope carries the nonce to offer with its answer
@@ -74,11 +88,13 @@ _CHECKED_SCOPE_KEY: Final = "jwt_middleware.dpop_checked"
 
 
 class _Checked:
-    """A request's verified token and checked proof, awaiting the replay store's answer."""
+    """A request's verified token and checked proof, awaiting the replay store's answer;
+    or its checked proof alone (``verified`` ``None``), awaiting the introspection
+    endpoint's answer."""
 
     __slots__ = ("proof", "verified")
 
-    def __init__(self, verified: VerifiedToken, proof: Proof) -> None:
+    def __init__(self, verified: VerifiedToken | None, proof: Proof) -> None:
         self.verified = verified
         self.proof = proof
 
@@ -97,7 +113,8 @@ class DPoPAuthenticator:
     (``JWT_DPOP_REQUIRED``) answers a bearer token with ``invalid_token`` instead of
     leaving it to another authenticator; ``bearer_accepted``
     (bearer tokens pass through another authenticator) adds their challenge to every DPoP
-    refusal.
+    refusal. ``introspector`` (its own, ``dpop=True``, never the bearer path's) checks the
+    opaque tokens (see the module).
     """
 
     __slots__ = (
@@ -107,6 +124,7 @@ class DPoPAuthenticator:
         "bearer_methods",
         "certificates",
         "checker",
+        "introspector",
         "nonces",
         "refuse_bearer",
         "replay",
@@ -126,13 +144,22 @@ class DPoPAuthenticator:
         certificates: ClientCertificates | None = None,
         refuse_bearer: bool = False,
         bearer_accepted: bool = True,
+        introspector: TokenIntrospector | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not verifier.dpop:
             raise ConfigurationError(
                 "a DPoPAuthenticator needs its own verifier: TokenVerifier(settings, dpop=True)"
             )
+        if introspector is not None and not introspector.dpop:
+            # The bearer path's would accept an unbound token, and remember a bound one
+            # accepted here where a bearer request would find it.
+            raise ConfigurationError(
+                "a DPoPAuthenticator needs its own introspector: "
+                "TokenIntrospector(settings, ..., dpop=True)"
+            )
         self.verifier = verifier
+        self.introspector = introspector
         self.checker = checker
         if replay_on_error not in ("deny", "refuse"):
             raise ConfigurationError("replay_on_error must be 'deny' or 'refuse'")
@@ -160,14 +187,23 @@ class DPoPAuthenticator:
         verifier: TokenVerifier | None = None,
         *,
         replay: ProofReplayCache | None = None,
+        introspector: TokenIntrospector | None = None,
         clock: Callable[[], float] = time.time,
     ) -> DPoPAuthenticator:
         """The authenticator ``JWT_DPOP_*`` describe, with ``verifier`` (a DPoP verifier
-        built from ``settings`` when not given) and ``replay`` (an in-memory cache of
-        ``JWT_DPOP_MAX_PROOFS`` when not given); ``clock`` is what proofs and nonces are
-        timed with (wall-clock seconds)."""
+        built from ``settings`` when not given), ``replay`` (an in-memory cache of
+        ``JWT_DPOP_MAX_PROOFS`` when not given) and ``introspector`` (with
+        ``JWT_INTROSPECTION_CLIENT_ID``, a DPoP introspector built from ``settings`` when
+        not given); ``clock`` is what proofs and nonces are timed with (wall-clock
+        seconds)."""
         if settings.dpop_base_url is None:
             raise ConfigurationError("JWT_DPOP_ENABLED needs JWT_DPOP_BASE_URL")
+        if verifier is None:
+            verifier = TokenVerifier(settings, dpop=True)
+        if introspector is None and settings.introspection_enabled:
+            from .introspection import TokenIntrospector  # the jwks extra (httpx)
+
+            introspector = TokenIntrospector(settings, policies=verifier.policies, dpop=True)
         algorithms = settings.dpop_accepted_algorithms
         nonces = None
         if settings.dpop_nonce:
@@ -177,7 +213,7 @@ class DPoPAuthenticator:
                 step_seconds=settings.dpop_nonce_seconds,
             )
         return cls(
-            verifier if verifier is not None else TokenVerifier(settings, dpop=True),
+            verifier,
             checker=ProofChecker(
                 algorithms=algorithms,
                 base_url=settings.dpop_base_url,
@@ -196,6 +232,7 @@ class DPoPAuthenticator:
                 ClientCertificates.from_settings(settings) if settings.mtls_enabled else None
             ),
             refuse_bearer=settings.dpop_required,
+            introspector=introspector,
             clock=clock,
         )
 
@@ -288,7 +325,8 @@ class DPoPAuthenticator:
     def _bound(self, scope: Scope, verified: VerifiedToken, proof: Proof) -> None:
         """Refuse a token not bound to the proof's key (RFC 9449 section 7.1), or bound to
         a TLS client certificate as well that is not the request's (RFC 8705)."""
-        # The verifier's DPOP_BOUND check saw a dict cnf with a string jkt.
+        # The DPOP_BOUND check (the verifier's, or the introspector's for an opaque token's
+        # answer) saw a dict cnf with a string jkt.
         confirmation = verified.claims["cnf"]
         jkt: str = confirmation["jkt"]
         if not hmac.compare_digest(
@@ -304,12 +342,24 @@ class DPoPAuthenticator:
                 self._refuse_token(refused.reason)
             scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
 
+    def _introspects(self, token: str) -> bool:
+        """Whether ``token`` goes to the introspector: those the bearer path sends there."""
+        introspector = self.introspector
+        return introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token))
+
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, proof_text = self._credentials(scope)
         now = self._clock()
-        proof = self._proof(scope, token, proof_text, now)
+        proof = self._proof(scope, token, proof_text, now)  # before any introspection call
+        introspector = self.introspector
         try:
-            verified = self.verifier.cached(token) or self.verifier.authenticate_now(token)
+            if introspector is not None and self._introspects(token):
+                verified = introspector.authenticate_now(token)
+                if verified is None:  # the endpoint has to be asked: authenticate() does
+                    scope[_CHECKED_SCOPE_KEY] = _Checked(None, proof)
+                    return None
+            else:
+                verified = self.verifier.cached(token) or self.verifier.authenticate_now(token)
         except InvalidTokenError as exc:
             raise self._token_error(exc) from None
         if verified is None:
@@ -328,14 +378,19 @@ class DPoPAuthenticator:
 
     async def authenticate(self, scope: Scope) -> VerifiedToken:
         checked = scope.pop(_CHECKED_SCOPE_KEY, None)
-        if isinstance(checked, _Checked):
+        if isinstance(checked, _Checked) and checked.verified is not None:
             verified, proof = checked.verified, checked.proof
         else:
             token, proof_text = self._credentials(scope)
-            now = self._clock()
-            proof = self._proof(scope, token, proof_text, now)
+            if isinstance(checked, _Checked):
+                proof = checked.proof  # checked already, for this token: not signed twice
+            else:
+                proof = self._proof(scope, token, proof_text, self._clock())
             try:
-                verified = await self.verifier.authenticate(token)
+                if self.introspector is not None and self._introspects(token):
+                    verified = await self.introspector.authenticate(token)
+                else:
+                    verified = await self.verifier.authenticate(token)
             except InvalidTokenError as exc:
                 raise self._token_error(exc) from None
             self._bound(scope, verified, proof)
@@ -386,7 +441,11 @@ class DPoPAuthenticator:
 
     async def prefetch(self) -> None:
         await self.verifier.prefetch()
+        if self.introspector is not None:
+            await self.introspector.prefetch()
 
     async def aclose(self) -> None:
         await self.verifier.aclose()
+        if self.introspector is not None:
+            await self.introspector.aclose()
         await self.replay.aclose()

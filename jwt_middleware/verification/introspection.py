@@ -35,7 +35,17 @@ instead (:data:`~.claims.CERTIFICATE_BOUND`: that and nothing else in ``cnf``), 
 (:func:`~.certificate_bound.certificate_confirmed`, the comparison a certificate-bound JWT
 gets) on every request, its answer remembered or not: the cache holds the answer, never
 the certificate. Without mTLS, or for any other ``cnf`` (a DPoP key's ``jkt``), the token
-is refused as a JWT with that ``cnf`` would be on the bearer path (``bound_token``).
+is refused as a JWT with that ``cnf`` would be on the bearer path (``bound_token``; with DPoP
+on, an answer bound to a DPoP key, by ``cnf.jkt`` or by ``token_type: "DPoP"``, also gets
+the ``DPoP`` challenge, as a DPoP-bound JWT sent as a bearer token does).
+
+The DPoP path has an introspector of its own (``dpop=True``, RFC 9449 section 6.2), as it
+has a verifier of its own: its answers go through the checks of a DPoP-bound JWT
+(:data:`~.claims.DPOP_BOUND`: ``cnf.jkt`` required, ``dpop_binding`` without it), its
+``token_type`` may be ``DPoP``, and its memory of answers is its own, so an opaque token
+accepted with a proof is never found by the bearer path. The
+:class:`~.dpop_authenticator.DPoPAuthenticator` checks the proof before asking it, and
+compares ``cnf.jkt`` with the proof's key on every request, as it does a JWT's.
 
 When the endpoint cannot answer (unreachable, timeout, an HTTP error, an answer that is
 not a JSON object with a boolean ``active``), the request gets 503 with ``Retry-After``
@@ -51,7 +61,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import httpx
 from starlette.types import Scope
@@ -60,6 +70,7 @@ from ..edge.client_certificate import ClientCertificates
 from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
+    DPoPTokenAsBearerError,
     IntrospectionUnavailableError,
     InvalidRequestError,
     InvalidTokenError,
@@ -85,6 +96,11 @@ logger = logging.getLogger("jwt_middleware")
 _MAX_ANSWER_BYTES: Final = 64 * 1024
 #: ``token_type`` values of an access token usable as a bearer token (RFC 6750, RFC 7662).
 _BEARER_TYPES: Final = frozenset({"bearer", "access_token"})
+#: The ``token_type`` of a DPoP-bound access token (RFC 9449 section 6.2).
+_DPOP_TYPE: Final = "dpop"
+#: The same and the bearer ones: what the DPoP path accepts (the binding is ``cnf.jkt``,
+#: which it requires whatever the type says).
+_DPOP_PATH_TYPES: Final = _BEARER_TYPES | {_DPOP_TYPE}
 
 
 class TokenIntrospector:
@@ -94,7 +110,9 @@ class TokenIntrospector:
     ``aud`` one of that issuer's audiences); without ``JWT_INTROSPECTION_URL`` the endpoint
     is the ``introspection_endpoint`` of the one issuer whose metadata is discovered.
     ``client`` replaces the HTTP client it would make (and is left open); ``clock`` is the
-    wall clock its deadlines are measured with.
+    wall clock its deadlines are measured with. ``dpop`` makes it the DPoP path's (see the
+    module): only answers bound to a DPoP key pass, for a
+    :class:`~.dpop_authenticator.DPoPAuthenticator` to compare with the proof's key.
     """
 
     __slots__ = (
@@ -105,6 +123,7 @@ class TokenIntrospector:
         "_client",
         "_clock",
         "_discovered",
+        "_dpop_algorithms",
         "_failing",
         "_flights",
         "_issuers",
@@ -113,10 +132,12 @@ class TokenIntrospector:
         "_policies",
         "_refused",
         "_timeout",
+        "_types",
         "_url",
         "all_tokens",
         "calls",
         "certificates",
+        "dpop",
     )
 
     def __init__(
@@ -127,6 +148,7 @@ class TokenIntrospector:
         check_claims: Callable[[Claims], bool] | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        dpop: bool = False,
     ) -> None:
         if not settings.introspection_enabled:
             raise ConfigurationError("token introspection needs JWT_INTROSPECTION_CLIENT_ID")
@@ -140,12 +162,20 @@ class TokenIntrospector:
         #: The claim checks an answer goes through, as a JWT of its issuer would, and the
         #: identity it becomes (remembered here, not in the verifier's cache).
         custom = custom_check(check_claims) if check_claims is not None else None
-        self._acceptance = Acceptance(settings, policies, custom=custom, cache=None)
+        self.dpop = dpop
+        self._acceptance = Acceptance(settings, policies, custom=custom, cache=None, dpop=dpop)
+        self._types = _DPOP_PATH_TYPES if dpop else _BEARER_TYPES
+        #: The DPoP challenge's ``algs`` for a DPoP-bound answer on the bearer path, when
+        #: DPoP is on.
+        self._dpop_algorithms = (
+            " ".join(settings.dpop_accepted_algorithms) if settings.dpop_enabled else None
+        )
         #: With ``JWT_MTLS_ENABLED``: where a request's client certificate is read, and the
-        #: checks of an answer bound to one (see the module); else ``None`` for both.
+        #: checks of an answer bound to one (see the module); else ``None`` for both. The
+        #: DPoP path's compares a certificate itself, as it does for a JWT bound to both.
         self.certificates: ClientCertificates | None = None
         self._bound_acceptance: Acceptance | None = None
-        if settings.mtls_enabled:
+        if settings.mtls_enabled and not dpop:
             self.certificates = ClientCertificates.from_settings(settings)
             self._bound_acceptance = Acceptance(
                 settings, policies, custom=custom, cache=None, certificate_bound=True
@@ -236,7 +266,9 @@ class TokenIntrospector:
             await self._client.aclose()
 
     def __repr__(self) -> str:
-        return f"TokenIntrospector({self._auth!r}, all_tokens={self.all_tokens!r})"
+        return (
+            f"TokenIntrospector({self._auth!r}, all_tokens={self.all_tokens!r}, dpop={self.dpop!r})"
+        )
 
     # --- the call ---------------------------------------------------------------------------
 
@@ -315,7 +347,10 @@ class TokenIntrospector:
         remembered (its ``exp``, without the leeway); or the refusal."""
         token_type = answer.get("token_type")
         token_use = answer.get("token_use")  # Ory Hydra's name for it
-        if (token_type is not None and str(token_type).lower() not in _BEARER_TYPES) or (
+        kind = str(token_type).lower() if token_type is not None else None
+        if kind == _DPOP_TYPE and not self.dpop:
+            self._refuse_dpop_bound()
+        if (kind is not None and kind not in self._types) or (
             token_use is not None and token_use != "access_token"  # noqa: S105
         ):
             raise InvalidTokenError(reason=Reason.INACTIVE)  # a refresh token, say
@@ -335,6 +370,13 @@ class TokenIntrospector:
         except OverflowError:  # 400 digits: a token that never expires
             remember_until = math.inf
         return verified, entry_size(key, shape, verified.scopes), remember_until
+
+    def _refuse_dpop_bound(self) -> NoReturn:
+        """Refuse a DPoP token (``token_type: "DPoP"``) on the bearer path, as its
+        ``cnf.jkt`` would be (``bound_token``; with DPoP on, with the ``DPoP`` challenge)."""
+        if self._dpop_algorithms is not None:
+            raise DPoPTokenAsBearerError(algorithms=self._dpop_algorithms)
+        raise InvalidTokenError(reason=Reason.BOUND_TOKEN)
 
     def _policy_for(self, iss: object) -> IssuerPolicy:
         for policy in self._policies:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from collections import OrderedDict
@@ -59,15 +60,13 @@ def _unavailable(why: str) -> NoReturn:
 
 
 class RefusalMemory:
-    """Tokens refused lately, by hash: the refusal's class and reason until a deadline, at
+    """Tokens refused lately, by hash: the refusal itself until a deadline, at
     most ``max_entries`` of them (least recently refused leave first)."""
 
     __slots__ = ("_entries", "_max_entries")
 
     def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[str, tuple[float, type[InvalidTokenError], Reason]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[str, tuple[float, InvalidTokenError]] = OrderedDict()
         self._max_entries = max_entries
 
     def check(self, key: str, now: float) -> None:
@@ -78,11 +77,14 @@ class RefusalMemory:
         if now >= entry[0]:
             del self._entries[key]
             return
-        log_refusal(entry[2])
-        raise entry[1](reason=entry[2])
+        refusal = entry[1]
+        log_refusal(refusal.reason)
+        # A copy of the refusal itself: its kind's keyword-only parameters (a DPoP
+        # challenge's algorithms) go with it, which its class and reason alone would lose.
+        raise copy.copy(refusal)
 
     def remember(self, key: str, error: InvalidTokenError, now: float) -> None:
-        self._entries[key] = (now + REFUSAL_CACHE_SECONDS, type(error), error.reason)
+        self._entries[key] = (now + REFUSAL_CACHE_SECONDS, error)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

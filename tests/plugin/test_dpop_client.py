@@ -27,8 +27,10 @@ BASE_URL = "https://api.example"
 SCOPES = {"/posts/*": ["posts:write"]}
 
 
-def dpop_app(issuer: FakeIssuer, **values: Any) -> Any:
-    settings = issuer.settings(dpop_enabled=True, dpop_base_url=BASE_URL, **values)
+def dpop_app(issuer: FakeIssuer, *, introspection: bool = False, **values: Any) -> Any:
+    settings = issuer.settings(
+        introspection=introspection, dpop_enabled=True, dpop_base_url=BASE_URL, **values
+    )
     return build_app(settings, scopes=SCOPES)
 
 
@@ -68,6 +70,41 @@ def test_a_proof_by_another_key_is_refused(jwt_issuer: FakeIssuer) -> None:
         answer = client.get("/private")
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"].startswith("DPoP ")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({}, id="bearer-accepted-too"),
+        pytest.param({"dpop_required": True}, id="dpop-required"),
+    ],
+)
+def test_the_provider_binds_an_opaque_token_to_a_key(
+    jwt_issuer: FakeIssuer, values: dict[str, Any]
+) -> None:
+    """``mint_opaque(dpop_key=...)``: its introspection answer says ``token_type: DPoP``
+    and names the key (RFC 9449 section 6.2); the middleware as assembled from settings
+    asks the endpoint over HTTP, found by discovery, and accepts the token with proofs by
+    that key alone: not by another, not as a bearer token."""
+    app = dpop_app(jwt_issuer, introspection=True, **values)
+    key = DPoPKey()
+    with TestClient(app, base_url=BASE_URL) as client:
+        jwt_issuer.as_dpop_user(client, "alice", key=key, opaque=True)
+        auth: Any = client.auth  # DPoPAuth, for TestClient's own auth flow
+        token: str = auth.token
+        answers = [client.get("/private") for _ in range(2)]
+        client.auth = DPoPAuth.for_client(client, token, DPoPKey())
+        other_key = client.get("/private")
+        client.auth = None  # type: ignore[assignment]
+        as_bearer = client.get("/private", headers=bearer(token))
+    assert token.count(".") == 0  # opaque, not a JWT
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json()["user_id"] == "alice"
+    assert other_key.status_code == 401
+    assert other_key.headers["WWW-Authenticate"].startswith("DPoP ")
+    assert as_bearer.status_code == 401
+    # The DPoP path asked once (then remembered); the bearer path, if any, once more.
+    assert jwt_issuer.requests.introspection == (1 if values else 2)
 
 
 def test_the_client_follows_the_servers_nonce(jwt_issuer: FakeIssuer) -> None:
