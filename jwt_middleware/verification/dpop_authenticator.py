@@ -37,7 +37,8 @@ bearer authenticator without asking this one.
 
 Refusals are :class:`~jwt_middleware.errors.DPoPError` s: a ``DPoP`` challenge naming the
 accepted algorithms, and a ``Bearer`` one as well while bearer tokens are accepted. Each
-is logged once with its reason (:mod:`jwt_middleware.refusals`), here or by the verifier.
+is logged once with its reason (:mod:`jwt_middleware.refusals`), here or by the verifier (the
+introspector, for an opaque token).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from jwt_middleware.errors import ConfigurationError
 from jwt_middleware.explain import run
 from jwt_middleware.refusals import Reason
 from jwt_middleware.verification.bearer import BearerAuthenticator
+from jwt_middleware.verification.dpop import Proof, ProofChecker
 from jwt_middleware.verification.dpop_authenticator import DPoPAuthenticator
 from jwt_middleware.verification.introspection import TokenIntrospector
 from tests.asgi import Answer, call, http_scope
@@ -332,3 +333,45 @@ def test_the_dpop_path_refuses_the_bearer_paths_introspector() -> None:
     bearer_side = TokenIntrospector(settings, policies=verifier.policies)
     with pytest.raises(ConfigurationError, match="its own introspector"):
         DPoPAuthenticator.from_settings(settings, verifier, introspector=bearer_side)
+
+
+class _CountedChecker(ProofChecker):
+    """The proof checks, counted."""
+
+    def __init__(self, settings: JWTSettings) -> None:
+        super().__init__(
+            algorithms=settings.dpop_accepted_algorithms,
+            base_url=BASE_URL,
+            proof_seconds=settings.dpop_proof_seconds,
+            leeway_seconds=settings.leeway_seconds,
+        )
+        self.checks = 0
+
+    def check(
+        self, proof: str, *, method: str, raw_path: str, access_token: str, now: float
+    ) -> Proof:
+        self.checks += 1
+        return super().check(
+            proof, method=method, raw_path=raw_path, access_token=access_token, now=now
+        )
+
+
+def test_a_first_sight_checks_its_proof_once() -> None:
+    """The proof checked before the endpoint is asked goes with the request to the call,
+    rather than being checked (its signature verified) again after it."""
+    endpoint = FakeEndpoint({OPAQUE: active(cnf=_BOUND)})
+    settings = dpop_settings()
+    verifier = TokenVerifier(settings, dpop=True)
+    dpop = DPoPAuthenticator.from_settings(
+        settings,
+        verifier,
+        introspector=TokenIntrospector(
+            settings, policies=verifier.policies, client=endpoint.client(), dpop=True
+        ),
+    )
+    counted = _CountedChecker(settings)
+    dpop.checker = counted
+    app = Starlette(routes=[Route("/private", whoami)])
+    app.add_middleware(JWTAuthMiddleware, settings=settings, authenticators=[dpop])
+    assert call(app, Sent((proof(),)).scope()).status == 200
+    assert (counted.checks, len(endpoint.requests)) == (1, 1)
