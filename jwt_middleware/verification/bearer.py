@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
-from ..edge.credentials import bearer_token, is_b64token, is_jwt_shaped, proxy_token
+from ..edge.credentials import bearer_token, is_b64token, proxy_token
 from ..errors import ConfigurationError, InvalidRequestError
 from ..settings.header import token_header_name
 from ..types import VerifiedToken
@@ -94,7 +94,7 @@ class BearerAuthenticator:
         if verified is not None:
             return verified
         # Only now, so that a reused JWT costs next to what it costs without introspection.
-        if introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token)):
+        if introspector is not None and introspector.takes(token):
             return _confirmed(introspector, scope, introspector.authenticate_now(token))
         # A token in the cache has passed this check already, on its first sight; a token
         # from a proxy's header is no RFC 6750 bearer token (the JWS parser checks it).
@@ -107,7 +107,7 @@ class BearerAuthenticator:
         if verified is None:
             token = self._token(scope)
             introspector = self.introspector
-            if introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token)):
+            if introspector is not None and introspector.takes(token):
                 return introspector.confirmed(scope, await introspector.authenticate(token))
             verified = await self.verifier.authenticate(token)
         return verified

@@ -31,6 +31,7 @@ logged once with their reason: ``certificate_missing``, ``certificate_untrusted`
 from __future__ import annotations
 
 from base64 import urlsafe_b64encode
+from collections.abc import Callable
 from typing import Final, NoReturn
 
 from starlette.types import Scope
@@ -207,18 +208,24 @@ class CertificateBoundAuthenticator:
 
 
 def certificate_confirmed(
-    certificates: ClientCertificates, scope: Scope, verified: VerifiedToken
+    certificates: ClientCertificates,
+    scope: Scope,
+    verified: VerifiedToken,
+    *,
+    refuse: Callable[[Reason], NoReturn] | None = None,
 ) -> VerifiedToken:
-    """``verified``, a token whose claims passed the certificate-bound check
-    (:data:`~.claims.CERTIFICATE_BOUND`: ``cnf`` is an object holding a string
-    ``x5t#S256``), if the request's client certificate is the one it names; else the
-    refusal, logged: ``401 invalid_token``. The one comparison of a certificate-bound
-    token, a JWT's here and an opaque token's introspection answer
-    (:mod:`.introspection`) alike, so the two cannot drift apart."""
+    """``verified``, a token whose claims name a certificate (``cnf`` an object holding a
+    string ``x5t#S256``: :data:`~.claims.CERTIFICATE_BOUND` checked it, or the DPoP path's
+    claim check), if the request's client certificate is the one it names, the request
+    marked (:data:`CERTIFICATE_PROVED_SCOPE_KEY`); else ``refuse(reason)``, by default the
+    refusal logged as ``401 invalid_token`` in a ``Bearer`` challenge (the DPoP path
+    answers in its own). The one comparison of a certificate-bound token, a JWT's here or
+    on the DPoP path and an opaque token's introspection answer (:mod:`.introspection`)
+    alike, so that they cannot drift apart."""
     try:
         certificates.check(scope, verified.claims["cnf"]["x5t#S256"])
     except CertificateRefused as refused:
-        _refuse(refused.reason)
+        (refuse or _refuse)(refused.reason)
     scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
     return verified
 

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from starlette.types import Scope
 
-from ..edge.client_certificate import CertificateRefused, ClientCertificates
-from ..edge.credentials import is_b64token, is_jwt_shaped
+from ..edge.client_certificate import ClientCertificates
+from ..edge.credentials import is_b64token
 from ..errors import (
     ConfigurationError,
     DPoPError,
@@ -68,7 +68,7 @@ from ..errors import (
 from ..refusals import Reason, log_refusal
 from ..settings import JWTSettings
 from ..types import VerifiedToken
-from .certificate_bound import CERTIFICATE_PROVED_SCOPE_KEY
+from .certificate_bound import certificate_confirmed
 from .dpop import DPOP_PROVED_SCOPE_KEY, Proof, ProofChecker, ProofRefused
 from .dpop_nonce import DPoPNonces, NonceState
 from .dpop_replay import InMemoryProofReplayCache, ProofReplayCache, replay_key
@@ -337,16 +337,7 @@ class DPoPAuthenticator:
         if "x5t#S256" in confirmation:
             if self.certificates is None:
                 self._refuse_token(Reason.BOUND_TOKEN)  # a binding not checked here
-            try:
-                self.certificates.check(scope, confirmation["x5t#S256"])
-            except CertificateRefused as refused:
-                self._refuse_token(refused.reason)
-            scope[CERTIFICATE_PROVED_SCOPE_KEY] = True
-
-    def _introspects(self, token: str) -> bool:
-        """Whether ``token`` goes to the introspector: those the bearer path sends there."""
-        introspector = self.introspector
-        return introspector is not None and (introspector.all_tokens or not is_jwt_shaped(token))
+            certificate_confirmed(self.certificates, scope, verified, refuse=self._refuse_token)
 
     def authenticate_now(self, scope: Scope) -> VerifiedToken | None:
         token, proof_text = self._credentials(scope)
@@ -354,7 +345,7 @@ class DPoPAuthenticator:
         proof = self._proof(scope, token, proof_text, now)  # before any introspection call
         introspector = self.introspector
         try:
-            if introspector is not None and self._introspects(token):
+            if introspector is not None and introspector.takes(token):
                 verified = introspector.authenticate_now(token)
                 if verified is None:  # the endpoint has to be asked: authenticate() does
                     scope[_CHECKED_SCOPE_KEY] = _Checked(None, proof)
@@ -388,7 +379,7 @@ class DPoPAuthenticator:
             else:
                 proof = self._proof(scope, token, proof_text, self._clock())
             try:
-                if self.introspector is not None and self._introspects(token):
+                if self.introspector is not None and self.introspector.takes(token):
                     verified = await self.introspector.authenticate(token)
                 else:
                     verified = await self.verifier.authenticate(token)

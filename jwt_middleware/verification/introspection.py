@@ -67,7 +67,7 @@ import httpx
 from starlette.types import Scope
 
 from ..edge.client_certificate import ClientCertificates
-from ..edge.credentials import is_b64token
+from ..edge.credentials import is_b64token, is_jwt_shaped
 from ..errors import (
     ConfigurationError,
     DPoPTokenAsBearerError,
@@ -203,6 +203,12 @@ class TokenIntrospector:
         self.all_tokens = settings.introspect_all_tokens
         #: Calls made to the endpoint (for monitoring and tests).
         self.calls = 0
+
+    def takes(self, token: str) -> bool:
+        """Whether ``token`` is this introspector's to check rather than a JWT verifier's:
+        every token that is not JWT-shaped, every token with ``JWT_INTROSPECT_ALL_TOKENS``.
+        The one rule of both paths that introspect (bearer and DPoP)."""
+        return self.all_tokens or not is_jwt_shaped(token)
 
     def authenticate_now(self, token: str) -> VerifiedToken | None:
         """The remembered answer for ``token`` without a coroutine: its identity, or its
