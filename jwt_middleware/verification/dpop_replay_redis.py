@@ -69,7 +69,6 @@ class RedisProofReplayCache:
         "_key_prefix",
         "_outage",
         "_owns_client",
-        "_prefix",
         "_set_once",
         "_timeout",
     )
@@ -91,14 +90,16 @@ class RedisProofReplayCache:
             SetOnce(where, timeout_seconds=timeout_seconds) if where is not None else None
         )
         self._key_prefix = key_prefix
-        self._prefix = key_prefix.encode()
         self._timeout = timeout_seconds
         self._clock = clock
         self._outage = RedisOutage("DPoP replay store")
 
     @property
     def client(self) -> Redis | RedisCluster:
-        """The Redis client the cache talks through."""
+        """The redis-py client of the cache's Redis: the one its command goes through when
+        it was given a client (or a URL with options only redis-py knows); for another URL,
+        a client of the same server that the cache itself never uses (its command has a
+        connection of its own), there to look at the keys."""
         return self._client
 
     def key(self, key: bytes) -> str:
@@ -118,7 +119,7 @@ class RedisProofReplayCache:
         set_once = self._set_once
         try:
             if set_once is not None:  # which bounds its own time, more cheaply
-                stored = await set_once.set(self._prefix + key.hex().encode(), milliseconds)
+                stored = await set_once.set(self.key(key).encode(), milliseconds)
             else:
                 async with asyncio.timeout(self._timeout):
                     stored = bool(
@@ -130,7 +131,7 @@ class RedisProofReplayCache:
             self._outage.began(exc, "DPoP requests are refused until it answers")
             raise ProofReplayUnavailableError from None
         self._outage.ended()
-        return bool(stored)
+        return stored
 
     async def aclose(self) -> None:
         """Close the client if the cache created it from a URL. Safe to call twice."""
