@@ -20,8 +20,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from jwt_middleware import JWTAuthMiddleware, JWTSettings, TokenVerifier
+from jwt_middleware.refusals import Reason
 from jwt_middleware.verification.bearer import BearerAuthenticator
 from jwt_middleware.verification.introspection import TokenIntrospector
+from tests.asgi import Answer
 from tests.helpers import SECRET, whoami
 
 ISSUER = "https://idp.test"
@@ -125,3 +127,19 @@ def introspected_app(
         **options,
     )
     return app, checker
+
+
+def assert_answered(
+    answer: Answer, logged: list[str], reason: Reason | None, challenge: str | None
+) -> None:
+    """``answer`` let ``user-1`` through with nothing logged (``reason`` ``None``), or
+    refused with 401, a challenge starting with ``challenge`` and ``reason`` logged once."""
+    if reason is None:
+        assert answer.status == 200
+        assert answer.json()["user_id"] == "user-1"
+        assert logged == []
+    else:
+        assert answer.status == 401
+        assert challenge is not None
+        assert answer.headers["www-authenticate"].startswith(challenge)
+        assert logged == [f"refused: reason={reason.value}"]

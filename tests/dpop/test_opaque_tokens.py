@@ -30,7 +30,13 @@ from jwt_middleware.verification.introspection import TokenIntrospector
 from tests.asgi import Answer, call, http_scope
 from tests.dpop.proofs import BASE_URL, PyJWTKey, dpop_headers
 from tests.helpers import whoami
-from tests.introspection import OPAQUE, FakeEndpoint, active, introspection_settings
+from tests.introspection import (
+    OPAQUE,
+    FakeEndpoint,
+    active,
+    assert_answered,
+    introspection_settings,
+)
 from tests.mtls.certificates import PKI
 from tests.mtls.requests import tls
 
@@ -266,15 +272,7 @@ def test_a_dpop_bound_opaque_token_passes_only_with_a_proof_by_its_key(
     caplog.set_level(logging.INFO, logger="jwt_middleware.refusals")
     answer = call(dpop_introspected_app(endpoint, settings), request.scope())
     assert len(endpoint.requests) == calls
-    if reason is None:
-        assert answer.status == 200
-        assert answer.json()["user_id"] == "user-1"
-        assert caplog.messages == []
-    else:
-        assert answer.status == 401
-        assert challenge is not None
-        assert answer.headers["www-authenticate"].startswith(challenge)
-        assert caplog.messages == [f"refused: reason={reason.value}"]
+    assert_answered(answer, caplog.messages, reason, challenge)
     # explain, given the same request, reports the same reason.
     again = dpop_introspected_app(endpoint, settings)
     proof_text, *more = request.proofs or (None,)

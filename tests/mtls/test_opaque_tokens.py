@@ -23,6 +23,7 @@ from tests.introspection import (
     OPAQUE,
     FakeEndpoint,
     active,
+    assert_answered,
     introspected_app,
     introspection_settings,
 )
@@ -60,14 +61,7 @@ def test_a_bound_opaque_token_passes_only_with_its_certificate(
     caplog.set_level(logging.INFO, logger="jwt_middleware.refusals")
     extensions = tls(certificate) if certificate is not None else None
     answer = call(app, request(OPAQUE, extensions=extensions))
-    if reason is None:
-        assert answer.status == 200
-        assert answer.json()["user_id"] == "user-1"
-        assert caplog.messages == []
-    else:
-        assert answer.status == 401
-        assert answer.headers["www-authenticate"].startswith(_INVALID_TOKEN)
-        assert caplog.messages == [f"refused: reason={reason.value}"]
+    assert_answered(answer, caplog.messages, reason, _INVALID_TOKEN)
     # explain, given the same token and certificate, reports the same reason.
     again, _ = introspected_app(endpoint, introspection_settings(mtls_enabled=mtls))
     explained = run(again, token=OPAQUE, path="/private", client_certificate=certificate)
