@@ -181,13 +181,7 @@ def _default_authenticators(
                 f"authenticators=[{authenticator}(...), BearerAuthenticator(verifier)] instead"
             )
     if settings.mtls_required:
-        # Introspection stays: an opaque token's answer may bind it to a certificate.
-        _refuse_bearer_ways(
-            settings,
-            credentials,
-            "JWT_MTLS_REQUIRED refuses plain bearer tokens",
-            introspection=False,
-        )
+        _refuse_bearer_ways(settings, credentials, "JWT_MTLS_REQUIRED refuses plain bearer tokens")
     if not settings.dpop_enabled:
         if credentials.dpop_replay is not None:
             raise ConfigurationError(
@@ -212,25 +206,19 @@ def _default_authenticators(
         raise ConfigurationError(
             "JWT_DPOP_REQUIRED refuses bearer tokens: unset JWT_MTLS_ENABLED, which reads them"
         )
-    # Introspection stays: an opaque token's answer may bind it to a DPoP key.
-    _refuse_bearer_ways(
-        settings, credentials, "JWT_DPOP_REQUIRED refuses bearer tokens", introspection=False
-    )
+    _refuse_bearer_ways(settings, credentials, "JWT_DPOP_REQUIRED refuses bearer tokens")
     return [dpop]
 
 
-def _refuse_bearer_ways(
-    settings: JWTSettings, credentials: CredentialOptions, why: str, *, introspection: bool = True
-) -> None:
+def _refuse_bearer_ways(settings: JWTSettings, credentials: CredentialOptions, why: str) -> None:
     """Refuse the options that read bearer tokens from elsewhere than the ``Authorization``
     header (where a DPoP or certificate-bound token comes), when ``why`` says none of
-    them could pass; and introspection too, unless ``introspection`` is false (an opaque
-    token's answer can bind it to a certificate, or to a DPoP key)."""
+    them could pass. Introspection is not one: an opaque token's answer can bind it to a
+    certificate or to a DPoP key."""
     bearer_ways = {
         "JWT_COOKIE_NAME": credentials.cookie_name or settings.cookie_name,
         "token_query_param=": credentials.token_query_param,
         "JWT_TOKEN_HEADER": credentials.token_header or settings.token_header,
-        "JWT_INTROSPECTION_CLIENT_ID": settings.introspection_client_id if introspection else None,
     }
     for name, value in bearer_ways.items():
         if value is not None:
