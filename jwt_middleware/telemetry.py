@@ -156,7 +156,12 @@ class Telemetry:
             description="Fetches of key sets and issuer metadata, by outcome.",
         )
         self.key_sets: weakref.WeakSet[KeySetHealth] = weakref.WeakSet()
-        self.caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
+        self._caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
+        #: What each live cache counted when last observed, by ``id``; and the sum of what
+        #: the caches that are gone counted then, so that the lookups counter never goes
+        #: down when a cache is collected (a middleware rebuilt, an ``explain`` run).
+        self._seen: dict[int, tuple[int, int]] = {}
+        self._gone = (0, 0)
         self.views: weakref.WeakKeyDictionary[ViewHealth, str] = weakref.WeakKeyDictionary()
         observed = [
             (meter.create_observable_gauge, "keys.age", self._key_ages, "s",
@@ -220,10 +225,25 @@ class Telemetry:
         for source, count in held.items():
             yield self._observation(count, {"source": source})
 
+    def add_cache(self, cache: CacheCounts) -> None:
+        """Count ``cache``'s lookups in the ``verified_cache.lookups`` counter, for as long
+        as it lives and, as it last counted them when observed, after."""
+        if cache not in self._caches:
+            self._caches.add(cache)
+            weakref.finalize(cache, self._cache_gone, id(cache))
+
+    def _cache_gone(self, key: int) -> None:
+        hits, misses = self._seen.pop(key, (0, 0))
+        self._gone = (self._gone[0] + hits, self._gone[1] + misses)
+
     def _cache_lookups(self, options: CallbackOptions) -> Iterator[Observation]:
-        caches = list(self.caches)
-        yield self._observation(sum(cache.hits for cache in caches), {"result": "hit"})
-        yield self._observation(sum(cache.misses for cache in caches), {"result": "miss"})
+        hits, misses = self._gone
+        for cache in list(self._caches):
+            seen = self._seen[id(cache)] = (cache.hits, cache.misses)
+            hits += seen[0]
+            misses += seen[1]
+        yield self._observation(hits, {"result": "hit"})
+        yield self._observation(misses, {"result": "miss"})
 
     def _view_staleness(self, options: CallbackOptions) -> Iterator[Observation]:
         least: dict[str, float] = {}

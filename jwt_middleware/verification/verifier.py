@@ -195,7 +195,7 @@ class TokenVerifier:
         if telemetry is None:
             return None
         if self._cache is not None:
-            telemetry.caches.add(self._cache)
+            telemetry.add_cache(self._cache)
         labels = IssuerLabels.from_settings(settings, (p.issuer for p in policies))
         return FirstSight(telemetry, labels)
 

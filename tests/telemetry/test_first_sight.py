@@ -5,6 +5,7 @@ of the request's span; a reused token adds neither, only a cache hit.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -48,6 +49,23 @@ def test_a_first_sight_is_timed_once_and_a_reused_token_not_again(sdk: Recorded)
     looked_up = added(lookups, sdk.reading(LOOKUPS))
     assert looked_up[attributes(result="hit")] >= 2
     assert looked_up[attributes(result="miss")] >= 1
+
+
+def test_the_lookups_counter_never_goes_down_when_a_cache_is_collected(sdk: Recorded) -> None:
+    """An observable counter is cumulative: a cache collected with its middleware (rebuilt,
+    or an ``explain`` run's) must not take its lookups out of the sum."""
+    issuer = unique_issuer()
+    app = app_for(issuer)
+    token = mint_token(iss=issuer)
+    for _ in range(3):
+        assert request(app, token).status == 200
+    counted = sdk.reading(LOOKUPS)
+    del app
+    gc.collect()
+    after = sdk.reading(LOOKUPS)
+    for result in ("hit", "miss"):
+        key = attributes(result=result)
+        assert after[key] >= counted[key] >= 1
 
 
 def test_a_verification_takes_the_time_it_took(sdk: Recorded) -> None:
